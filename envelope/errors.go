@@ -1,0 +1,79 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/s3ec/s3ec-go/internal/cbcstream"
+	"github.com/s3ec/s3ec-go/internal/gcmstream"
+)
+
+// Sentinel errors. Test for them with [errors.Is]; the typed errors below
+// match the sentinel of their class.
+var (
+	// ErrNotEncrypted reports an object that carries no S3EC envelope, in
+	// its metadata or in an instruction file.
+	ErrNotEncrypted = errors.New("envelope: object is not client-side encrypted")
+
+	// ErrMalformed is the class of every [*MalformedError].
+	ErrMalformed = errors.New("envelope: malformed envelope")
+
+	// ErrPolicy is the class of every [*PolicyError].
+	ErrPolicy = errors.New("envelope: refused by policy")
+
+	// ErrCommitmentMismatch reports that the key commitment stored with a V3
+	// object does not match the data key: the object or its envelope was
+	// altered, or the wrong key was used. It is detected before any content
+	// is decrypted.
+	ErrCommitmentMismatch = errors.New("envelope: key commitment mismatch")
+
+	// ErrAuthentication reports that the content failed GCM authentication.
+	// The message never says which check failed.
+	ErrAuthentication = gcmstream.ErrAuthentication
+
+	// ErrInvalidCiphertext reports a legacy CBC body that is not a multiple of
+	// the block size or has invalid padding. CBC has no integrity check, so
+	// this is the only error such a body can give.
+	ErrInvalidCiphertext = cbcstream.ErrInvalidCiphertext
+)
+
+// MalformedError reports an envelope that cannot be used: a required key is
+// missing, a value does not parse, an algorithm is unknown, or keys
+// contradict each other. Field names the metadata key at fault.
+type MalformedError struct {
+	Field  string // metadata key, e.g. "x-amz-iv"; empty when not one field
+	Reason string
+}
+
+func (e *MalformedError) Error() string {
+	if e.Field == "" {
+		return "envelope: malformed envelope: " + e.Reason
+	}
+	return fmt.Sprintf("envelope: malformed envelope: %s: %s", e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrMalformed) true.
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+func malformed(field, format string, args ...any) error {
+	return &MalformedError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// PolicyError reports an object or request that the configured policy
+// refuses: a legacy algorithm that was not opted in to, or a non-committing
+// object under a policy that requires commitment. Option names the setting
+// that would allow it; read its documentation before you change it.
+type PolicyError struct {
+	What   string // what was refused, e.g. "legacy content algorithm AES/CBC/PKCS5Padding"
+	Option string // the option that allows it, e.g. "envelope.Policy.LegacyUnauthenticated"
+}
+
+func (e *PolicyError) Error() string {
+	if e.Option == "" {
+		return "envelope: refused by policy: " + e.What
+	}
+	return fmt.Sprintf("envelope: refused by policy: %s (set %s to allow it)", e.What, e.Option)
+}
+
+// Is makes errors.Is(err, ErrPolicy) true.
+func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }

@@ -1,0 +1,60 @@
+package materials
+
+import (
+	"errors"
+	"strings"
+)
+
+var (
+	// ErrNotMine reports a wrapped key that the keyring does not handle:
+	// another wrap algorithm, or a material description it has no key for.
+	// [Multi] skips keyrings that return it.
+	ErrNotMine = errors.New("materials: wrapped key is not for this keyring")
+
+	// ErrUnwrap reports a wrapped key that the keyring handles but could not
+	// unwrap: the wrapped key or its bound context was altered, it was
+	// wrapped for another suite, or the key is wrong. KMS errors are wrapped
+	// inside it and stay reachable with errors.As.
+	ErrUnwrap = errors.New("materials: data key could not be unwrapped")
+
+	// ErrContextMismatch reports that the encryption context stored with an
+	// object differs from the one the caller expects.
+	ErrContextMismatch = errors.New("materials: encryption context mismatch")
+
+	// ErrContextNotSupported reports a per-request encryption context given to
+	// a keyring that cannot bind one (local AES and RSA keyrings: their
+	// material description is not authenticated).
+	ErrContextNotSupported = errors.New("materials: keyring does not support an encryption context")
+
+	// ErrReservedContextKey reports a caller context that uses a name the
+	// client reserves (aws:x-amz-cek-alg, kms_cmk_id).
+	ErrReservedContextKey = errors.New("materials: encryption context uses a reserved key")
+
+	// ErrEncryptOnly reports a decryption asked of a keyring that holds only a
+	// public key.
+	ErrEncryptOnly = errors.New("materials: keyring can only encrypt")
+)
+
+// NoMatchError reports that no keyring of a [Multi] could unwrap a data key.
+// Errors holds each keyring's error, in order; errors.Is and errors.As see
+// through to them.
+type NoMatchError struct {
+	Errors []error
+}
+
+func (e *NoMatchError) Error() string {
+	var b strings.Builder
+	b.WriteString("materials: no keyring could unwrap the data key")
+	for i, err := range e.Errors {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns every keyring's error.
+func (e *NoMatchError) Unwrap() []error { return e.Errors }
