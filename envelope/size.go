@@ -1,0 +1,129 @@
+package envelope
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// CiphertextLength returns the stored body length of a plaintext of n bytes
+// under suite, or an error when n is negative or exceeds the suite's limit.
+func CiphertextLength(suite Suite, n int64) (int64, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("envelope: negative plaintext length %d", n)
+	}
+	if suite.Authenticated() && n > MaxGCMPlaintextSize {
+		return 0, fmt.Errorf("envelope: plaintext of %d bytes exceeds the GCM limit of %d bytes", n, int64(MaxGCMPlaintextSize))
+	}
+	return suite.CiphertextSize(n), nil
+}
+
+// PlaintextLength returns the plaintext length of a GCM body of n bytes. For
+// CBC the exact length depends on the padding, so it returns the largest
+// possible length (n-1) and exact == false.
+func PlaintextLength(suite Suite, n int64) (length int64, exact bool, err error) {
+	switch {
+	case suite.Authenticated():
+		if n < TagSize {
+			return 0, false, fmt.Errorf("envelope: body of %d bytes is shorter than the tag", n)
+		}
+		return n - TagSize, true, nil
+	case suite == SuiteAESCBC:
+		if n < 16 || n%16 != 0 {
+			return 0, false, ErrInvalidCiphertext
+		}
+		return n - 1, false, nil
+	}
+	return 0, false, fmt.Errorf("envelope: unknown suite %v", suite)
+}
+
+// RangeError reports a Range that is invalid or cannot be satisfied.
+type RangeError struct {
+	Range  string
+	Size   int64 // plaintext size of the object
+	Reason string
+}
+
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("envelope: range %q of a %d-byte object: %s", e.Range, e.Size, e.Reason)
+}
+
+// ByteRange is an inclusive plaintext byte range.
+type ByteRange struct {
+	First, Last int64
+}
+
+// Len returns the number of bytes in r.
+func (r ByteRange) Len() int64 { return r.Last - r.First + 1 }
+
+// ContentRange renders r as the value of a Content-Range header for an
+// object of size bytes.
+func (r ByteRange) ContentRange(size int64) string {
+	return fmt.Sprintf("bytes %d-%d/%d", r.First, r.Last, size)
+}
+
+// ParseRange parses an HTTP Range header with one byte range (bytes=a-b,
+// bytes=a- or bytes=-n) against a plaintext of size bytes, with the semantics
+// of RFC 9110: the last position is clipped to the end; a first position at
+// or past the end, or a zero-length suffix, cannot be satisfied.
+func ParseRange(header string, size int64) (ByteRange, error) {
+	bad := func(reason string) (ByteRange, error) {
+		return ByteRange{}, &RangeError{Range: header, Size: size, Reason: reason}
+	}
+	spec, ok := strings.CutPrefix(strings.TrimSpace(header), "bytes=")
+	if !ok {
+		return bad("only byte ranges (bytes=…) are supported")
+	}
+	if strings.Contains(spec, ",") {
+		return bad("multiple ranges are not supported")
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return bad("missing '-'")
+	}
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 || b[0] == '+' {
+			return bad("invalid suffix length")
+		}
+		if n == 0 || size == 0 {
+			return bad("unsatisfiable suffix range")
+		}
+		if n > size {
+			n = size
+		}
+		return ByteRange{First: size - n, Last: size - 1}, nil
+	}
+	first, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || first < 0 || a[0] == '+' {
+		return bad("invalid first position")
+	}
+	last := size - 1
+	if b != "" {
+		last, err = strconv.ParseInt(b, 10, 64)
+		if err != nil || last < 0 || b[0] == '+' {
+			return bad("invalid last position")
+		}
+		if last < first {
+			return bad("last position before first")
+		}
+		if last > size-1 {
+			last = size - 1
+		}
+	}
+	if first >= size {
+		return bad("first position is past the end")
+	}
+	return ByteRange{First: first, Last: last}, nil
+}
+
+// CiphertextRange returns where the plaintext range r of a GCM object lies
+// in its body, and how to decrypt it there without the rest of the object.
+// GCM content is CTR mode, so plaintext byte i is body byte i: the body range
+// equals r. Its first byte is in the block with the 32-bit GCM counter
+// counter (data blocks start at counter 2), skip bytes into that block's
+// keystream. Such a read is not authenticated.
+func CiphertextRange(r ByteRange) (body ByteRange, counter uint32, skip int) {
+	return r, uint32(2 + r.First/16), int(r.First % 16)
+}
