@@ -102,16 +102,7 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 		if instructionFile == nil {
 			return nil, ErrNotEncrypted
 		}
-		inst, err := parseInstructionFile(instructionFile)
-		if err != nil {
-			return nil, err
-		}
-		if l, err := inst.layout(); err != nil {
-			return nil, err
-		} else if l != LayoutObject {
-			return nil, malformed("", "instruction file holds no wrapped key")
-		}
-		return inst.decode(true)
+		return decodeInstructionFileOnly(instructionFile)
 	case LayoutV3Split:
 		if instructionFile == nil {
 			return nil, malformed(KeyV3WrappedKey, "missing: object has V3 content keys but no instruction file was found")
@@ -144,17 +135,30 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 		// The object carries stray envelope keys and the envelope proper is
 		// in the instruction file: read only the instruction file, so that
 		// keys on the object cannot change how it is read.
-		inst, err := parseInstructionFile(instructionFile)
-		if err != nil {
-			return nil, err
-		}
-		if l, err := inst.layout(); err != nil {
-			return nil, err
-		} else if l != LayoutObject {
-			return nil, malformed("", "instruction file holds no wrapped key")
-		}
-		return inst.decode(true)
+		return decodeInstructionFileOnly(instructionFile)
 	}
+}
+
+// decodeInstructionFileOnly decodes a V1/V2 envelope held wholly in an
+// instruction file. A V3 envelope may not be: its content keys (x-amz-c,
+// x-amz-d, x-amz-i) must stay on the object, or whoever can replace the
+// instruction file could replace the commitment with the wrapped key.
+func decodeInstructionFileOnly(body []byte) (*Envelope, error) {
+	inst, err := parseInstructionFile(body)
+	if err != nil {
+		return nil, err
+	}
+	if l, err := inst.layout(); err != nil {
+		return nil, err
+	} else if l != LayoutObject {
+		return nil, malformed("", "instruction file holds no wrapped key")
+	}
+	for _, k := range []string{KeyV3WrappedKey, KeyV3Content, KeyV3Commitment, KeyV3MessageID} {
+		if inst.has(k) {
+			return nil, malformed(k, "V3 content keys must be stored on the object, not in the instruction file")
+		}
+	}
+	return inst.decode(true)
 }
 
 // parseInstructionFile reads an instruction-file body: one JSON object whose

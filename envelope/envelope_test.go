@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"maps"
 	"mime"
@@ -368,6 +369,18 @@ func TestV3SplitRules(t *testing.T) {
 	obj2["x-amz-w"] = "12"
 	if _, err := Decode(obj2, body); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("x-amz-w on a split object: %v", err)
+	}
+	// A whole V3 envelope in the instruction file, nothing on the object:
+	// the commitment would be as replaceable as the wrapped key.
+	full, err := e.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fullBody, _ := json.Marshal(full)
+	for _, objMeta := range []map[string]string{nil, {"x-amz-iv": "AAAA"}} {
+		if _, err := Decode(objMeta, fullBody); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("V3 envelope wholly in the instruction file: %v", err)
+		}
 	}
 	if _, err := Decode(obj, []byte("not json")); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("invalid instruction file: %v", err)
