@@ -8,7 +8,7 @@ import (
 var (
 	// ErrNotMine reports a wrapped key that the keyring does not handle:
 	// another wrap algorithm, or a material description it has no key for.
-	// [Multi] skips keyrings that return it.
+	// [MultiKeyring] skips keyrings that return it.
 	ErrNotMine = errors.New("materials: wrapped key is not for this keyring")
 
 	// ErrUnwrap reports a wrapped key that the keyring handles but could not
@@ -33,9 +33,13 @@ var (
 	// ErrEncryptOnly reports a decryption asked of a keyring that holds only a
 	// public key.
 	ErrEncryptOnly = errors.New("materials: keyring can only encrypt")
+
+	// ErrDecryptOnly reports a data key asked of a keyring that can only
+	// unwrap (discovery keyrings, Multi without a generator).
+	ErrDecryptOnly = errors.New("materials: keyring can only decrypt")
 )
 
-// NoMatchError reports that no keyring of a [Multi] could unwrap a data key.
+// NoMatchError reports that no keyring of a [MultiKeyring] could unwrap a data key.
 // Errors holds each keyring's error, in order; errors.Is and errors.As see
 // through to them.
 type NoMatchError struct {

@@ -12,7 +12,7 @@ import (
 //
 // A keyring that is handed a wrapped key it does not handle (another wrap
 // algorithm, another material description) returns an error that wraps
-// [ErrNotMine], so that [Multi] tries the next keyring.
+// [ErrNotMine], so that [MultiKeyring] tries the next keyring.
 type Keyring interface {
 	// GenerateDataKey returns a fresh data key of [envelope.DataKeySize]
 	// bytes for req.Suite, together with its wrapped form. The caller zeroes

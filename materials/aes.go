@@ -1,0 +1,252 @@
+package materials
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/s3ec/s3ec-go/envelope"
+)
+
+var _ Keyring = (*AESKeyring)(nil)
+
+// AESKeyringOptions configures an [AESKeyring].
+type AESKeyringOptions struct {
+	// MaterialDescription is stored with every object this keyring
+	// encrypts (x-amz-matdesc in V2, x-amz-m in V3). It is not
+	// authenticated: it only tells a reader which key to use, so never put
+	// anything in it that a reader must be able to trust. Change it when you
+	// change the key, and keep the old key in AdditionalKeys under the old
+	// description. Default: none (stored as {}).
+	MaterialDescription map[string]string
+
+	// AdditionalKeys are older wrapping keys, used only for decryption. An
+	// object whose stored material description equals one entry's
+	// MaterialDescription exactly is unwrapped with that entry's key; every
+	// other object with the default key. Descriptions must be distinct from
+	// each other and from MaterialDescription. Default: none.
+	AdditionalKeys []AESKey
+
+	// EnableLegacyWrapping allows unwrapping data keys written by the legacy
+	// Java SDK v1 clients: RFC 3394 "AESWrap" and the V1 "AES"
+	// (AES/ECB/PKCS5Padding) wrap. Neither binds the wrapped key to the
+	// content algorithm. Without it such objects fail with an
+	// [*envelope.PolicyError]. Default false; the keyring never writes them.
+	EnableLegacyWrapping bool
+}
+
+// AESKey is a wrapping key with the material description that selects it.
+type AESKey struct {
+	// Key is a 16-, 24- or 32-byte AES key. The keyring keeps its own copy.
+	Key []byte
+	// MaterialDescription is the description stored with the objects this
+	// key wrapped.
+	MaterialDescription map[string]string
+}
+
+// AESKeyring wraps data keys with a local AES key using AES-GCM (wrap
+// algorithm AES/GCM), byte-compatible with the AesKeyring of the Java and
+// .NET S3 Encryption Clients. The wrap binds the data key to the content
+// suite (the suite's cipher name is the AES-GCM additional data) but not to
+// the material description. It is safe for concurrent use.
+type AESKeyring struct {
+	def        aesWrappingKey
+	desc       map[string]string
+	additional []aesWrappingKey
+	legacy     bool
+}
+
+// aesWrappingKey is one expanded wrapping key. The raw key bytes are not
+// kept.
+type aesWrappingKey struct {
+	block cipher.Block
+	gcm   cipher.AEAD
+	desc  map[string]string
+}
+
+// aesGCMWrappedSize is the size of an AES/GCM-wrapped data key: IV, data key
+// and tag.
+const aesGCMWrappedSize = envelope.GCMIVSize + envelope.DataKeySize + envelope.TagSize
+
+// NewAESKeyring returns a keyring that wraps data keys with key, a 16-, 24-
+// or 32-byte AES key. The keyring copies key; the caller may zero it
+// afterwards.
+func NewAESKeyring(key []byte, optFns ...func(*AESKeyringOptions)) (*AESKeyring, error) {
+	var o AESKeyringOptions
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	def, err := newAESWrappingKey(key, o.MaterialDescription)
+	if err != nil {
+		return nil, err
+	}
+	k := &AESKeyring{def: def, desc: def.desc, legacy: o.EnableLegacyWrapping}
+	for i, ak := range o.AdditionalKeys {
+		wk, err := newAESWrappingKey(ak.Key, ak.MaterialDescription)
+		if err != nil {
+			return nil, fmt.Errorf("materials: additional key %d: %w", i, rawUnprefix(err))
+		}
+		if maps.Equal(wk.desc, k.desc) {
+			return nil, fmt.Errorf("materials: additional key %d has the same material description as the default key", i)
+		}
+		for j, prev := range k.additional {
+			if maps.Equal(wk.desc, prev.desc) {
+				return nil, fmt.Errorf("materials: additional keys %d and %d have the same material description", j, i)
+			}
+		}
+		k.additional = append(k.additional, wk)
+	}
+	return k, nil
+}
+
+func newAESWrappingKey(key []byte, desc map[string]string) (aesWrappingKey, error) {
+	switch len(key) {
+	case 16, 24, 32:
+	default:
+		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key is %d bytes, want 16, 24 or 32", len(key))
+	}
+	block, err := aes.NewCipher(key) // expands a copy; key is not retained
+	if err != nil {
+		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key: %w", err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key: %w", err)
+	}
+	return aesWrappingKey{block: block, gcm: gcm, desc: cloneContext(desc)}, nil
+}
+
+// rawUnprefix strips the package prefix from a constructor error so that it can
+// be wrapped in another materials error without repeating it.
+func rawUnprefix(err error) error {
+	const p = "materials: "
+	if s := err.Error(); len(s) > len(p) && s[:len(p)] == p {
+		return errors.New(s[len(p):])
+	}
+	return err
+}
+
+// GenerateDataKey returns a new random data key wrapped with AES-GCM under
+// the default key. req.Suite must be [envelope.SuiteAESGCM] or
+// [envelope.SuiteAESGCMCommitting]. A non-empty req.EncryptionContext is
+// refused with [ErrContextNotSupported]: the material description is
+// configured on the keyring and is not authenticated.
+func (k *AESKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest) (*DataKey, error) {
+	if req == nil {
+		return nil, errors.New("materials: nil EncryptionRequest")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: AES keyring: %w", err)
+	}
+	if err := rawCheckEncryptSuite(req.Suite); err != nil {
+		return nil, err
+	}
+	if len(req.EncryptionContext) > 0 {
+		return nil, rawErrNoContext("AES")
+	}
+
+	dk := make([]byte, envelope.DataKeySize)
+	if _, err := rand.Read(dk); err != nil {
+		return nil, fmt.Errorf("materials: generating data key: %w", err)
+	}
+	wrapped := make([]byte, envelope.GCMIVSize, aesGCMWrappedSize)
+	if _, err := rand.Read(wrapped); err != nil {
+		clear(dk)
+		return nil, fmt.Errorf("materials: generating wrap IV: %w", err)
+	}
+	wrapped = k.def.gcm.Seal(wrapped, wrapped, dk, []byte(req.Suite.CipherName()))
+	return &DataKey{
+		Plaintext: dk,
+		EncryptedDataKey: EncryptedDataKey{
+			WrapAlgorithm: envelope.WrapAESGCM,
+			Ciphertext:    wrapped,
+			Description:   cloneContext(k.desc),
+		},
+	}, nil
+}
+
+// DecryptDataKey unwraps an AES/GCM-wrapped data key (and, with
+// EnableLegacyWrapping, an AESWrap or AES one). The key is chosen by the
+// stored material description: the additional key whose description equals
+// it exactly, otherwise the default key. Other wrap algorithms fail with
+// [ErrNotMine]; a wrapped key that does not unwrap fails with [ErrUnwrap].
+func (k *AESKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest) ([]byte, error) {
+	if req == nil {
+		return nil, errors.New("materials: nil DecryptionRequest")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: AES keyring: %w", err)
+	}
+	w := req.Key.WrapAlgorithm
+	switch w {
+	case envelope.WrapAESGCM:
+	case envelope.WrapAESWrap, envelope.WrapAESECB:
+		if !k.legacy {
+			return nil, rawLegacyPolicyError(w, "materials.AESKeyringOptions.EnableLegacyWrapping")
+		}
+	default:
+		return nil, fmt.Errorf("%w: the AES keyring does not read wrap algorithm %q", ErrNotMine, w)
+	}
+	if len(req.EncryptionContext) > 0 {
+		return nil, rawErrNoContext("AES")
+	}
+
+	wk := k.selectKey(req.Key.Description)
+	var (
+		dk  []byte
+		err error
+	)
+	switch w {
+	case envelope.WrapAESGCM:
+		dk, err = wk.unwrapGCM(req.Suite, req.Key.Ciphertext)
+	case envelope.WrapAESWrap:
+		dk, err = aesKeyUnwrap(wk.block, req.Key.Ciphertext)
+	case envelope.WrapAESECB:
+		dk, err = aesECBUnwrap(wk.block, req.Key.Ciphertext)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s wrap does not open with the selected key", ErrUnwrap, w)
+	}
+	if len(dk) != envelope.DataKeySize {
+		clear(dk)
+		return nil, fmt.Errorf("%w: %s: unwrapped data key has the wrong size", ErrUnwrap, w)
+	}
+	return dk, nil
+}
+
+func (k *AESKeyring) selectKey(desc map[string]string) *aesWrappingKey {
+	for i := range k.additional {
+		if maps.Equal(k.additional[i].desc, desc) {
+			return &k.additional[i]
+		}
+	}
+	return &k.def
+}
+
+func (wk *aesWrappingKey) unwrapGCM(s envelope.Suite, wrapped []byte) ([]byte, error) {
+	if !s.Known() || len(wrapped) != aesGCMWrappedSize {
+		return nil, errRawUnwrap
+	}
+	iv, ct := wrapped[:envelope.GCMIVSize], wrapped[envelope.GCMIVSize:]
+	dk, err := wk.gcm.Open(nil, iv, ct, []byte(s.CipherName()))
+	if err != nil {
+		return nil, err
+	}
+	return dk, nil
+}
+
+// rawCheckEncryptSuite refuses suites that no keyring may generate keys for.
+func rawCheckEncryptSuite(s envelope.Suite) error {
+	if s != envelope.SuiteAESGCM && s != envelope.SuiteAESGCMCommitting {
+		return fmt.Errorf("materials: cannot generate a data key for content suite %v", s)
+	}
+	return nil
+}
+
+func rawErrNoContext(kind string) error {
+	return fmt.Errorf("%w (%s keyring: its material description is not authenticated; use a KMS keyring to bind a context)", ErrContextNotSupported, kind)
+}
