@@ -1,0 +1,55 @@
+package encryptionclient
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ec/s3ec-go/materials"
+)
+
+// S3API is the part of the S3 API the client calls, with the SDK's own
+// signatures: *s3.Client satisfies it.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+}
+
+var _ S3API = (*s3.Client)(nil)
+
+// Client encrypts objects before they are sent to S3 and decrypts them
+// after they are read. It exposes only operations it handles safely; use
+// your own *s3.Client for everything else (listing, tagging, ACLs…). It is
+// safe for concurrent use.
+type Client struct {
+	s3      S3API
+	keyring materials.Keyring
+	opts    Options
+}
+
+// New returns a client that sends requests through client and gets data
+// keys from keyring. The options are validated here.
+func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Client, error) {
+	if client == nil {
+		return nil, errors.New("encryptionclient: nil S3 client")
+	}
+	if keyring == nil {
+		return nil, errors.New("encryptionclient: nil keyring")
+	}
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return &Client{s3: client, keyring: keyring, opts: o}, nil
+}
+
+// Options returns a copy of the client's options, defaults filled in.
+func (c *Client) Options() Options { return c.opts }

@@ -1,0 +1,148 @@
+package encryptionclient
+
+import (
+	"context"
+	"maps"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/envelope"
+)
+
+// CopyObject copies an encrypted object within S3 so that the copy stays
+// decryptable with the same keys: the envelope metadata travels with it
+// (also under MetadataDirective REPLACE, where it is carried over from the
+// source), and so does the instruction file. The source must be encrypted
+// (ErrNotEncrypted otherwise); the content is not re-encrypted. Copies up
+// to S3's 5 GiB CopyObject limit.
+func (c *Client) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
+	if in == nil {
+		return nil, invalid("nil CopyObjectInput")
+	}
+	out, err := c.copyObject(ctx, in, withSafety(optFns))
+	return out, objectError("CopyObject", in.Bucket, in.Key, err)
+}
+
+func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns []func(*s3.Options)) (*s3.CopyObjectOutput, error) {
+	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
+		return nil, invalid("bucket and key are required")
+	}
+	if err := checkUserMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+		return nil, err
+	}
+	if err := checkSSEC(c.s3, in.CopySourceSSECustomerKey); err != nil {
+		return nil, err
+	}
+	srcBucket, srcKey, srcVersion, err := parseCopySource(aws.ToString(in.CopySource))
+	if err != nil {
+		return nil, err
+	}
+	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(srcBucket), Key: aws.String(srcKey), VersionId: srcVersion,
+		SSECustomerAlgorithm: in.CopySourceSSECustomerAlgorithm, SSECustomerKey: in.CopySourceSSECustomerKey,
+		SSECustomerKeyMD5: in.CopySourceSSECustomerKeyMD5, ExpectedBucketOwner: in.ExpectedSourceBucketOwner,
+		RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := envelope.Detect(head.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	src := objectRef{bucket: aws.String(srcBucket), key: aws.String(srcKey), owner: in.ExpectedSourceBucketOwner, payer: in.RequestPayer}
+	if layout == envelope.LayoutNone {
+		// The envelope can only be in an instruction file; without one the
+		// source is not encrypted.
+		instr, err := c.getInstructionFile(ctx, src, optFns)
+		if err != nil {
+			return nil, err
+		}
+		if instr == nil {
+			return nil, ErrNotEncrypted
+		}
+	}
+
+	req := *in
+	if in.MetadataDirective == types.MetadataDirectiveReplace {
+		meta := maps.Clone(in.Metadata)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		for k, v := range head.Metadata {
+			if envelope.IsReservedKey(k) {
+				meta[strings.ToLower(k)] = v
+			}
+		}
+		req.Metadata = meta
+	}
+	if req.CopySourceIfMatch == nil {
+		req.CopySourceIfMatch = head.ETag // copy the object whose envelope was read
+	}
+	out, err := c.s3.CopyObject(ctx, &req, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	if layout != envelope.LayoutObject {
+		suffix := c.suffix(ctx)
+		_, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket:                         in.Bucket,
+			Key:                            aws.String(aws.ToString(in.Key) + suffix),
+			CopySource:                     aws.String(url.PathEscape(srcBucket) + "/" + escapeKey(srcKey+suffix)),
+			ExpectedBucketOwner:            in.ExpectedBucketOwner,
+			ExpectedSourceBucketOwner:      in.ExpectedSourceBucketOwner,
+			RequestPayer:                   in.RequestPayer,
+			ACL:                            in.ACL,
+			StorageClass:                   in.StorageClass,
+			ServerSideEncryption:           in.ServerSideEncryption,
+			SSEKMSKeyId:                    in.SSEKMSKeyId,
+			SSEKMSEncryptionContext:        in.SSEKMSEncryptionContext,
+			BucketKeyEnabled:               in.BucketKeyEnabled,
+			SSECustomerAlgorithm:           in.SSECustomerAlgorithm,
+			SSECustomerKey:                 in.SSECustomerKey,
+			SSECustomerKeyMD5:              in.SSECustomerKeyMD5,
+			CopySourceSSECustomerAlgorithm: in.CopySourceSSECustomerAlgorithm,
+			CopySourceSSECustomerKey:       in.CopySourceSSECustomerKey,
+			CopySourceSSECustomerKeyMD5:    in.CopySourceSSECustomerKeyMD5,
+		}, optFns...)
+		if err != nil {
+			// The copy is unreadable without its instruction file.
+			c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: in.Bucket, Key: in.Key, VersionId: out.VersionId})
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// parseCopySource splits a CopySource value: "bucket/key", optionally with a
+// leading slash and "?versionId=…"; the key is URL-encoded.
+func parseCopySource(s string) (bucket, key string, version *string, err error) {
+	s = strings.TrimPrefix(s, "/")
+	if i := strings.Index(s, "?versionId="); i >= 0 {
+		version = aws.String(s[i+len("?versionId="):])
+		s = s[:i]
+	}
+	bucket, rawKey, ok := strings.Cut(s, "/")
+	if !ok || bucket == "" || rawKey == "" {
+		return "", "", nil, invalid("CopySource %q is not bucket/key", s)
+	}
+	if key, err = url.PathUnescape(rawKey); err != nil {
+		return "", "", nil, invalid("CopySource key %q: %v", rawKey, err)
+	}
+	return bucket, key, version, nil
+}
+
+// escapeKey URL-encodes an object key for CopySource, keeping slashes.
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}

@@ -1,0 +1,74 @@
+package encryptionclient
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// maxDeleteBatch is S3's limit on keys per DeleteObjects request.
+const maxDeleteBatch = 1000
+
+// DeleteObject deletes an object and its instruction file, if any. With a
+// VersionId only that version of the object is deleted: which version of
+// the instruction file belongs to it is not recorded, so the instruction
+// file is left alone.
+func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	if in == nil {
+		return nil, invalid("nil DeleteObjectInput")
+	}
+	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
+		return nil, objectError("DeleteObject", in.Bucket, in.Key, invalid("bucket and key are required"))
+	}
+	out, err := c.s3.DeleteObject(ctx, in, optFns...)
+	if err != nil {
+		return nil, objectError("DeleteObject", in.Bucket, in.Key, err)
+	}
+	if in.VersionId == nil {
+		_, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{
+			Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
+			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			BypassGovernanceRetention: in.BypassGovernanceRetention, MFA: in.MFA,
+		}, optFns...)
+		if err != nil && !isNotFound(err) {
+			return out, objectError("DeleteObject", in.Bucket, in.Key, err)
+		}
+	}
+	return out, nil
+}
+
+// DeleteObjects deletes objects and the instruction files of those named
+// without a VersionId, in batches of at most 1000 keys. Failures to delete
+// instruction files are reported in the output's Errors.
+func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	if in == nil || in.Delete == nil {
+		return nil, invalid("nil DeleteObjectsInput or Delete")
+	}
+	out, err := c.s3.DeleteObjects(ctx, in, optFns...)
+	if err != nil {
+		return nil, objectError("DeleteObjects", in.Bucket, nil, err)
+	}
+	var instr []types.ObjectIdentifier
+	for _, o := range in.Delete.Objects {
+		if o.VersionId == nil && o.Key != nil {
+			instr = append(instr, types.ObjectIdentifier{Key: aws.String(*o.Key + c.suffix(ctx))})
+		}
+	}
+	for len(instr) > 0 {
+		n := min(len(instr), maxDeleteBatch)
+		batch := instr[:n]
+		instr = instr[n:]
+		res, err := c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: in.Bucket, Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			BypassGovernanceRetention: in.BypassGovernanceRetention, MFA: in.MFA,
+		}, optFns...)
+		if err != nil {
+			return out, objectError("DeleteObjects", in.Bucket, nil, err)
+		}
+		out.Errors = append(out.Errors, res.Errors...)
+	}
+	return out, nil
+}

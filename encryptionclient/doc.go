@@ -1,0 +1,73 @@
+// Package encryptionclient is an Amazon S3 client that encrypts objects in
+// the process before they are sent and decrypts them after they are read:
+// S3, or any S3-compatible store, only ever holds ciphertext. It reads and
+// writes the object formats of the AWS S3 Encryption Clients (Java, Go,
+// Python, .NET), so objects move freely between them.
+//
+// # Getting started
+//
+// Wrap an aws-sdk-go-v2 S3 client and give it a keyring from the materials
+// package:
+//
+//	kr, err := materials.NewKMSKeyring(kms.NewFromConfig(cfg), "alias/my-key")
+//	c, err := encryptionclient.New(s3.NewFromConfig(cfg), kr)
+//	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: f})
+//	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+//
+// The methods have the SDK's signatures. The client does not embed the S3
+// client: it offers only operations it handles safely (PutObject, GetObject,
+// HeadObject, DeleteObject(s), CopyObject). Use your own *s3.Client for
+// everything else.
+//
+// # How an object is encrypted
+//
+// Every object gets a fresh 256-bit data key from the keyring. The body is
+// encrypted with AES-256-GCM as one stream, in constant memory; by default
+// with the key-committing suite (V3 format), whose key is derived from the
+// data key with HKDF-SHA512 and committed to, so that a substituted wrapped
+// key cannot decrypt the body to other plaintext. The wrapped data key and
+// the parameters (the envelope) are stored in the object's user metadata,
+// or in an instruction file (KEY.instruction) when they would not fit or
+// when Options.EnvelopeStorage asks for it.
+//
+// # Reading safely
+//
+// GetObject releases plaintext only after the whole object was
+// authenticated, buffering up to Options.BufferSize (64 MiB) in memory.
+// For larger objects either enable Options.EnableDelayedAuthentication (the
+// body streams and a failed check is the final Read's error) or use a
+// parallel authenticated download. Ranged reads cannot be authenticated and
+// need Options.EnableUnauthenticatedRanges.
+//
+// # Encryption context
+//
+// With a KMS keyring, WithEncryptionContext binds a map of strings to the
+// data key: KMS refuses to unwrap it under any other context, and GetObject
+// checks the stored context against the one the caller expects.
+//
+// # Compatibility and policies
+//
+// Options.CommitmentPolicy decides what is written and read:
+// RequireEncryptRequireDecrypt (default) writes and reads only V3;
+// RequireEncryptAllowDecrypt also reads V2; ForbidEncryptAllowDecrypt writes
+// V2 for readers that predate V3. Legacy objects (AES-CBC content, legacy
+// key wraps) are read only with explicit opt-ins:
+// Options.EnableLegacyUnauthenticatedModes and the keyrings'
+// EnableLegacyWrapping.
+//
+// # What is not encrypted
+//
+// Object keys, object sizes (the ciphertext is 16 bytes longer than the
+// plaintext), user metadata, tags, the encryption context and material
+// description (stored in clear in the metadata), and access patterns are
+// visible to the storage provider.
+//
+// # Errors
+//
+// Every error of an object operation is an [*ObjectError] naming the
+// operation and s3://bucket/key. Test its class with errors.Is:
+// [ErrNotEncrypted], [ErrAuthentication], [ErrCommitmentMismatch],
+// [ErrMalformed], [ErrPolicy], [ErrUnwrap], [ErrContextMismatch],
+// [ErrTooLarge], [ErrInvalidInput] and the others below. SDK errors stay
+// reachable with errors.As.
+package encryptionclient

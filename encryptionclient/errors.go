@@ -1,0 +1,94 @@
+package encryptionclient
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/materials"
+)
+
+// The error classes of the library, re-exported so that callers need only
+// this package. Test for them with errors.Is.
+var (
+	// ErrNotEncrypted: the object has no encryption envelope in its metadata
+	// and no instruction file. It was not written by an S3 Encryption Client.
+	ErrNotEncrypted = envelope.ErrNotEncrypted
+	// ErrAuthentication: the content failed authentication (altered, truncated
+	// or read with the wrong key). No plaintext is released in the default
+	// mode.
+	ErrAuthentication = envelope.ErrAuthentication
+	// ErrCommitmentMismatch: a V3 object's key commitment does not match.
+	ErrCommitmentMismatch = envelope.ErrCommitmentMismatch
+	// ErrMalformed: the envelope is unusable; the *envelope.MalformedError
+	// names the field.
+	ErrMalformed = envelope.ErrMalformed
+	// ErrPolicy: a policy refused the object or request; the
+	// *envelope.PolicyError names the option that would allow it.
+	ErrPolicy = envelope.ErrPolicy
+	// ErrInvalidCiphertext: a legacy CBC body with a bad length or padding.
+	ErrInvalidCiphertext = envelope.ErrInvalidCiphertext
+	// ErrUnwrap: the keyring could not unwrap the data key.
+	ErrUnwrap = materials.ErrUnwrap
+	// ErrContextMismatch: the stored encryption context is not the expected
+	// one.
+	ErrContextMismatch = materials.ErrContextMismatch
+)
+
+// Errors of the client itself.
+var (
+	// ErrInvalidInput reports a request that cannot be sent: a missing
+	// bucket or key, a reserved metadata name, a checksum or MD5 of the
+	// plaintext, an SSE-C request over plain HTTP.
+	ErrInvalidInput = errors.New("encryptionclient: invalid input")
+
+	// ErrUnknownLength reports a PutObject body whose length is unknown: it
+	// is neither seekable nor has ContentLength set. Set ContentLength, pass
+	// a seekable body, or use a multipart upload.
+	ErrUnknownLength = errors.New("encryptionclient: body length unknown: set ContentLength or pass an io.ReadSeeker")
+
+	// ErrBodyLength reports a body that ended before ContentLength bytes.
+	ErrBodyLength = errors.New("encryptionclient: body shorter than ContentLength")
+
+	// ErrBodyChanged reports a seekable body that returned different bytes
+	// when the SDK rewound it (for signing or a retry). Sending them would
+	// encrypt two plaintexts under one key and IV, so the request fails.
+	ErrBodyChanged = errors.New("encryptionclient: body changed between reads")
+
+	// ErrTooLarge reports an object too large to buffer for authentication
+	// before release; see Options.BufferSize and
+	// Options.EnableDelayedAuthentication.
+	ErrTooLarge = errors.New("encryptionclient: object too large to authenticate in memory")
+
+	// ErrMetadataTooLarge reports an envelope that does not fit in S3's
+	// user-metadata limit while Options.EnvelopeStorage is StoreMetadata.
+	ErrMetadataTooLarge = errors.New("encryptionclient: envelope does not fit in object metadata")
+)
+
+// ObjectError wraps any error of an object operation with the operation
+// and the object's address. errors.Is and errors.As see through it (SDK
+// errors such as smithy.APIError stay reachable).
+type ObjectError struct {
+	Op     string // e.g. "GetObject"
+	Bucket string
+	Key    string
+	Err    error
+}
+
+func (e *ObjectError) Error() string {
+	return fmt.Sprintf("encryptionclient: %s s3://%s/%s: %v", e.Op, e.Bucket, e.Key, e.Err)
+}
+
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+func objectError(op string, bucket, key *string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ObjectError{Op: op, Bucket: aws.ToString(bucket), Key: aws.ToString(key), Err: err}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
+}

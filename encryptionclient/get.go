@@ -1,0 +1,199 @@
+package encryptionclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+)
+
+// GetObject reads and decrypts an object.
+//
+// By default the plaintext is released only after it was authenticated: it
+// is decrypted into memory, up to Options.BufferSize bytes, and larger
+// objects fail with ErrTooLarge. With Options.EnableDelayedAuthentication
+// the body streams in constant memory and a failed authentication is the
+// error of its final Read.
+//
+// A Range (bytes=a-b, bytes=a-, bytes=-n) needs
+// Options.EnableUnauthenticatedRanges: a part of a GCM object cannot be
+// authenticated. PartNumber reads are refused.
+//
+// The output describes the plaintext: ContentLength, and ContentRange for
+// ranges. Checksums of the stored ciphertext are removed; every other field
+// is kept. The encryption context expected is taken from
+// WithEncryptionContext.
+func (c *Client) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if in == nil {
+		return nil, invalid("nil GetObjectInput")
+	}
+	out, err := c.getObject(ctx, in, withSafety(optFns))
+	return out, objectError("GetObject", in.Bucket, in.Key, err)
+}
+
+func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
+		return nil, invalid("bucket and key are required")
+	}
+	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+		return nil, err
+	}
+	if in.PartNumber != nil {
+		return nil, invalid("PartNumber reads of encrypted objects are not supported; use a Range")
+	}
+	if in.Range != nil {
+		return c.getRange(ctx, in, optFns)
+	}
+	out, err := c.s3.GetObject(ctx, in, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	body := out.Body
+	defer func() {
+		if body != nil {
+			body.Close()
+		}
+	}()
+	if out.ContentRange != nil {
+		return nil, fmt.Errorf("encryptionclient: server returned a range (%s) that was not requested", aws.ToString(out.ContentRange))
+	}
+	op, err := c.open(ctx, refForGet(in), out.Metadata, optFns)
+	if err != nil {
+		return nil, err
+	}
+	ctLen := aws.ToInt64(out.ContentLength)
+	if op.Envelope.Suite.Authenticated() && ctLen < envelope.TagSize && out.ContentLength != nil {
+		op.Close()
+		return nil, ErrAuthentication
+	}
+	if c.opts.EnableDelayedAuthentication {
+		r, err := op.UnverifiedReader(body)
+		if err != nil {
+			op.Close()
+			return nil, err
+		}
+		src := body
+		out.Body = &readCloser{Reader: r, close: func() error { op.Close(); return src.Close() }}
+		body = nil
+	} else {
+		defer op.Close()
+		limit := c.opts.BufferSize
+		if out.ContentLength != nil && ctLen-envelope.TagSize > limit {
+			return nil, fmt.Errorf("%w: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
+		}
+		pt, err := op.ReadVerified(body, limit, ctLen)
+		if err != nil {
+			return nil, err
+		}
+		out.Body = io.NopCloser(bytes.NewReader(pt))
+	}
+	out.ContentLength = plaintextLength(op.Envelope, out.ContentLength)
+	clearChecksums(out)
+	return out, nil
+}
+
+// open decodes the envelope and unwraps the data key.
+func (c *Client) open(ctx context.Context, ref objectRef, meta map[string]string, optFns []func(*s3.Options)) (*objectcrypto.Opener, error) {
+	env, err := c.loadEnvelope(ctx, ref, meta, optFns)
+	if err != nil {
+		return nil, err
+	}
+	return objectcrypto.Open(ctx, c.keyring, objectcrypto.DecryptOptions{
+		Policy:            c.opts.policy(),
+		EncryptionContext: EncryptionContextFrom(ctx),
+	}, env)
+}
+
+// getRange serves a ranged read: the object's size and envelope from
+// HeadObject, then exactly the requested ciphertext bytes, decrypted in CTR
+// mode at their offset.
+func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if !c.opts.EnableUnauthenticatedRanges {
+		return nil, &envelope.PolicyError{What: "ranged GetObject (a range cannot be authenticated)", Option: "encryptionclient.Options.EnableUnauthenticatedRanges"}
+	}
+	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key, VersionId: in.VersionId,
+		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch, IfModifiedSince: in.IfModifiedSince, IfUnmodifiedSince: in.IfUnmodifiedSince,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	op, err := c.open(ctx, refForGet(in), head.Metadata, optFns)
+	if err != nil {
+		return nil, err
+	}
+	if op.Cipher() == nil {
+		op.Close()
+		return nil, &envelope.PolicyError{What: "ranged GetObject of a CBC object"}
+	}
+	size := aws.ToInt64(head.ContentLength) - envelope.TagSize
+	if size < 0 {
+		return nil, ErrAuthentication
+	}
+	r, err := envelope.ParseRange(aws.ToString(in.Range), size)
+	if err != nil {
+		return nil, err
+	}
+	req := *in
+	req.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.First, r.Last))
+	if req.VersionId == nil {
+		req.VersionId = head.VersionId
+	}
+	if req.IfMatch == nil {
+		req.IfMatch = head.ETag // the same object as the envelope
+	}
+	out, err := c.s3.GetObject(ctx, &req, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	rr, _ := op.RangeReader(out.Body, r.First)
+	src := out.Body
+	out.Body = &readCloser{Reader: io.LimitReader(rr, r.Len()), close: src.Close}
+	out.ContentLength = aws.Int64(r.Len())
+	out.ContentRange = aws.String(r.ContentRange(size))
+	clearChecksums(out)
+	return out, nil
+}
+
+func refForGet(in *s3.GetObjectInput) objectRef {
+	return objectRef{
+		bucket: in.Bucket, key: in.Key, versionID: in.VersionId,
+		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+	}
+}
+
+// plaintextLength gives the plaintext length of a body of ctLen bytes.
+func plaintextLength(env *envelope.Envelope, ctLen *int64) *int64 {
+	if ctLen == nil {
+		return nil
+	}
+	if n, exact, err := envelope.PlaintextLength(env.Suite, *ctLen); err == nil && exact {
+		return aws.Int64(n)
+	}
+	if env.PlaintextLength >= 0 {
+		return aws.Int64(env.PlaintextLength)
+	}
+	return nil
+}
+
+func clearChecksums(out *s3.GetObjectOutput) {
+	out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME = nil, nil, nil
+	out.ChecksumSHA1, out.ChecksumSHA256, out.ChecksumMD5, out.ChecksumSHA512 = nil, nil, nil, nil
+	out.ChecksumXXHASH128, out.ChecksumXXHASH3, out.ChecksumXXHASH64 = nil, nil, nil
+	out.ChecksumType = ""
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }

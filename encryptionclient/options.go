@@ -1,0 +1,149 @@
+package encryptionclient
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/s3ec/s3ec-go/envelope"
+)
+
+// EnvelopeStorage says where PutObject stores the envelope.
+type EnvelopeStorage int
+
+const (
+	// StoreAuto stores the envelope in the object's metadata, or in an
+	// instruction file when it would not fit S3's user-metadata limit
+	// (large encryption contexts, RSA-4096 wrapped keys). The default.
+	StoreAuto EnvelopeStorage = iota
+	// StoreMetadata always stores the envelope in the object's metadata and
+	// fails with ErrMetadataTooLarge when it does not fit.
+	StoreMetadata
+	// StoreInstructionFile always stores the wrapped key in an instruction
+	// file (KEY + InstructionFileSuffix), so it can be re-wrapped without
+	// rewriting the object.
+	StoreInstructionFile
+)
+
+// Defaults.
+const (
+	// DefaultBufferSize is the largest plaintext GetObject buffers to
+	// authenticate it before release: 64 MiB.
+	DefaultBufferSize = 64 << 20
+	// DefaultMetadataLimit is S3's limit on user metadata: 2 KB, counted as
+	// the bytes of every x-amz-meta- header name and value.
+	DefaultMetadataLimit = 2048
+)
+
+// Options configure a Client. The zero value of every field is its default.
+type Options struct {
+	// CommitmentPolicy decides the suite of new objects and which objects
+	// may be read. Default envelope.RequireEncryptRequireDecrypt: write V3
+	// (key-committing) objects, read only key-committing objects. Use
+	// RequireEncryptAllowDecrypt to read V2 objects while migrating, and
+	// ForbidEncryptAllowDecrypt to write V2 for old readers.
+	CommitmentPolicy envelope.CommitmentPolicy
+
+	// EnableLegacyUnauthenticatedModes allows reading legacy AES-CBC
+	// objects, which have no integrity protection. Requires a commitment
+	// policy that allows decryption of non-committing objects. Default
+	// false.
+	EnableLegacyUnauthenticatedModes bool
+
+	// EnableUnauthenticatedRanges allows GetObject with a Range. A range of
+	// a GCM object cannot be authenticated (the tag covers the whole
+	// object): anyone with write access to the bucket can alter the bytes
+	// returned. Default false.
+	EnableUnauthenticatedRanges bool
+
+	// EnableDelayedAuthentication makes GetObject stream plaintext before
+	// the tag is checked, in constant memory. A tag failure is then
+	// reported as the error of the final Read, after altered plaintext was
+	// already handed out: discard everything read when Read fails. Default
+	// false: GetObject buffers up to BufferSize bytes and releases nothing
+	// unauthenticated.
+	EnableDelayedAuthentication bool
+
+	// BufferSize is the largest plaintext GetObject authenticates in memory
+	// when EnableDelayedAuthentication is off; larger objects fail with
+	// ErrTooLarge. Default DefaultBufferSize (64 MiB).
+	BufferSize int64
+
+	// EnvelopeStorage says where PutObject stores the envelope. Default
+	// StoreAuto.
+	EnvelopeStorage EnvelopeStorage
+
+	// InstructionFileSuffix names instruction files: KEY + suffix. Default
+	// ".instruction".
+	InstructionFileSuffix string
+
+	// MetadataLimit is the user-metadata budget StoreAuto and StoreMetadata
+	// respect. Default DefaultMetadataLimit (2048 bytes).
+	MetadataLimit int
+}
+
+func (o *Options) setDefaults() {
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.InstructionFileSuffix == "" {
+		o.InstructionFileSuffix = envelope.DefaultInstructionSuffix
+	}
+	if o.MetadataLimit == 0 {
+		o.MetadataLimit = DefaultMetadataLimit
+	}
+}
+
+func (o *Options) validate() error {
+	if err := o.policy().Validate(); err != nil {
+		return fmt.Errorf("encryptionclient: invalid options: %w", err)
+	}
+	switch {
+	case o.BufferSize < 0:
+		return fmt.Errorf("encryptionclient: invalid options: negative BufferSize")
+	case o.MetadataLimit < 0:
+		return fmt.Errorf("encryptionclient: invalid options: negative MetadataLimit")
+	case o.EnvelopeStorage < StoreAuto || o.EnvelopeStorage > StoreInstructionFile:
+		return fmt.Errorf("encryptionclient: invalid options: unknown EnvelopeStorage %d", o.EnvelopeStorage)
+	}
+	return nil
+}
+
+func (o *Options) policy() envelope.Policy {
+	return envelope.Policy{Commitment: o.CommitmentPolicy, LegacyUnauthenticated: o.EnableLegacyUnauthenticatedModes}
+}
+
+// Per-request settings travel in the context, under unexported typed keys,
+// because the client's methods keep the SDK's signatures.
+type (
+	encryptionContextKey struct{}
+	instructionSuffixKey struct{}
+)
+
+// WithEncryptionContext returns a context that carries an encryption context
+// for the requests made with it. PutObject binds it to the data key (KMS
+// keyrings); GetObject requires the stored context to equal it (without
+// the client's reserved entries). Without it, objects must have no user
+// context.
+func WithEncryptionContext(ctx context.Context, ec map[string]string) context.Context {
+	return context.WithValue(ctx, encryptionContextKey{}, maps.Clone(ec))
+}
+
+// EncryptionContextFrom returns the encryption context carried by ctx.
+func EncryptionContextFrom(ctx context.Context) map[string]string {
+	ec, _ := ctx.Value(encryptionContextKey{}).(map[string]string)
+	return ec
+}
+
+// WithInstructionFileSuffix returns a context whose requests read and write
+// instruction files named KEY + suffix instead of the client's default.
+func WithInstructionFileSuffix(ctx context.Context, suffix string) context.Context {
+	return context.WithValue(ctx, instructionSuffixKey{}, suffix)
+}
+
+func (c *Client) suffix(ctx context.Context) string {
+	if s, ok := ctx.Value(instructionSuffixKey{}).(string); ok && s != "" {
+		return s
+	}
+	return c.opts.InstructionFileSuffix
+}

@@ -1,0 +1,186 @@
+package cbcstream
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"sync"
+)
+
+const (
+	blockSize = aes.BlockSize
+
+	// bufSize is the size of the pooled working buffer, a multiple of
+	// blockSize; two more blocks hold what is carried between reads.
+	bufSize = 64 << 10
+
+	// maxZeroReads is how many (0, nil) results from the source are
+	// accepted in a row before giving up with io.ErrNoProgress.
+	maxZeroReads = 100
+)
+
+type buffer = [bufSize + 2*blockSize]byte
+
+var bufPool = sync.Pool{New: func() any { return new(buffer) }}
+
+var errClosed = errors.New("cbcstream: read after Close")
+
+// DecryptReader decrypts an AES-CBC ciphertext with PKCS#7 padding as it is
+// read. It holds back the last ciphertext block until the end of the input
+// to strip the padding. The plaintext it returns is not authenticated.
+type DecryptReader struct {
+	mode  cipher.BlockMode
+	src   io.Reader
+	buf   *buffer
+	out   []byte // plaintext not yet returned, in buf
+	hold  [2 * blockSize]byte
+	nh    int // bytes in hold: the last block read and a partial one
+	total int64
+	done  bool
+	err   error
+}
+
+// NewDecryptReader returns a reader of the plaintext of ciphertext, which
+// was encrypted with AES-CBC under key (16, 24 or 32 bytes) and the 16-byte
+// iv, with PKCS#7 padding. Reads fail with ErrInvalidCiphertext if the
+// ciphertext is empty, is not a whole number of blocks or ends in invalid
+// padding; errors from ciphertext are returned as they are. Read returns
+// io.EOF only after the padding checked; it keeps returning an error once
+// one occurred. Memory use is constant: one pooled 64 KiB buffer, returned
+// at the end, on error or on Close.
+//
+// CBC is not authenticated: the plaintext may have been tampered with, and
+// whether the padding is valid is revealed (though which byte is wrong is
+// not: the check runs in constant time).
+func NewDecryptReader(key, iv []byte, ciphertext io.Reader) (*DecryptReader, error) {
+	if len(iv) != blockSize {
+		return nil, errors.New("cbcstream: IV must be 16 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, errors.New("cbcstream: key must be 16, 24 or 32 bytes")
+	}
+	return &DecryptReader{mode: cipher.NewCBCDecrypter(block, iv), src: ciphertext}, nil
+}
+
+// Read implements io.Reader.
+func (r *DecryptReader) Read(b []byte) (int, error) {
+	for {
+		if len(r.out) > 0 {
+			n := copy(b, r.out)
+			r.out = r.out[n:]
+			return n, nil
+		}
+		if r.done || r.err != nil {
+			r.release()
+			if r.err == nil {
+				r.err = io.EOF
+			}
+			return 0, r.err
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		if r.buf == nil {
+			r.buf = bufPool.Get().(*buffer)
+		}
+		r.out = r.step(r.buf[:])
+	}
+}
+
+// step reads into d behind the carried bytes and returns the plaintext it
+// can release.
+func (r *DecryptReader) step(d []byte) []byte {
+	have := copy(d, r.hold[:r.nh])
+	n, err := readFull(r.src, d[have:])
+	have += n
+	r.total += int64(n)
+	if err == io.EOF {
+		if r.total == 0 || have%blockSize != 0 {
+			r.fail(ErrInvalidCiphertext)
+			return nil
+		}
+		r.mode.CryptBlocks(d[:have], d[:have])
+		pad, ok := paddingLen(d[have-blockSize : have])
+		if !ok {
+			clear(d[:have])
+			r.fail(ErrInvalidCiphertext)
+			return nil
+		}
+		r.done = true
+		r.hold = [2 * blockSize]byte{}
+		return d[:have-pad]
+	}
+	if err != nil {
+		r.err = err
+	}
+	// Keep the last whole block and any partial one.
+	keep := min(have, blockSize+have%blockSize)
+	release := have - keep
+	r.nh = copy(r.hold[:], d[release:have])
+	r.mode.CryptBlocks(d[:release], d[:release])
+	return d[:release]
+}
+
+// paddingLen returns the PKCS#7 padding length of the last block and
+// whether the padding is valid (1 to 16 bytes, all equal to the length), in
+// constant time.
+func paddingLen(last []byte) (int, bool) {
+	pad := int(last[blockSize-1])
+	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, blockSize)
+	for i := range blockSize {
+		inPad := subtle.ConstantTimeLessOrEq(blockSize-i, pad)
+		same := subtle.ConstantTimeByteEq(last[i], byte(pad))
+		good &= (inPad ^ 1) | same
+	}
+	return pad, good == 1
+}
+
+// readFull reads from src into b until b is full or src returns an error,
+// which it returns (io.EOF included, even after a partial read).
+func readFull(src io.Reader, b []byte) (int, error) {
+	n, zeros := 0, 0
+	for n < len(b) {
+		k, err := src.Read(b[n:])
+		if k < 0 || k > len(b)-n {
+			return n, errors.New("cbcstream: source returned an invalid count")
+		}
+		n += k
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			if zeros++; zeros >= maxZeroReads {
+				return n, io.ErrNoProgress
+			}
+		} else {
+			zeros = 0
+		}
+	}
+	return n, nil
+}
+
+func (r *DecryptReader) fail(err error) {
+	r.err = err
+	r.hold = [2 * blockSize]byte{}
+	r.nh = 0
+}
+
+func (r *DecryptReader) release() {
+	if r.buf != nil {
+		clear(r.buf[:])
+		bufPool.Put(r.buf)
+		r.buf = nil
+	}
+}
+
+// Close returns the reader's buffer to the pool. Reads after Close fail.
+// It does not close the ciphertext source.
+func (r *DecryptReader) Close() error {
+	r.out = nil
+	r.release()
+	r.fail(errClosed)
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package gcmstream
+
+func init() { raceEnabled = true }

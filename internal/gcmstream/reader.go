@@ -1,0 +1,327 @@
+package gcmstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// bufSize is the size of the buffer a reader borrows when the caller's
+// Read buffer is too small to work in place. It is a multiple of chunkSize.
+const bufSize = 256 << 10
+
+type buffer = [bufSize + TagSize]byte
+
+var bufPool = sync.Pool{New: func() any { return new(buffer) }}
+
+var errClosed = errors.New("gcmstream: read after Close")
+
+// maxZeroReads is how many (0, nil) results from the source a reader accepts
+// in a row before it gives up with io.ErrNoProgress.
+const maxZeroReads = 100
+
+// readFull reads from src into b until b is full or src returns an error,
+// which it returns (io.EOF included, even after a partial read).
+func readFull(src io.Reader, b []byte) (int, error) {
+	n, zeros := 0, 0
+	for n < len(b) {
+		k, err := src.Read(b[n:])
+		if k < 0 || k > len(b)-n {
+			return n, errors.New("gcmstream: source returned an invalid count")
+		}
+		n += k
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			if zeros++; zeros >= maxZeroReads {
+				return n, io.ErrNoProgress
+			}
+		} else {
+			zeros = 0
+		}
+	}
+	return n, nil
+}
+
+// EncryptReader encrypts a plaintext stream; see Cipher.EncryptReader.
+type EncryptReader struct {
+	part  Part
+	src   io.Reader
+	buf   *buffer
+	out   []byte // produced but not yet returned: in buf or tag
+	total int64  // plaintext bytes read
+	tag   [TagSize]byte
+	done  bool // the tag is in out
+	err   error
+}
+
+// EncryptReader returns a reader of the message's ciphertext followed by
+// its 16-byte tag, byte for byte what crypto/cipher's GCM Seal returns for
+// the whole plaintext, produced in constant memory. If plaintext yields
+// more than MaxPlaintextSize bytes, Read fails with ErrTooLarge; errors
+// from plaintext are returned as they are.
+//
+// Reads of at least 16 KiB are served in place, without copying; smaller
+// reads go through a pooled 256 KiB buffer, which the reader returns when
+// it reaches the end, fails, or is closed.
+func (c *Cipher) EncryptReader(plaintext io.Reader) *EncryptReader {
+	r := &EncryptReader{src: plaintext}
+	r.part = Part{c: c, ctr: c.KeyStreamAt(0)}
+	return r
+}
+
+// Read implements io.Reader.
+func (r *EncryptReader) Read(b []byte) (int, error) {
+	for {
+		if len(r.out) > 0 {
+			n := copy(b, r.out)
+			r.out = r.out[n:]
+			return n, nil
+		}
+		if r.done || r.err != nil {
+			r.release()
+			if r.err == nil {
+				r.err = io.EOF
+			}
+			return 0, r.err
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		var dst []byte
+		inPlace := len(b) >= chunkSize
+		if inPlace {
+			dst = b[:len(b)&^(chunkSize-1)]
+		} else {
+			if r.buf == nil {
+				r.buf = bufPool.Get().(*buffer)
+			}
+			dst = r.buf[:bufSize]
+		}
+		n, err := r.fill(dst)
+		if n > 0 {
+			r.part.Encrypt(dst[:n], dst[:n])
+		}
+		if err == io.EOF {
+			r.finish()
+			err = nil
+		}
+		r.err = err
+		if inPlace {
+			if r.done {
+				r.out = r.tag[:]
+			}
+			if n > 0 {
+				return n, nil
+			}
+		} else {
+			r.out = dst[:n]
+			if r.done {
+				r.out = append(r.out, r.tag[:]...) // within buf's spare TagSize bytes
+			}
+		}
+	}
+}
+
+// fill reads plaintext into dst, enforcing the size limit.
+func (r *EncryptReader) fill(dst []byte) (int, error) {
+	if room := r.part.c.max - r.total + 1; int64(len(dst)) > room {
+		dst = dst[:room]
+	}
+	n, err := readFull(r.src, dst)
+	r.total += int64(n)
+	if r.total > r.part.c.max {
+		clear(dst[:n])
+		return 0, ErrTooLarge
+	}
+	return n, err
+}
+
+func (r *EncryptReader) finish() {
+	tag, err := r.part.c.Tag(r.part.Sum())
+	if err != nil {
+		r.err = err
+		return
+	}
+	r.tag = tag
+	r.done = true
+	r.part.hash = hashState{}
+	r.part.carry = [blockSize]byte{}
+}
+
+func (r *EncryptReader) release() {
+	if r.buf != nil {
+		clear(r.buf[:])
+		bufPool.Put(r.buf)
+		r.buf = nil
+	}
+	clear(r.tag[:])
+}
+
+// Close returns the reader's buffer to the pool. Reads after Close fail.
+// It does not close the plaintext source.
+func (r *EncryptReader) Close() error {
+	r.out = nil
+	r.release()
+	r.part.hash = hashState{}
+	r.err = errClosed
+	return nil
+}
+
+// DecryptReader decrypts a ciphertext‖tag stream; see
+// Cipher.UnverifiedDecryptReader.
+type DecryptReader struct {
+	part  Part
+	src   io.Reader
+	buf   *buffer
+	out   []byte        // plaintext not yet returned
+	hold  [TagSize]byte // the last bytes read so far: possibly the tag
+	nh    int           // bytes in hold
+	total int64         // ciphertext and tag bytes read
+	done  bool          // the tag verified
+	err   error
+}
+
+// UnverifiedDecryptReader returns a reader of the plaintext of
+// ciphertextAndTag (what crypto/cipher's GCM Seal produced). It works in
+// constant memory and therefore RELEASES PLAINTEXT BEFORE THE TAG IS
+// VERIFIED: the caller must not act on the data, or expose it, before Read
+// has returned io.EOF. Only io.EOF means the whole message is authentic.
+//
+// The last 16 bytes of the input are held back as the tag. The final piece
+// of plaintext is released only after the tag verified, then Read returns
+// io.EOF. If the tag does not match, or the input is shorter than 16 bytes
+// or longer than MaxPlaintextSize+16, Read returns ErrAuthentication
+// instead, and keeps returning it. Errors from ciphertextAndTag are
+// returned as they are.
+//
+// Reads of at least 16 KiB + 16 bytes are served in place; smaller reads
+// go through a pooled buffer, which the reader returns when it reaches the
+// end, fails, or is closed.
+func (c *Cipher) UnverifiedDecryptReader(ciphertextAndTag io.Reader) *DecryptReader {
+	r := &DecryptReader{src: ciphertextAndTag}
+	r.part = Part{c: c, ctr: c.KeyStreamAt(0)}
+	return r
+}
+
+// Read implements io.Reader.
+func (r *DecryptReader) Read(b []byte) (int, error) {
+	for {
+		if len(r.out) > 0 {
+			n := copy(b, r.out)
+			r.out = r.out[n:]
+			return n, nil
+		}
+		if r.done || r.err != nil {
+			r.release()
+			if r.err == nil {
+				r.err = io.EOF
+			}
+			return 0, r.err
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		var d []byte
+		inPlace := len(b) >= chunkSize+TagSize
+		if inPlace {
+			d = b[:(len(b)-TagSize)&^(chunkSize-1)+TagSize]
+		} else {
+			if r.buf == nil {
+				r.buf = bufPool.Get().(*buffer)
+			}
+			d = r.buf[:]
+		}
+		out := r.step(d)
+		if inPlace {
+			if len(out) > 0 {
+				return len(out), nil
+			}
+		} else {
+			r.out = out
+		}
+	}
+}
+
+// step reads into d, behind the held-back bytes, and returns the plaintext
+// it can release (a prefix of d).
+func (r *DecryptReader) step(d []byte) []byte {
+	have := copy(d, r.hold[:r.nh])
+	limit := r.part.c.max + TagSize
+	if room := limit - r.total + 1; int64(len(d)-have) > room {
+		d = d[:int64(have)+room]
+	}
+	n, err := readFull(r.src, d[have:])
+	have += n
+	r.total += int64(n)
+	if r.total > limit {
+		clear(d[:have])
+		r.fail(ErrAuthentication)
+		return nil
+	}
+	if err == io.EOF {
+		if have < TagSize {
+			r.fail(ErrAuthentication)
+			return nil
+		}
+		body, tag := d[:have-TagSize], d[have-TagSize:have]
+		r.part.Decrypt(body, body)
+		if verr := r.part.c.Verify(tag, r.part.Sum()); verr != nil {
+			clear(d[:have])
+			r.fail(ErrAuthentication)
+			return nil
+		}
+		r.wipe()
+		r.done = true
+		return body
+	}
+	if err != nil {
+		r.err = err
+	}
+	if have < TagSize {
+		r.nh = copy(r.hold[:], d[:have])
+		return nil
+	}
+	body := d[:have-TagSize]
+	r.nh = copy(r.hold[:], d[have-TagSize:have])
+	r.part.Decrypt(body, body)
+	return body
+}
+
+func (r *DecryptReader) fail(err error) {
+	r.err = err
+	r.wipe()
+}
+
+func (r *DecryptReader) wipe() {
+	r.part.hash = hashState{}
+	r.part.carry = [blockSize]byte{}
+	r.hold = [TagSize]byte{}
+	r.nh = 0
+}
+
+func (r *DecryptReader) release() {
+	if r.buf != nil {
+		clear(r.buf[:])
+		bufPool.Put(r.buf)
+		r.buf = nil
+	}
+}
+
+// Close returns the reader's buffer to the pool. Reads after Close fail.
+// It does not close the ciphertext source.
+func (r *DecryptReader) Close() error {
+	r.out = nil
+	r.release()
+	r.wipe()
+	r.err = errClosed
+	return nil
+}
+
+// Format prints a placeholder, never the reader's secret state.
+func (r *EncryptReader) Format(f fmt.State, verb rune) { fmt.Fprint(f, "gcmstream.EncryptReader{…}") }
+
+// Format prints a placeholder, never the reader's secret state.
+func (r *DecryptReader) Format(f fmt.State, verb rune) { fmt.Fprint(f, "gcmstream.DecryptReader{…}") }

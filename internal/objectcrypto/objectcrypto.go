@@ -1,0 +1,200 @@
+// Package objectcrypto encrypts and decrypts one S3 object: it joins the
+// envelope (what is stored beside the body), a keyring (the data key) and
+// the streaming engines (the body). It does no S3 I/O; the encryption
+// client feeds it metadata, instruction files and bodies.
+package objectcrypto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/cbcstream"
+	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/materials"
+)
+
+// Sealer encrypts the body of one new object. Its reader may be created
+// again from the start (for a retried request): the same plaintext then
+// gives the same ciphertext.
+type Sealer struct {
+	Envelope *envelope.Envelope
+	cipher   *gcmstream.Cipher
+}
+
+// NewSealer obtains a fresh data key from kr for the policy's suite, builds
+// the envelope and the content cipher. plaintextLength is recorded in the
+// envelope where the format keeps it (-1 when unknown).
+func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy, encCtx map[string]string, plaintextLength int64) (*Sealer, error) {
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	suite := policy.EncryptSuite()
+	if plaintextLength > envelope.MaxGCMPlaintextSize {
+		return nil, fmt.Errorf("objectcrypto: plaintext of %d bytes exceeds the GCM limit of %d bytes", plaintextLength, int64(envelope.MaxGCMPlaintextSize))
+	}
+	dk, err := kr.GenerateDataKey(ctx, &materials.EncryptionRequest{Suite: suite, EncryptionContext: encCtx})
+	if err != nil {
+		return nil, err
+	}
+	defer dk.Zero()
+	if len(dk.Plaintext) != envelope.DataKeySize {
+		return nil, fmt.Errorf("objectcrypto: keyring returned a %d-byte data key, want %d", len(dk.Plaintext), envelope.DataKeySize)
+	}
+	env, params, err := envelope.NewForEncryption(suite, dk.WrapAlgorithm, dk.Ciphertext, dk.Description, dk.Plaintext, plaintextLength)
+	if err != nil {
+		return nil, err
+	}
+	defer params.Zero()
+	c, err := gcmstream.New(params.Key, params.Nonce, params.AAD)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{Envelope: env, cipher: c}, nil
+}
+
+// Reader returns the ciphertext (and tag) of plaintext.
+func (s *Sealer) Reader(plaintext io.Reader) io.Reader {
+	return s.cipher.EncryptReader(plaintext)
+}
+
+// Cipher returns the content cipher, for encrypting parts in parallel.
+func (s *Sealer) Cipher() *gcmstream.Cipher { return s.cipher }
+
+// DecryptOptions control how an object is opened.
+type DecryptOptions struct {
+	// Policy decides which suites may be read.
+	Policy envelope.Policy
+	// EncryptionContext is the context the caller expects (KMS keyrings).
+	EncryptionContext map[string]string
+}
+
+// Opener decrypts the body of one stored object.
+type Opener struct {
+	Envelope *envelope.Envelope
+	gcm      *gcmstream.Cipher // GCM suites
+	cbcKey   []byte            // CBC suite
+}
+
+// Open checks env against the policy, then unwraps the data key with kr,
+// checks the key commitment (V3) and prepares the content cipher. The
+// algorithm is checked before any key is unwrapped.
+func Open(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *envelope.Envelope) (*Opener, error) {
+	if err := opts.Policy.CheckDecrypt(env.Suite); err != nil {
+		return nil, err
+	}
+	dataKey, err := kr.DecryptDataKey(ctx, &materials.DecryptionRequest{
+		Suite: env.Suite,
+		Key: materials.EncryptedDataKey{
+			WrapAlgorithm: env.WrapAlgorithm,
+			Ciphertext:    env.EncryptedKey,
+			Description:   env.Description,
+		},
+		EncryptionContext: opts.EncryptionContext,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer materials.Zero(dataKey)
+	if len(dataKey) != envelope.DataKeySize {
+		return nil, fmt.Errorf("objectcrypto: %w: unwrapped data key is %d bytes", materials.ErrUnwrap, len(dataKey))
+	}
+	params, err := env.ContentParams(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	o := &Opener{Envelope: env}
+	if env.Suite == envelope.SuiteAESCBC {
+		o.cbcKey = params.Key // kept until the body is read; zeroed by Close
+		return o, nil
+	}
+	defer params.Zero()
+	if o.gcm, err = gcmstream.New(params.Key, params.Nonce, params.AAD); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Close zeroes key material the opener still holds.
+func (o *Opener) Close() { clear(o.cbcKey) }
+
+// Cipher returns the GCM content cipher (nil for CBC objects), for parallel
+// authenticated downloads.
+func (o *Opener) Cipher() *gcmstream.Cipher { return o.gcm }
+
+// UnverifiedReader decrypts body as a stream. For GCM objects the plaintext
+// is handed out before the tag is checked: the final Read returns
+// [envelope.ErrAuthentication] when the body was altered, and the caller
+// must discard what it read. CBC objects have no tag at all.
+func (o *Opener) UnverifiedReader(body io.Reader) (io.Reader, error) {
+	if o.gcm != nil {
+		return o.gcm.UnverifiedDecryptReader(body), nil
+	}
+	return cbcstream.NewDecryptReader(o.cbcKey, o.Envelope.IV, body)
+}
+
+// ErrTooLarge reports an object whose plaintext exceeds the verified-read
+// buffer limit.
+var ErrTooLarge = errors.New("objectcrypto: object exceeds the buffer limit for verified reads")
+
+// ReadVerified decrypts the whole body into memory and returns the plaintext
+// only after the tag verified; on any error it returns no plaintext. Bodies
+// whose plaintext would exceed limit bytes fail with [ErrTooLarge]. sizeHint
+// is the body's length when known (it sizes the buffer), or 0.
+func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, error) {
+	r, err := o.UnverifiedReader(body)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, max(min(sizeHint, limit), 64<<10))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= limit {
+				// Full: one more byte of plaintext would exceed the limit.
+				var one [1]byte
+				n, err := io.ReadFull(r, one[:])
+				if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+					return buf, nil
+				}
+				clear(buf)
+				if err != nil && err != io.EOF {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
+			}
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			clear(buf)
+			return nil, err
+		}
+	}
+}
+
+// RangeReader decrypts a ciphertext range that starts at plaintext offset
+// off, without authentication (CTR only). GCM objects only.
+func (o *Opener) RangeReader(body io.Reader, off int64) (io.Reader, error) {
+	if o.gcm == nil {
+		return nil, &envelope.PolicyError{What: "ranged reads of CBC objects"}
+	}
+	return streamReader{s: o.gcm.KeyStreamAt(off), r: body}, nil
+}
+
+type streamReader struct {
+	s interface{ XORKeyStream(dst, src []byte) }
+	r io.Reader
+}
+
+func (s streamReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.s.XORKeyStream(p[:n], p[:n])
+	return n, err
+}
