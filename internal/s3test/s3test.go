@@ -5,6 +5,7 @@ package s3test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -28,7 +29,8 @@ type Server struct {
 	// Name says which server this is, for test logs.
 	Name string
 
-	close func()
+	close      func()
+	httpClient *http.Client
 }
 
 // Environment variables that point the tests at a real server.
@@ -49,6 +51,18 @@ func NewFake() *Server {
 	return &Server{
 		URL: ts.URL, AccessKey: "test", SecretKey: "testsecret", Region: "us-east-1",
 		Name: "gofakes3", close: ts.Close,
+	}
+}
+
+// NewFakeTLS starts an in-process gofakes3 server over HTTPS (with a test
+// certificate that Client trusts), for requests S3 accepts only over TLS
+// such as SSE-C.
+func NewFakeTLS() *Server {
+	faker := gofakes3.New(s3mem.New(), gofakes3.WithMetadataSizeLimit(16<<10), gofakes3.WithLogger(gofakes3.DiscardLog()))
+	ts := httptest.NewTLSServer(faker.Server())
+	return &Server{
+		URL: ts.URL, AccessKey: "test", SecretKey: "testsecret", Region: "us-east-1",
+		Name: "gofakes3-tls", close: ts.Close, httpClient: ts.Client(),
 	}
 }
 
@@ -90,6 +104,9 @@ func (s *Server) Client(optFns ...func(*s3.Options)) *s3.Client {
 		Region:       s.Region,
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	}
+	if s.httpClient != nil {
+		opts.HTTPClient = s.httpClient
 	}
 	if !s.Real {
 		// gofakes3 does not understand aws-chunked trailing checksums.
