@@ -149,25 +149,26 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 0, max(min(sizeHint, limit), 64<<10))
+	buf := make([]byte, 0, min(max(sizeHint, 64<<10), limit))
 	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) >= limit {
-				// Full: one more byte of plaintext would exceed the limit.
-				var one [1]byte
-				n, err := io.ReadFull(r, one[:])
-				if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
-					return buf, nil
-				}
-				clear(buf)
-				if err != nil && err != io.EOF {
-					return nil, err
-				}
-				return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
+		if int64(len(buf)) >= limit {
+			// At the limit: the body must end here, or it is too large.
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			if n == 0 && err == io.EOF {
+				return buf, nil
 			}
-			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
+			clear(buf)
+			if n == 0 && err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf))+1, limit-int64(len(buf)))))
+		}
+		end := int(min(int64(cap(buf)), limit))
+		n, err := r.Read(buf[len(buf):end])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, nil
