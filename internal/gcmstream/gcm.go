@@ -447,6 +447,14 @@ func (p *Part) sealRun(dst, src []byte, pos int64) {
 	}
 }
 
+// wipe clears the part's secret state; the part must not be used after.
+func (p *Part) wipe() {
+	p.hash = hashState{}
+	p.carry, p.ks, p.tmp = [blockSize]byte{}, [blockSize]byte{}, [blockSize]byte{}
+	p.iv = [seal16NonceSize]byte{}
+	p.nc = 0
+}
+
 // PartSum is the result of one Part: its offset, its length and the GHASH
 // accumulator of its ciphertext. Combine the sums of all parts with
 // Cipher.Tag or Cipher.Verify. The accumulator is secret (with the

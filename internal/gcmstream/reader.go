@@ -67,9 +67,7 @@ type EncryptReader struct {
 // reads go through a pooled 256 KiB buffer, which the reader returns when
 // it reaches the end, fails, or is closed.
 func (c *Cipher) EncryptReader(plaintext io.Reader) *EncryptReader {
-	r := &EncryptReader{src: plaintext}
-	r.part = Part{c: c, ctr: c.KeyStreamAt(0)}
-	return r
+	return &EncryptReader{part: Part{c: c}, src: plaintext}
 }
 
 // Read implements io.Reader.
@@ -106,9 +104,9 @@ func (r *EncryptReader) Read(b []byte) (int, error) {
 		}
 		if err == io.EOF {
 			r.finish()
-			err = nil
+		} else if err != nil {
+			r.err = err
 		}
-		r.err = err
 		if inPlace {
 			if r.done {
 				r.out = r.tag[:]
@@ -147,8 +145,7 @@ func (r *EncryptReader) finish() {
 	}
 	r.tag = tag
 	r.done = true
-	r.part.hash = hashState{}
-	r.part.carry = [blockSize]byte{}
+	r.part.wipe()
 }
 
 func (r *EncryptReader) release() {
@@ -165,7 +162,7 @@ func (r *EncryptReader) release() {
 func (r *EncryptReader) Close() error {
 	r.out = nil
 	r.release()
-	r.part.hash = hashState{}
+	r.part.wipe()
 	r.err = errClosed
 	return nil
 }
@@ -201,9 +198,7 @@ type DecryptReader struct {
 // go through a pooled buffer, which the reader returns when it reaches the
 // end, fails, or is closed.
 func (c *Cipher) UnverifiedDecryptReader(ciphertextAndTag io.Reader) *DecryptReader {
-	r := &DecryptReader{src: ciphertextAndTag}
-	r.part = Part{c: c, ctr: c.KeyStreamAt(0)}
-	return r
+	return &DecryptReader{part: Part{c: c}, src: ciphertextAndTag}
 }
 
 // Read implements io.Reader.
@@ -296,8 +291,7 @@ func (r *DecryptReader) fail(err error) {
 }
 
 func (r *DecryptReader) wipe() {
-	r.part.hash = hashState{}
-	r.part.carry = [blockSize]byte{}
+	r.part.wipe()
 	r.hold = [TagSize]byte{}
 	r.nh = 0
 }
