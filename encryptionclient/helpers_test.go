@@ -6,7 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"os"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,15 +31,31 @@ type env struct {
 	kms    *kmstest.Server
 	keyARN string
 	krs    map[string]materials.Keyring
+	// realKMS reports that the "kms" keyring uses AWS KMS, not the test server.
+	realKMS bool
 }
+
+// envKMSKeyID names a real AWS KMS key for the "kms" keyring (with the
+// default AWS credential chain). Together with S3EC_TEST_S3_ENDPOINT it runs
+// the suite against AWS.
+const envKMSKeyID = "S3EC_TEST_KMS_KEY_ID"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, srv: s3test.Start(t), kms: kmstest.New(t)}
 	e.plain = e.srv.Client()
 	e.bucket = e.srv.CreateBucket(t, e.plain)
+	var kmsClient materials.KMSClient = e.kms.Client()
 	e.keyARN = e.kms.CreateKey()
-	kmsKR, err := materials.NewKMSKeyring(e.kms.Client(), e.keyARN)
+	if id := os.Getenv(envKMSKeyID); id != "" {
+		// Real AWS KMS, with the default credential chain.
+		cfg, err := config.LoadDefaultConfig(context.Background())
+		if err != nil {
+			t.Fatalf("%s is set but the AWS configuration does not load: %v", envKMSKeyID, err)
+		}
+		kmsClient, e.keyARN, e.realKMS = kms.NewFromConfig(cfg), id, true
+	}
+	kmsKR, err := materials.NewKMSKeyring(kmsClient, e.keyARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +134,17 @@ func mustErrorIs(t *testing.T, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("got error %v, want %v", err, target)
 	}
+}
+
+// TestAgainstAWS reports whether this run uses real AWS services; the rest
+// of the suite runs either way.
+func TestAgainstAWS(t *testing.T) {
+	if os.Getenv(envKMSKeyID) == "" {
+		t.Skipf("the suite used the KMS test server: set %s (a key the default AWS credentials may use) to run it against AWS KMS, and S3EC_TEST_S3_ENDPOINT=https://s3.REGION.amazonaws.com with S3EC_TEST_S3_ACCESS_KEY, S3EC_TEST_S3_SECRET_KEY, S3EC_TEST_S3_REGION and S3EC_TEST_S3_NAME=aws for AWS S3", envKMSKeyID)
+	}
+	e := newEnv(t)
+	if !e.realKMS {
+		t.Fatal("real KMS requested but not used")
+	}
+	t.Logf("KMS key %s, S3 %s", e.keyARN, e.srv.Name)
 }
