@@ -53,7 +53,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	if err != nil {
 		return nil, err
 	}
-	body := out.Body
+	var body io.ReadCloser = newReadAhead(out.Body)
 	defer func() {
 		if body != nil {
 			body.Close()

@@ -63,7 +63,7 @@ type EncryptReader struct {
 // more than MaxPlaintextSize bytes, Read fails with ErrTooLarge; errors
 // from plaintext are returned as they are.
 //
-// Reads of at least 16 KiB are served in place, without copying; smaller
+// Reads of at least 64 KiB are served in place, without copying; smaller
 // reads go through a pooled 256 KiB buffer, which the reader returns when
 // it reaches the end, fails, or is closed.
 func (c *Cipher) EncryptReader(plaintext io.Reader) *EncryptReader {
@@ -89,9 +89,12 @@ func (r *EncryptReader) Read(b []byte) (int, error) {
 			return 0, nil
 		}
 		var dst []byte
-		inPlace := len(b) >= chunkSize
+		// Whole one-pass chunks are encrypted in the caller's buffer; smaller
+		// reads go through the pooled buffer so that encryption stays on the
+		// faster one-pass route.
+		inPlace := len(b) >= sealChunk
 		if inPlace {
-			dst = b[:len(b)&^(chunkSize-1)]
+			dst = b[:len(b)&^(sealChunk-1)]
 		} else {
 			if r.buf == nil {
 				r.buf = bufPool.Get().(*buffer)

@@ -1,0 +1,110 @@
+package encryptionclient
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// Read-ahead of response bodies: a goroutine reads the network into a
+// small ring of buffers while the caller's goroutine decrypts, so that the
+// two run on two cores.
+const (
+	readAheadBuffers = 4
+	readAheadSize    = 1 << 20
+)
+
+var errReadAfterClose = errors.New("encryptionclient: read of a closed body")
+
+type raBuf struct {
+	b   []byte
+	n   int
+	err error
+}
+
+// readAhead is an io.ReadCloser over src. Close stops the goroutine (it
+// closes src, which ends a blocked read) and waits for it.
+type readAhead struct {
+	src  io.ReadCloser
+	full chan *raBuf
+	free chan *raBuf
+	stop chan struct{}
+	done chan struct{}
+
+	cur       *raBuf
+	off       int
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newReadAhead(src io.ReadCloser) *readAhead {
+	r := &readAhead{
+		src:  src,
+		full: make(chan *raBuf, readAheadBuffers),
+		free: make(chan *raBuf, readAheadBuffers),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	for range readAheadBuffers {
+		r.free <- &raBuf{b: make([]byte, readAheadSize)}
+	}
+	go r.loop()
+	return r
+}
+
+func (r *readAhead) loop() {
+	defer close(r.done)
+	for {
+		var buf *raBuf
+		select {
+		case buf = <-r.free:
+		case <-r.stop:
+			return
+		}
+		n, err := io.ReadAtLeast(r.src, buf.b, len(buf.b)/4)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		buf.n, buf.err = n, err
+		select {
+		case r.full <- buf:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *readAhead) Read(p []byte) (int, error) {
+	for {
+		if r.cur != nil {
+			if r.off < r.cur.n {
+				n := copy(p, r.cur.b[r.off:r.cur.n])
+				r.off += n
+				return n, nil
+			}
+			if r.cur.err != nil {
+				return 0, r.cur.err
+			}
+			r.free <- r.cur
+			r.cur = nil
+		}
+		select {
+		case r.cur = <-r.full:
+			r.off = 0
+		case <-r.stop:
+			return 0, errReadAfterClose
+		}
+	}
+}
+
+func (r *readAhead) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.stop)
+		r.closeErr = r.src.Close()
+		<-r.done
+	})
+	return r.closeErr
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Benchmarks the encryption client against the plain aws-sdk-go-v2 client on
+# a fresh local versitygw (installed into .bin/ on first use). Arguments go
+# to internal/cmd/s3ecbench, e.g.
+#
+#   scripts/bench.sh -runs 5
+#   scripts/bench.sh -sizes 64MiB -runs 3 -unsigned -json /tmp/bench.json
+#   scripts/bench.sh -runs 1 -profile /tmp/s3ecprof
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/servers.sh
+
+cleanup() {
+  stop_servers
+  # The server's data directory holds the objects of this run only.
+  [[ -n ${VERSITYGW_ENDPOINT:-} ]] && rm -rf "$S3EC_WORK/versitygw-${VERSITYGW_ENDPOINT##*:}"
+  return 0
+}
+trap cleanup EXIT
+
+start_versitygw
+go run ./internal/cmd/s3ecbench -endpoint "$VERSITYGW_ENDPOINT" \
+  -access-key "$S3_ACCESS_KEY" -secret-key "$S3_SECRET_KEY" "$@"
