@@ -135,11 +135,11 @@ func (g *segmentGuard) Read(p []byte) (int, error) {
 			return 0, g.err
 		}
 		if g.buf == nil {
-			g.buf = make([]byte, 0, segmentSize)
+			g.buf = make([]byte, 0, max(1, min(segmentSize, g.body.size)))
 		} else {
 			g.seg++
 		}
-		n, err := io.ReadFull(g.src, g.buf[:segmentSize])
+		n, err := io.ReadFull(g.src, g.buf[:cap(g.buf)])
 		g.buf, g.off = g.buf[:n], 0
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF

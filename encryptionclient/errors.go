@@ -66,6 +66,32 @@ var (
 	ErrMetadataTooLarge = errors.New("encryptionclient: envelope does not fit in object metadata")
 )
 
+// Errors of encrypted multipart uploads (see Client.CreateMultipartUpload).
+// They come wrapped in a *PartError that names the upload and the part.
+var (
+	// ErrUnknownUpload reports an upload id this Client does not hold: it
+	// was not created by this Client (or this process), or it was already
+	// completed or aborted.
+	ErrUnknownUpload = errors.New("encryptionclient: multipart upload unknown to this client (not created by it, or already completed or aborted)")
+
+	// ErrPartSize reports a part whose plaintext is not the upload's part
+	// size (every part but the last), or is larger than it (the last).
+	ErrPartSize = errors.New("encryptionclient: part has the wrong size")
+
+	// ErrPartOrder reports a part that breaks the rule of the last part: it
+	// must be uploaded (with WithLastPart) after every earlier part was
+	// uploaded, and no part may follow it.
+	ErrPartOrder = errors.New("encryptionclient: part out of order")
+
+	// ErrPartConflict reports a part number sent again with other bytes.
+	// Re-sending identical bytes is allowed (a retry).
+	ErrPartConflict = errors.New("encryptionclient: part re-sent with different data")
+
+	// ErrMissingPart reports a CompleteMultipartUpload while a part is
+	// missing: not uploaded, failed, or left out of the parts list.
+	ErrMissingPart = errors.New("encryptionclient: part missing")
+)
+
 // ObjectError wraps any error of an object operation with the operation
 // and the object's address. errors.Is and errors.As see through it (SDK
 // errors such as smithy.APIError stay reachable).
@@ -92,3 +118,18 @@ func objectError(op string, bucket, key *string, err error) error {
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
 }
+
+// Errors of re-wrapping (Client.Rewrap, Client.RotatePrefix).
+var (
+	// ErrSameWrappingKey: the new wrapping key is the one that already wraps
+	// the object's data key (the same KMS key, or the same local key or
+	// material description). RotatePrefix counts such objects as already
+	// rotated.
+	ErrSameWrappingKey = materials.ErrSameWrappingKey
+
+	// ErrObjectChanged reports an object (or instruction file) that changed
+	// between the moment its envelope was read and the moment it was to be
+	// rewritten: the conditional write failed and nothing was written.
+	// Run the re-wrap again.
+	ErrObjectChanged = errors.New("encryptionclient: object changed during the re-wrap")
+)

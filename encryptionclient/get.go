@@ -53,7 +53,11 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	if err != nil {
 		return nil, err
 	}
-	var body io.ReadCloser = newReadAhead(out.Body)
+	n := int64(-1)
+	if out.ContentLength != nil {
+		n = *out.ContentLength
+	}
+	body := maybeReadAhead(out.Body, n)
 	defer func() {
 		if body != nil {
 			body.Close()

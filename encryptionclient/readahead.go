@@ -16,6 +16,18 @@ const (
 
 var errReadAfterClose = errors.New("encryptionclient: read of a closed body")
 
+// raPool recycles read-ahead buffers between requests.
+var raPool = sync.Pool{New: func() any { return &raBuf{b: make([]byte, readAheadSize)} }}
+
+// maybeReadAhead wraps body in a read-ahead when it is large enough for the
+// overlap to pay for the goroutine (its length n is -1 when unknown).
+func maybeReadAhead(body io.ReadCloser, n int64) io.ReadCloser {
+	if n >= 0 && n < 2*readAheadSize {
+		return body
+	}
+	return newReadAhead(body)
+}
+
 type raBuf struct {
 	b   []byte
 	n   int
@@ -46,7 +58,7 @@ func newReadAhead(src io.ReadCloser) *readAhead {
 		done: make(chan struct{}),
 	}
 	for range readAheadBuffers {
-		r.free <- &raBuf{b: make([]byte, readAheadSize)}
+		r.free <- raPool.Get().(*raBuf)
 	}
 	go r.loop()
 	return r
@@ -105,6 +117,19 @@ func (r *readAhead) Close() error {
 		close(r.stop)
 		r.closeErr = r.src.Close()
 		<-r.done
+		// The goroutine has stopped: every buffer is in a channel or cur.
+		if r.cur != nil {
+			r.free <- r.cur
+			r.cur = nil
+		}
+		for len(r.full) > 0 {
+			r.free <- <-r.full
+		}
+		for len(r.free) > 0 {
+			b := <-r.free
+			b.n, b.err = 0, nil
+			raPool.Put(b)
+		}
 	})
 	return r.closeErr
 }

@@ -153,12 +153,11 @@ func (k *AESKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 	if _, err := rand.Read(dk); err != nil {
 		return nil, fmt.Errorf("materials: generating data key: %w", err)
 	}
-	wrapped := make([]byte, envelope.GCMIVSize, aesGCMWrappedSize)
-	if _, err := rand.Read(wrapped); err != nil {
+	wrapped, err := k.def.wrapGCM(req.Suite, dk)
+	if err != nil {
 		clear(dk)
-		return nil, fmt.Errorf("materials: generating wrap IV: %w", err)
+		return nil, err
 	}
-	wrapped = k.def.gcm.Seal(wrapped, wrapped, dk, []byte(req.Suite.CipherName()))
 	return &DataKey{
 		Plaintext: dk,
 		EncryptedDataKey: EncryptedDataKey{
@@ -216,6 +215,69 @@ func (k *AESKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 		return nil, fmt.Errorf("%w: %s: unwrapped data key has the wrong size", ErrUnwrap, w)
 	}
 	return dk, nil
+}
+
+// WrapDataKey wraps req.Plaintext with AES-GCM under the default key, as
+// GenerateDataKey wraps a new key, and returns it with the keyring's
+// material description. A non-empty req.EncryptionContext is refused with
+// [ErrContextNotSupported]. When req.Replaces is an AES wrap (AES/GCM, or a
+// legacy AESWrap or AES one) with the keyring's material description, or an
+// AES/GCM wrap that the default key opens, it fails with
+// [ErrSameWrappingKey].
+func (k *AESKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*EncryptedDataKey, error) {
+	if req == nil {
+		return nil, errors.New("materials: nil WrapRequest")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: AES keyring: %w", err)
+	}
+	if err := rawCheckWrap(req, "AES"); err != nil {
+		return nil, err
+	}
+	if r := req.Replaces; r != nil {
+		if sameLocalDescription(r, k.desc, envelope.WrapAESGCM, envelope.WrapAESWrap, envelope.WrapAESECB) {
+			return nil, fmt.Errorf("%w: the AES keyring's material description is the one already stored", ErrSameWrappingKey)
+		}
+		if r.WrapAlgorithm == envelope.WrapAESGCM {
+			if dk, err := k.def.unwrapGCM(req.Suite, r.Ciphertext); err == nil {
+				clear(dk)
+				return nil, fmt.Errorf("%w: the AES keyring's key already wraps the data key", ErrSameWrappingKey)
+			}
+		}
+	}
+	wrapped, err := k.def.wrapGCM(req.Suite, req.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptedDataKey{
+		WrapAlgorithm: envelope.WrapAESGCM,
+		Ciphertext:    wrapped,
+		Description:   cloneContext(k.desc),
+	}, nil
+}
+
+// wrapGCM wraps a data key for suite s: random IV || AES-GCM(dk) || tag,
+// with the suite's cipher name as additional data.
+func (wk *aesWrappingKey) wrapGCM(s envelope.Suite, dk []byte) ([]byte, error) {
+	wrapped := make([]byte, envelope.GCMIVSize, aesGCMWrappedSize)
+	if _, err := rand.Read(wrapped); err != nil {
+		return nil, fmt.Errorf("materials: generating wrap IV: %w", err)
+	}
+	return wk.gcm.Seal(wrapped, wrapped, dk, []byte(s.CipherName())), nil
+}
+
+// rawCheckWrap checks a WrapRequest for a local keyring.
+func rawCheckWrap(req *WrapRequest, kind string) error {
+	if err := rawCheckEncryptSuite(req.Suite); err != nil {
+		return err
+	}
+	if len(req.EncryptionContext) > 0 {
+		return rawErrNoContext(kind)
+	}
+	if len(req.Plaintext) != envelope.DataKeySize {
+		return fmt.Errorf("materials: data key to wrap is %d bytes, want %d", len(req.Plaintext), envelope.DataKeySize)
+	}
+	return nil
 }
 
 func (k *AESKeyring) selectKey(desc map[string]string) *aesWrappingKey {

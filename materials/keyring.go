@@ -37,6 +37,13 @@ type EncryptionRequest struct {
 	// it with the object. Keyrings that cannot bind a context refuse a
 	// non-empty one with [ErrContextNotSupported].
 	EncryptionContext map[string]string
+
+	// PlaintextLength is the number of plaintext bytes the data key will
+	// encrypt, or -1 when the caller does not know it. Keyrings that limit
+	// how much one data key may encrypt ([CachingKeyring]) use it; the
+	// others ignore it. The zero value means an empty object: callers that
+	// do not know the length must set -1.
+	PlaintextLength int64
 }
 
 // DecryptionRequest asks a keyring to unwrap a stored data key.

@@ -24,9 +24,26 @@ type KMSClient interface {
 	Decrypt(ctx context.Context, params *kms.DecryptInput, optFns ...func(*kms.Options)) (*kms.DecryptOutput, error)
 }
 
+// KMSEncryptClient is the optional part of the KMS API that
+// [KMSKeyring.WrapDataKey] calls, with the SDK's signature. A *kms.Client
+// satisfies it; a [KMSClient] that lacks it still works for everything
+// else.
+type KMSEncryptClient interface {
+	Encrypt(ctx context.Context, params *kms.EncryptInput, optFns ...func(*kms.Options)) (*kms.EncryptOutput, error)
+}
+
+// KMSReEncryptClient is the optional part of the KMS API that
+// [KMSKeyring.ReEncryptDataKey] calls, with the SDK's signature. A
+// *kms.Client satisfies it.
+type KMSReEncryptClient interface {
+	ReEncrypt(ctx context.Context, params *kms.ReEncryptInput, optFns ...func(*kms.Options)) (*kms.ReEncryptOutput, error)
+}
+
 var (
-	_ KMSClient = (*kms.Client)(nil)
-	_ Keyring   = (*KMSKeyring)(nil)
+	_ KMSClient          = (*kms.Client)(nil)
+	_ KMSEncryptClient   = (*kms.Client)(nil)
+	_ KMSReEncryptClient = (*kms.Client)(nil)
+	_ Keyring            = (*KMSKeyring)(nil)
 )
 
 // maxGrantTokens is the most grant tokens KMS accepts in one request.
@@ -110,17 +127,10 @@ func (k *KMSKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 	if req == nil {
 		return nil, errors.New("materials: nil EncryptionRequest")
 	}
-	if req.Suite != envelope.SuiteAESGCM && req.Suite != envelope.SuiteAESGCMCommitting {
-		return nil, fmt.Errorf("materials: kms keyring cannot generate a data key for content suite %v", req.Suite)
+	ec, err := kmsWrapContext("generate a data key", req.Suite, req.EncryptionContext)
+	if err != nil {
+		return nil, err
 	}
-	ec := make(map[string]string, len(req.EncryptionContext)+1)
-	for name, v := range req.EncryptionContext {
-		if isKMSReservedKey(name) {
-			return nil, fmt.Errorf("%w: %q (kms keyring)", ErrReservedContextKey, name)
-		}
-		ec[name] = v
-	}
-	ec[envelope.ReservedContextKey] = req.Suite.CipherName()
 
 	out, err := k.u.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(k.keyID),
@@ -147,6 +157,127 @@ func (k *KMSKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 			Ciphertext:    out.CiphertextBlob,
 			Description:   ec,
 		},
+	}, nil
+}
+
+// kmsWrapContext returns the KMS encryption context of a new kms+context
+// wrap: the caller's context plus aws:x-amz-cek-alg naming the suite.
+func kmsWrapContext(op string, s envelope.Suite, caller map[string]string) (map[string]string, error) {
+	if s != envelope.SuiteAESGCM && s != envelope.SuiteAESGCMCommitting {
+		return nil, fmt.Errorf("materials: kms keyring cannot %s for content suite %v", op, s)
+	}
+	ec := make(map[string]string, len(caller)+1)
+	for name, v := range caller {
+		if isKMSReservedKey(name) {
+			return nil, fmt.Errorf("%w: %q (kms keyring)", ErrReservedContextKey, name)
+		}
+		ec[name] = v
+	}
+	ec[envelope.ReservedContextKey] = s.CipherName()
+	return ec, nil
+}
+
+// WrapDataKey wraps req.Plaintext with KMS Encrypt under the keyring's KMS
+// key, bound to req.EncryptionContext plus aws:x-amz-cek-alg =
+// req.Suite.CipherName() (the context stored as the returned Description),
+// exactly as GenerateDataKey binds a new key. The KMS client must also be a
+// [KMSEncryptClient]; otherwise the error wraps [errors.ErrUnsupported].
+// req.Replaces is not checked: KMS blobs do not say which key wrapped them
+// without a KMS call. Use [KMSKeyring.ReEncryptDataKey] to move a KMS-wrapped
+// key. The plaintext key is sent to KMS in the request; the caller zeroes
+// its own copy.
+func (k *KMSKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*EncryptedDataKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: kms encrypt: %w", err)
+	}
+	if req == nil {
+		return nil, errors.New("materials: nil WrapRequest")
+	}
+	if len(req.Plaintext) != envelope.DataKeySize {
+		return nil, fmt.Errorf("materials: data key to wrap is %d bytes, want %d", len(req.Plaintext), envelope.DataKeySize)
+	}
+	ec, err := kmsWrapContext("wrap a data key", req.Suite, req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	enc, ok := k.u.client.(KMSEncryptClient)
+	if !ok {
+		return nil, fmt.Errorf("materials: kms keyring: the KMS client has no Encrypt method: %w", errors.ErrUnsupported)
+	}
+	out, err := enc.Encrypt(ctx, &kms.EncryptInput{
+		KeyId:               aws.String(k.keyID),
+		Plaintext:           req.Plaintext,
+		EncryptionContext:   maps.Clone(ec),
+		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
+		GrantTokens:         slices.Clone(k.u.grantTokens),
+	})
+	if err != nil {
+		return nil, kmsCallError(ctx, "encrypt", err)
+	}
+	if out == nil || len(out.CiphertextBlob) == 0 {
+		return nil, errors.New("materials: kms encrypt: empty response")
+	}
+	return &EncryptedDataKey{WrapAlgorithm: envelope.WrapKMSContext, Ciphertext: out.CiphertextBlob, Description: ec}, nil
+}
+
+// ReEncryptDataKey moves req.Key, a kms+context data key (or, with
+// EnableLegacyWrapping, a legacy kms one), under the keyring's KMS key with
+// KMS ReEncrypt: the stored Description is sent as the source encryption
+// context and req.EncryptionContext plus aws:x-amz-cek-alg as the
+// destination context (stored as the returned Description, with wrap
+// algorithm kms+context). The plaintext data key never reaches the caller.
+//
+// It makes the checks of [KMSKeyring.DecryptDataKey] on req.Key, with
+// req.SourceEncryptionContext as the expected context, before it calls
+// KMS, and maps KMS errors the same way. When KMS reports the same key ARN
+// for source and destination it fails with [ErrSameWrappingKey] unless
+// req.AllowSameKey is set. The KMS client must also be a
+// [KMSReEncryptClient]; otherwise the error wraps [errors.ErrUnsupported].
+func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest) (*ReEncryptedDataKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: kms re-encrypt: %w", err)
+	}
+	if req == nil {
+		return nil, errors.New("materials: nil ReEncryptRequest")
+	}
+	if err := k.u.check(&DecryptionRequest{Suite: req.Suite, Key: req.Key, EncryptionContext: req.SourceEncryptionContext}); err != nil {
+		return nil, err
+	}
+	ec, err := kmsWrapContext("re-encrypt a data key", req.Suite, req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := k.u.client.(KMSReEncryptClient)
+	if !ok {
+		return nil, fmt.Errorf("materials: kms keyring: the KMS client has no ReEncrypt method: %w", errors.ErrUnsupported)
+	}
+	in := &kms.ReEncryptInput{
+		CiphertextBlob:                 req.Key.Ciphertext,
+		SourceEncryptionContext:        maps.Clone(req.Key.Description),
+		DestinationKeyId:               aws.String(k.keyID),
+		DestinationEncryptionContext:   maps.Clone(ec),
+		SourceEncryptionAlgorithm:      types.EncryptionAlgorithmSpecSymmetricDefault,
+		DestinationEncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
+		GrantTokens:                    slices.Clone(k.u.grantTokens),
+	}
+	if req.SourceKeyID != "" {
+		in.SourceKeyId = aws.String(req.SourceKeyID)
+	}
+	out, err := rc.ReEncrypt(ctx, in)
+	if err != nil {
+		return nil, kmsUnwrapError(ctx, "re-encrypt", err)
+	}
+	if out == nil || len(out.CiphertextBlob) == 0 {
+		return nil, errors.New("materials: kms re-encrypt: empty response")
+	}
+	src, dst := aws.ToString(out.SourceKeyId), aws.ToString(out.KeyId)
+	if !req.AllowSameKey && src != "" && src == dst {
+		return nil, fmt.Errorf("%w: kms key %q", ErrSameWrappingKey, dst)
+	}
+	return &ReEncryptedDataKey{
+		EncryptedDataKey: EncryptedDataKey{WrapAlgorithm: envelope.WrapKMSContext, Ciphertext: out.CiphertextBlob, Description: ec},
+		SourceKeyID:      src,
+		KeyID:            dst,
 	}, nil
 }
 
@@ -190,26 +321,8 @@ func (u *kmsUnwrapper) unwrap(ctx context.Context, req *DecryptionRequest) ([]by
 	if req == nil {
 		return nil, "", errors.New("materials: nil DecryptionRequest")
 	}
-	switch req.Key.WrapAlgorithm {
-	case envelope.WrapKMSContext:
-		if err := checkKMSContext(req); err != nil {
-			return nil, "", err
-		}
-	case envelope.WrapKMS:
-		if !u.legacy {
-			return nil, "", &envelope.PolicyError{What: "legacy wrapping algorithm kms", Option: u.legacyOption}
-		}
-		// The legacy wrap binds only the material description: a caller
-		// that expects a context must not be satisfied by an object that
-		// was downgraded to it.
-		if len(req.EncryptionContext) > 0 {
-			return nil, "", fmt.Errorf("%w: the legacy kms wrap carries no caller encryption context", ErrContextMismatch)
-		}
-	default:
-		return nil, "", fmt.Errorf("%w: the kms keyring does not read wrap algorithm %q", ErrNotMine, req.Key.WrapAlgorithm)
-	}
-	if len(req.Key.Ciphertext) == 0 {
-		return nil, "", &envelope.MalformedError{Field: "encrypted data key", Reason: "empty"}
+	if err := u.check(req); err != nil {
+		return nil, "", err
 	}
 
 	in := &kms.DecryptInput{
@@ -222,12 +335,7 @@ func (u *kmsUnwrapper) unwrap(ctx context.Context, req *DecryptionRequest) ([]by
 	}
 	out, err := u.client.Decrypt(ctx, in)
 	if err != nil {
-		var invalid *types.InvalidCiphertextException
-		var incorrect *types.IncorrectKeyException
-		if ctx.Err() == nil && (errors.As(err, &invalid) || errors.As(err, &incorrect)) {
-			return nil, "", fmt.Errorf("%w: kms decrypt: %w", ErrUnwrap, err)
-		}
-		return nil, "", kmsCallError(ctx, "decrypt", err)
+		return nil, "", kmsUnwrapError(ctx, "decrypt", err)
 	}
 	if out == nil {
 		return nil, "", errors.New("materials: kms decrypt: empty response")
@@ -238,6 +346,44 @@ func (u *kmsUnwrapper) unwrap(ctx context.Context, req *DecryptionRequest) ([]by
 		return nil, "", fmt.Errorf("%w: kms decrypt returned a %d-byte data key, want %d", ErrUnwrap, n, envelope.DataKeySize)
 	}
 	return out.Plaintext, aws.ToString(out.KeyId), nil
+}
+
+// check runs the checks on a stored key that come before KMS is called.
+func (u *kmsUnwrapper) check(req *DecryptionRequest) error {
+	switch req.Key.WrapAlgorithm {
+	case envelope.WrapKMSContext:
+		if err := checkKMSContext(req); err != nil {
+			return err
+		}
+	case envelope.WrapKMS:
+		if !u.legacy {
+			return &envelope.PolicyError{What: "legacy wrapping algorithm kms", Option: u.legacyOption}
+		}
+		// The legacy wrap binds only the material description: a caller
+		// that expects a context must not be satisfied by an object that
+		// was downgraded to it.
+		if len(req.EncryptionContext) > 0 {
+			return fmt.Errorf("%w: the legacy kms wrap carries no caller encryption context", ErrContextMismatch)
+		}
+	default:
+		return fmt.Errorf("%w: the kms keyring does not read wrap algorithm %q", ErrNotMine, req.Key.WrapAlgorithm)
+	}
+	if len(req.Key.Ciphertext) == 0 {
+		return &envelope.MalformedError{Field: "encrypted data key", Reason: "empty"}
+	}
+	return nil
+}
+
+// kmsUnwrapError wraps the error of a KMS call that unwraps a stored key
+// (Decrypt, ReEncrypt): an altered or foreign wrapped key or context
+// becomes ErrUnwrap.
+func kmsUnwrapError(ctx context.Context, op string, err error) error {
+	var invalid *types.InvalidCiphertextException
+	var incorrect *types.IncorrectKeyException
+	if ctx.Err() == nil && (errors.As(err, &invalid) || errors.As(err, &incorrect)) {
+		return fmt.Errorf("%w: kms %s: %w", ErrUnwrap, op, err)
+	}
+	return kmsCallError(ctx, op, err)
 }
 
 // kmsCallError wraps an error from a KMS call. When ctx is done the error

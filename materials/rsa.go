@@ -152,21 +152,15 @@ func (k *RSAKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 		return nil, rawErrNoContext("RSA")
 	}
 
-	suffix := req.Suite.CipherName()
-	pseudo := make([]byte, 1+envelope.DataKeySize+len(suffix))
-	defer clear(pseudo)
-	pseudo[0] = envelope.DataKeySize
-	dk := pseudo[1 : 1+envelope.DataKeySize]
-	if _, err := rand.Read(dk); err != nil {
+	plaintext := make([]byte, envelope.DataKeySize)
+	if _, err := rand.Read(plaintext); err != nil {
 		return nil, fmt.Errorf("materials: generating data key: %w", err)
 	}
-	copy(pseudo[1+envelope.DataKeySize:], suffix)
-	wrapped, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, k.pub, pseudo, nil)
+	wrapped, err := rsaOAEPSHA1Wrap(k.pub, req.Suite, plaintext)
 	if err != nil {
-		return nil, fmt.Errorf("materials: RSA-OAEP-SHA1 wrap: %w", err)
+		clear(plaintext)
+		return nil, err
 	}
-	plaintext := make([]byte, envelope.DataKeySize)
-	copy(plaintext, dk)
 	return &DataKey{
 		Plaintext: plaintext,
 		EncryptedDataKey: EncryptedDataKey{
@@ -228,6 +222,62 @@ func (k *RSAKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 		return nil, fmt.Errorf("%w: %s: unwrapped data key has the wrong size", ErrUnwrap, w)
 	}
 	return dk, nil
+}
+
+// WrapDataKey wraps req.Plaintext with RSA-OAEP-SHA1 to the public key, as
+// GenerateDataKey wraps a new key, and returns it with the keyring's
+// material description; the public key suffices. A non-empty
+// req.EncryptionContext is refused with [ErrContextNotSupported]. When
+// req.Replaces is an RSA wrap with the keyring's material description, or,
+// for a keyring that holds its private key, an RSA-OAEP-SHA1 wrap that the
+// private key opens, it fails with [ErrSameWrappingKey]. An encrypt-only
+// keyring cannot recognize its own key under another description.
+func (k *RSAKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*EncryptedDataKey, error) {
+	if req == nil {
+		return nil, errors.New("materials: nil WrapRequest")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("materials: RSA keyring: %w", err)
+	}
+	if err := rawCheckWrap(req, "RSA"); err != nil {
+		return nil, err
+	}
+	if r := req.Replaces; r != nil {
+		if sameLocalDescription(r, k.desc, envelope.WrapRSAOAEPSHA1, envelope.WrapRSAPKCS1, envelope.WrapRSAOAEPSHA256) {
+			return nil, fmt.Errorf("%w: the RSA keyring's material description is the one already stored", ErrSameWrappingKey)
+		}
+		if r.WrapAlgorithm == envelope.WrapRSAOAEPSHA1 && k.priv != nil {
+			if dk, err := rsaOAEPSHA1Unwrap(k.priv, req.Suite, r.Ciphertext); err == nil {
+				clear(dk)
+				return nil, fmt.Errorf("%w: the RSA keyring's key pair already wraps the data key", ErrSameWrappingKey)
+			}
+		}
+	}
+	wrapped, err := rsaOAEPSHA1Wrap(k.pub, req.Suite, req.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptedDataKey{
+		WrapAlgorithm: envelope.WrapRSAOAEPSHA1,
+		Ciphertext:    wrapped,
+		Description:   cloneContext(k.desc),
+	}, nil
+}
+
+// rsaOAEPSHA1Wrap encrypts the pseudo data key (length byte, data key,
+// suite cipher name) of dk for suite s to pub.
+func rsaOAEPSHA1Wrap(pub *rsa.PublicKey, s envelope.Suite, dk []byte) ([]byte, error) {
+	suffix := s.CipherName()
+	pseudo := make([]byte, 1+len(dk)+len(suffix))
+	defer clear(pseudo)
+	pseudo[0] = byte(len(dk))
+	copy(pseudo[1:], dk)
+	copy(pseudo[1+len(dk):], suffix)
+	wrapped, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, pseudo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("materials: RSA-OAEP-SHA1 wrap: %w", err)
+	}
+	return wrapped, nil
 }
 
 func (k *RSAKeyring) selectKey(desc map[string]string) *rsa.PrivateKey {

@@ -36,7 +36,7 @@ func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy
 	if plaintextLength > envelope.MaxGCMPlaintextSize {
 		return nil, fmt.Errorf("objectcrypto: plaintext of %d bytes exceeds the GCM limit of %d bytes", plaintextLength, int64(envelope.MaxGCMPlaintextSize))
 	}
-	dk, err := kr.GenerateDataKey(ctx, &materials.EncryptionRequest{Suite: suite, EncryptionContext: encCtx})
+	dk, err := kr.GenerateDataKey(ctx, &materials.EncryptionRequest{Suite: suite, EncryptionContext: encCtx, PlaintextLength: plaintextLength})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,775 @@
+package encryptionclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/materials"
+)
+
+// Limits of S3's copy operations.
+const (
+	maxCopyObjectSize = 5 << 30 // the largest object one CopyObject copies
+	minCopyPartSize   = 5 << 20 // the smallest part but the last
+	maxCopyPartSize   = 5 << 30
+	maxCopyParts      = 10000
+	defaultCopyPart   = 512 << 20
+	copyConcurrency   = 4 // parallel UploadPartCopy requests of one object
+)
+
+// RewrapInput names an object and the keyring its data key moves to.
+type RewrapInput struct {
+	// Bucket and Key name the object. Required.
+	Bucket *string
+	Key    *string
+
+	// Keyring is the new keyring. It must implement
+	// [materials.KeyWrapper], or, for objects whose data key KMS wrapped,
+	// [materials.ReEncrypter]; the keyrings of the materials package for
+	// KMS, AES and RSA implement what applies (an RSA public key suffices).
+	// Required.
+	Keyring materials.Keyring
+
+	// EncryptionContext is the encryption context to bind the re-wrapped
+	// key to (KMS keyrings). Nil keeps the object's current context; an
+	// empty map removes it, as a move from KMS to a local keyring, which
+	// cannot bind a context, requires.
+	EncryptionContext map[string]string
+
+	// AllowSameKey lets the new wrapping key be the one that already wraps
+	// the data key, for example to change only the encryption context.
+	// Default false: Rewrap then fails with [ErrSameWrappingKey].
+	AllowSameKey bool
+
+	// DryRun makes every read, check and key-service call of a re-wrap
+	// (KMS ReEncrypt included, whose result is discarded) but writes
+	// nothing. Default false.
+	DryRun bool
+
+	// MultipartThreshold is the size above which an object whose envelope
+	// is in its metadata is rewritten with a multipart copy
+	// (UploadPartCopy) instead of CopyObject. Default and maximum 5 GiB,
+	// S3's CopyObject limit.
+	MultipartThreshold int64
+
+	// PartSize is the part size of multipart copies, 5 MiB to 5 GiB.
+	// Default 512 MiB, or more when the object would need more than 10,000
+	// parts.
+	PartSize int64
+
+	ExpectedBucketOwner *string
+	RequestPayer        types.RequestPayer
+
+	// SSECustomerAlgorithm, SSECustomerKey and SSECustomerKeyMD5 give the
+	// customer key of an SSE-C object; it stays encrypted under it.
+	SSECustomerAlgorithm *string
+	SSECustomerKey       *string
+	SSECustomerKeyMD5    *string
+}
+
+// RewrapOutput describes a re-wrap.
+type RewrapOutput struct {
+	// Format is the object's envelope format (V2 or V3); it does not
+	// change.
+	Format envelope.Format
+
+	// InstructionFile reports that the envelope is in an instruction file,
+	// and that only the instruction file was rewritten: the object itself
+	// was not touched.
+	InstructionFile bool
+
+	// MovedToInstructionFile reports that the new envelope did not fit the
+	// object's metadata (Options.MetadataLimit), so the wrapped key was
+	// moved to an instruction file. Never with Options.EnvelopeStorage
+	// StoreMetadata, which fails with ErrMetadataTooLarge instead.
+	MovedToInstructionFile bool
+
+	// Multipart reports a multipart copy (objects above
+	// RewrapInput.MultipartThreshold).
+	Multipart bool
+
+	// From and To are the old and the new wrap algorithm.
+	From, To envelope.WrapAlgorithm
+
+	// SourceKeyID and KeyID are the old and new KMS key ARNs as KMS
+	// ReEncrypt reported them; empty for re-wraps that did not use it.
+	SourceKeyID, KeyID string
+
+	// ETag and VersionId are those of the object written: the object, or
+	// its instruction file when InstructionFile is set. Nil in a dry run.
+	ETag, VersionId *string
+}
+
+// Rewrap replaces the wrapped data key of an encrypted object with one
+// wrapped by in.Keyring, without reading or re-uploading the content: the
+// data key, the ciphertext and, for V3 objects, the message id and key
+// commitment stay as they are, so the object reads with the new keyring and
+// no longer with the old one (with KMS: the new blob only opens under the
+// new key; the old KMS key still opens old copies of the envelope).
+//
+// When both the old and the new wrap are KMS, the key moves with KMS
+// ReEncrypt and the plaintext data key never reaches this process; the
+// client's keyring is then not used. Any other pair unwraps the key with
+// the client's keyring (checking a V3 object's commitment) and wraps it
+// with the new one. The stored encryption context is checked against the
+// one from WithEncryptionContext when ctx carries one; without it, any
+// stored context is accepted and kept (see RewrapInput.EncryptionContext).
+// The client's commitment policy does not apply: V2 and V3 objects are
+// re-wrapped alike. V1 and AES-CBC objects cannot be, as the library never
+// writes their formats.
+//
+// Objects whose envelope is in their metadata are rewritten in place with
+// CopyObject (MetadataDirective REPLACE, conditional on the ETag read,
+// so that a concurrent write is never overwritten: ErrObjectChanged
+// instead), keeping the other user metadata, the content headers (type,
+// encoding, disposition, language, cache control, expiry, website
+// redirect), the tags, the storage class, server-side encryption and
+// object-lock settings; objects over RewrapInput.MultipartThreshold go
+// through a multipart copy, aborted on failure. ACLs are not copied, as
+// with any S3 copy. Objects whose envelope is in an instruction file keep
+// their object untouched: only the instruction file is rewritten
+// (conditionally on its ETag), and for V3 objects the content keys
+// x-amz-c, x-amz-d and x-amz-i stay on the object, as the format requires.
+// In a versioned bucket the rewrite is a new version; older versions keep
+// the old wrapped key.
+//
+// It fails with ErrSameWrappingKey when the new wrapping key is the one that
+// already wraps the data key (unless in.AllowSameKey), and with
+// ErrNotEncrypted for an object without an envelope.
+func (c *Client) Rewrap(ctx context.Context, in *RewrapInput, optFns ...func(*s3.Options)) (*RewrapOutput, error) {
+	if in == nil {
+		return nil, invalid("nil RewrapInput")
+	}
+	out, err := c.rewrap(ctx, in, withSafety(optFns))
+	return out, objectError("Rewrap", in.Bucket, in.Key, err)
+}
+
+func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.Options)) (*RewrapOutput, error) {
+	if err := checkRewrapInput(c.s3, in); err != nil {
+		return nil, err
+	}
+	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := envelope.Detect(head.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	var instr *instructionObject
+	if layout != envelope.LayoutObject {
+		if instr, err = c.readInstructionObject(ctx, in, optFns); err != nil {
+			return nil, err
+		}
+	}
+	var instrBody []byte
+	if instr != nil {
+		instrBody = instr.body
+	}
+	env, err := envelope.Decode(head.Metadata, instrBody)
+	if err != nil {
+		return nil, err
+	}
+	if env.Format == envelope.FormatV1 || env.Suite == envelope.SuiteAESCBC {
+		return nil, &envelope.PolicyError{What: fmt.Sprintf("re-wrapping a %v %s object (its format is never written; re-encrypt it instead)", env.Format, env.Suite.CipherName())}
+	}
+
+	newKey, out, err := c.rewrapKey(ctx, in, env)
+	if err != nil {
+		return nil, err
+	}
+	newEnv := env.Clone()
+	newEnv.WrapAlgorithm = newKey.WrapAlgorithm
+	newEnv.EncryptedKey = newKey.Ciphertext
+	newEnv.Description = newKey.Description
+	if err := newEnv.Validate(); err != nil {
+		return nil, err
+	}
+	out.Format, out.From, out.To = env.Format, env.WrapAlgorithm, newEnv.WrapAlgorithm
+	out.InstructionFile = env.InInstructionFile
+
+	if env.InInstructionFile {
+		body, err := rewrappedInstructionFile(instr.body, newEnv)
+		if err != nil {
+			return nil, err
+		}
+		if in.DryRun {
+			return out, nil
+		}
+		put, err := c.s3.PutObject(ctx, instr.putInput(in, c.suffix(ctx), body), optFns...)
+		if err != nil {
+			return nil, changedError("write instruction file", err)
+		}
+		out.ETag, out.VersionId = put.ETag, put.VersionId
+		return out, nil
+	}
+
+	meta := rewrappedMetadata(head.Metadata, newEnv)
+	var movedBody []byte
+	if metadataSize(meta) > c.opts.MetadataLimit {
+		if c.opts.EnvelopeStorage == StoreMetadata {
+			return nil, ErrMetadataTooLarge
+		}
+		objEnv, body, err := newEnv.InstructionFile()
+		if err != nil {
+			return nil, err
+		}
+		meta = withoutEnvelope(head.Metadata)
+		maps.Copy(meta, objEnv)
+		if metadataSize(meta) > c.opts.MetadataLimit {
+			return nil, invalid("user metadata exceeds the %d-byte limit", c.opts.MetadataLimit)
+		}
+		movedBody, out.MovedToInstructionFile = body, true
+	}
+	if in.DryRun {
+		return out, nil
+	}
+	if movedBody != nil {
+		// The instruction file first: until the copy below removes the
+		// envelope from the metadata, readers ignore it.
+		if _, err := c.s3.PutObject(ctx, headInstructionInput(in, head, c.suffix(ctx), movedBody), optFns...); err != nil {
+			return nil, fmt.Errorf("write instruction file: %w", err)
+		}
+	}
+	if aws.ToInt64(head.ContentLength) > rewrapThreshold(in) {
+		out.Multipart = true
+		out.ETag, out.VersionId, err = c.multipartCopy(ctx, in, head, meta, optFns)
+	} else {
+		var cp *s3.CopyObjectOutput
+		if cp, err = c.s3.CopyObject(ctx, copyInPlaceInput(in, head, meta), optFns...); err == nil {
+			out.VersionId = cp.VersionId
+			if cp.CopyObjectResult != nil {
+				out.ETag = cp.CopyObjectResult.ETag
+			}
+		}
+	}
+	if err != nil {
+		if movedBody != nil {
+			c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{
+				Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
+				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			}, optFns...)
+		}
+		return nil, changedError("copy", err)
+	}
+	return out, nil
+}
+
+func checkRewrapInput(client S3API, in *RewrapInput) error {
+	switch {
+	case aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "":
+		return invalid("bucket and key are required")
+	case in.Keyring == nil:
+		return invalid("RewrapInput.Keyring is nil")
+	case in.MultipartThreshold < 0 || in.MultipartThreshold > maxCopyObjectSize:
+		return invalid("MultipartThreshold %d is not between 0 and 5 GiB", in.MultipartThreshold)
+	case in.PartSize != 0 && (in.PartSize < minCopyPartSize || in.PartSize > maxCopyPartSize):
+		return invalid("PartSize %d is not between 5 MiB and 5 GiB", in.PartSize)
+	}
+	return checkSSEC(client, in.SSECustomerKey)
+}
+
+func rewrapThreshold(in *RewrapInput) int64 {
+	if in.MultipartThreshold == 0 {
+		return maxCopyObjectSize
+	}
+	return in.MultipartThreshold
+}
+
+// rewrapKey moves the data key of env under in.Keyring and returns the new
+// wrapped key, with an output that records the KMS keys when KMS moved it.
+func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope) (*materials.EncryptedDataKey, *RewrapOutput, error) {
+	stored := storedUserContext(env)
+	expected, given := ctx.Value(encryptionContextKey{}).(map[string]string)
+	if !given {
+		expected = stored
+	}
+	newContext := in.EncryptionContext
+	if newContext == nil {
+		newContext = stored
+	}
+	old := materials.EncryptedDataKey{WrapAlgorithm: env.WrapAlgorithm, Ciphertext: env.EncryptedKey, Description: env.Description}
+
+	if re, ok := in.Keyring.(materials.ReEncrypter); ok && isKMSWrap(env.WrapAlgorithm) {
+		k, err := re.ReEncryptDataKey(ctx, &materials.ReEncryptRequest{
+			Suite: env.Suite, Key: old, SourceEncryptionContext: expected,
+			EncryptionContext: newContext, AllowSameKey: in.AllowSameKey,
+		})
+		if err == nil {
+			return &k.EncryptedDataKey, &RewrapOutput{SourceKeyID: k.SourceKeyID, KeyID: k.KeyID}, nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return nil, nil, err
+		}
+	}
+	w, ok := in.Keyring.(materials.KeyWrapper)
+	if !ok {
+		return nil, nil, invalid("the new keyring (%T) cannot wrap an existing data key: it implements neither materials.KeyWrapper nor, for a KMS-wrapped key, materials.ReEncrypter", in.Keyring)
+	}
+	dataKey, err := c.unwrapForRewrap(ctx, in, w, env, old, expected)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer materials.Zero(dataKey)
+	if len(dataKey) != envelope.DataKeySize {
+		return nil, nil, fmt.Errorf("%w: unwrapped data key is %d bytes", ErrUnwrap, len(dataKey))
+	}
+	if env.Format == envelope.FormatV3 {
+		// Re-wrap only the data key the object is committed to.
+		params, err := env.ContentParams(dataKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		params.Zero()
+	}
+	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: newContext, Plaintext: dataKey}
+	if !in.AllowSameKey {
+		req.Replaces = &old
+	}
+	k, err := w.WrapDataKey(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !in.AllowSameKey && !isKMSWrap(k.WrapAlgorithm) && k.WrapAlgorithm == old.WrapAlgorithm && maps.Equal(k.Description, old.Description) {
+		// A third-party local keyring that does not check Replaces: the
+		// material description selects the key, so it must change.
+		return nil, nil, fmt.Errorf("%w: the material description is the one already stored", ErrSameWrappingKey)
+	}
+	return k, &RewrapOutput{}, nil
+}
+
+// unwrapForRewrap unwraps the data key with the client's keyring. When that
+// fails, the object may already be under the new key (a rotation run
+// again): the new keyring is tried, and if it cannot unwrap either, it is
+// asked whether the stored key is under its own wrapping key (by wrapping
+// a throwaway key with Replaces set), so that such objects are reported
+// with ErrSameWrappingKey rather than as failures.
+func (c *Client) unwrapForRewrap(ctx context.Context, in *RewrapInput, w materials.KeyWrapper, env *envelope.Envelope, old materials.EncryptedDataKey, expected map[string]string) ([]byte, error) {
+	req := &materials.DecryptionRequest{Suite: env.Suite, Key: old, EncryptionContext: expected}
+	dataKey, err := c.keyring.DecryptDataKey(ctx, req)
+	if err == nil || ctx.Err() != nil || in.AllowSameKey {
+		return dataKey, err
+	}
+	if k, err2 := in.Keyring.DecryptDataKey(ctx, req); err2 == nil {
+		return k, nil
+	}
+	probe := make([]byte, envelope.DataKeySize)
+	if _, err2 := rand.Read(probe); err2 != nil {
+		return nil, err
+	}
+	defer materials.Zero(probe)
+	_, err2 := w.WrapDataKey(ctx, &materials.WrapRequest{Suite: env.Suite, Plaintext: probe, Replaces: &old})
+	if errors.Is(err2, materials.ErrSameWrappingKey) {
+		return nil, err2
+	}
+	return nil, err
+}
+
+func isKMSWrap(w envelope.WrapAlgorithm) bool {
+	return w == envelope.WrapKMSContext || w == envelope.WrapKMS
+}
+
+// storedUserContext is the caller part of a stored KMS encryption context:
+// without the entries the client reserves. Local wraps and the legacy kms
+// wrap have none.
+func storedUserContext(env *envelope.Envelope) map[string]string {
+	if env.WrapAlgorithm != envelope.WrapKMSContext {
+		return nil
+	}
+	ec := map[string]string{}
+	for k, v := range env.Description {
+		if k != envelope.ReservedContextKey && k != envelope.LegacyKMSKeyIDKey {
+			ec[k] = v
+		}
+	}
+	return ec
+}
+
+// wrappedKeyNames are the envelope keys that belong to the wrapped data key:
+// the ones a re-wrap replaces. The content keys stay.
+func wrappedKeyNames(f envelope.Format) []string {
+	if f == envelope.FormatV3 {
+		return []string{envelope.KeyV3WrappedKey, envelope.KeyV3Wrap, envelope.KeyV3Context, envelope.KeyV3MatDesc}
+	}
+	return []string{envelope.KeyV2WrappedKey, envelope.KeyWrapAlg, envelope.KeyMatDesc}
+}
+
+func containsFold(names []string, k string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrappedMetadata is the object's metadata with the wrapped-key entries
+// of newEnv in place of the old ones; every other entry is kept as read.
+func rewrappedMetadata(old map[string]string, newEnv *envelope.Envelope) map[string]string {
+	names := wrappedKeyNames(newEnv.Format)
+	out := map[string]string{}
+	for k, v := range old {
+		if !containsFold(names, k) {
+			out[k] = v
+		}
+	}
+	em, _ := newEnv.Metadata() // validated by the caller
+	for _, n := range names {
+		if v, ok := em[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+// withoutEnvelope is the object's metadata without any envelope key.
+func withoutEnvelope(old map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range old {
+		if !envelope.IsReservedKey(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// rewrappedInstructionFile is the instruction file with the wrapped-key
+// entries of newEnv in place of the old ones; every other entry is kept as
+// it was.
+func rewrappedInstructionFile(old []byte, newEnv *envelope.Envelope) ([]byte, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(old, &raw); err != nil {
+		return nil, &envelope.MalformedError{Field: "instruction file", Reason: "not a JSON object"}
+	}
+	names := wrappedKeyNames(newEnv.Format)
+	for k := range raw {
+		if containsFold(names, k) {
+			delete(raw, k)
+		}
+	}
+	em, err := newEnv.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if v, ok := em[n]; ok {
+			raw[n], err = jsonString(v)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(raw)
+}
+
+func jsonString(s string) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// instructionObject is an instruction file as read, with what rewriting it
+// keeps.
+type instructionObject struct {
+	body        []byte
+	etag        *string
+	meta        map[string]string
+	contentType *string
+	class       types.StorageClass
+	sse         types.ServerSideEncryption
+	sseKMSKeyID *string
+	bucketKey   *bool
+}
+
+// readInstructionObject reads the instruction file of in's object; nil and
+// no error when there is none.
+func (c *Client) readInstructionObject(ctx context.Context, in *RewrapInput, optFns []func(*s3.Options)) (*instructionObject, error) {
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read instruction file: %w", err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, maxInstructionFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read instruction file: %w", err)
+	}
+	if len(b) > maxInstructionFile {
+		return nil, &envelope.MalformedError{Field: "instruction file", Reason: "larger than 64 KiB"}
+	}
+	return &instructionObject{
+		body: b, etag: out.ETag, meta: out.Metadata, contentType: out.ContentType,
+		class: out.StorageClass, sse: out.ServerSideEncryption, sseKMSKeyID: out.SSEKMSKeyId, bucketKey: out.BucketKeyEnabled,
+	}, nil
+}
+
+// putInput rewrites the instruction file with body, keeping its metadata
+// and settings, on condition that it is still the one read.
+func (o *instructionObject) putInput(in *RewrapInput, suffix string, body []byte) *s3.PutObjectInput {
+	ct := o.contentType
+	if ct == nil {
+		ct = aws.String("application/json")
+	}
+	p := &s3.PutObjectInput{
+		Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + suffix),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		ContentType: ct, Metadata: maps.Clone(o.meta), IfMatch: o.etag,
+		StorageClass: o.class, ServerSideEncryption: o.sse,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}
+	if isSSEKMS(o.sse) {
+		p.SSEKMSKeyId, p.BucketKeyEnabled = o.sseKMSKeyID, o.bucketKey
+	}
+	return p
+}
+
+// headInstructionInput writes a new instruction file for the object head
+// describes, with the object's storage and encryption settings.
+func headInstructionInput(in *RewrapInput, head *s3.HeadObjectOutput, suffix string, body []byte) *s3.PutObjectInput {
+	o := &instructionObject{
+		meta:  map[string]string{envelope.KeyInstrFileMark: ""},
+		class: head.StorageClass, sse: head.ServerSideEncryption, sseKMSKeyID: head.SSEKMSKeyId, bucketKey: head.BucketKeyEnabled,
+	}
+	return o.putInput(in, suffix, body)
+}
+
+func isSSEKMS(s types.ServerSideEncryption) bool {
+	return s == types.ServerSideEncryptionAwsKms || s == types.ServerSideEncryptionAwsKmsDsse
+}
+
+// copySource addresses the current version of in's object.
+func copySource(in *RewrapInput) *string {
+	return aws.String(url.PathEscape(aws.ToString(in.Bucket)) + "/" + escapeKey(aws.ToString(in.Key)))
+}
+
+// copyInPlaceInput copies the object onto itself with new metadata,
+// keeping everything else that a copy can keep.
+func copyInPlaceInput(in *RewrapInput, head *s3.HeadObjectOutput, meta map[string]string) *s3.CopyObjectInput {
+	cp := &s3.CopyObjectInput{
+		Bucket: in.Bucket, Key: in.Key, CopySource: copySource(in), CopySourceIfMatch: head.ETag,
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: meta,
+		TaggingDirective: types.TaggingDirectiveCopy,
+		ContentType:      head.ContentType, CacheControl: head.CacheControl, ContentDisposition: head.ContentDisposition,
+		ContentEncoding: head.ContentEncoding, ContentLanguage: head.ContentLanguage, Expires: expiresOf(head),
+		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
+		StorageClass:            head.StorageClass,
+		ServerSideEncryption:    head.ServerSideEncryption,
+		ObjectLockMode:          head.ObjectLockMode, ObjectLockRetainUntilDate: head.ObjectLockRetainUntilDate,
+		ObjectLockLegalHoldStatus: head.ObjectLockLegalHoldStatus,
+		SSECustomerAlgorithm:      in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		CopySourceSSECustomerAlgorithm: in.SSECustomerAlgorithm, CopySourceSSECustomerKey: in.SSECustomerKey,
+		CopySourceSSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner:         in.ExpectedBucketOwner, ExpectedSourceBucketOwner: in.ExpectedBucketOwner,
+		RequestPayer: in.RequestPayer,
+	}
+	if isSSEKMS(head.ServerSideEncryption) {
+		cp.SSEKMSKeyId, cp.BucketKeyEnabled = head.SSEKMSKeyId, head.BucketKeyEnabled
+	}
+	return cp
+}
+
+// expiresOf is the object's Expires header as a time, or nil when it has
+// none or S3 returned one that is not an HTTP date.
+func expiresOf(head *s3.HeadObjectOutput) *time.Time {
+	if head.ExpiresString == nil {
+		return nil
+	}
+	t, err := http.ParseTime(*head.ExpiresString)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+// multipartCopy copies the object onto itself with new metadata through a
+// multipart upload of UploadPartCopy parts, each conditional on the ETag
+// read; the upload is aborted on any failure.
+func (c *Client) multipartCopy(ctx context.Context, in *RewrapInput, head *s3.HeadObjectOutput, meta map[string]string, optFns []func(*s3.Options)) (etag, version *string, err error) {
+	size := aws.ToInt64(head.ContentLength)
+	tagging, err := c.objectTagging(ctx, in, head, optFns)
+	if err != nil {
+		return nil, nil, err
+	}
+	create := &s3.CreateMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, Metadata: meta, Tagging: tagging,
+		ContentType: head.ContentType, CacheControl: head.CacheControl, ContentDisposition: head.ContentDisposition,
+		ContentEncoding: head.ContentEncoding, ContentLanguage: head.ContentLanguage, Expires: expiresOf(head),
+		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
+		StorageClass:            head.StorageClass,
+		ServerSideEncryption:    head.ServerSideEncryption,
+		ObjectLockMode:          head.ObjectLockMode, ObjectLockRetainUntilDate: head.ObjectLockRetainUntilDate,
+		ObjectLockLegalHoldStatus: head.ObjectLockLegalHoldStatus,
+		SSECustomerAlgorithm:      in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}
+	if isSSEKMS(head.ServerSideEncryption) {
+		create.SSEKMSKeyId, create.BucketKeyEnabled = head.SSEKMSKeyId, head.BucketKeyEnabled
+	}
+	up, err := c.s3.CreateMultipartUpload(ctx, create, optFns...)
+	if err != nil {
+		return nil, nil, err
+	}
+	abort := func(err error) (*string, *string, error) {
+		c.s3.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
+			Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
+			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		}, optFns...)
+		return nil, nil, err
+	}
+
+	partSize := copyPartSize(in.PartSize, size)
+	n := int((size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, n)
+	ctx2, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     = make(chan int)
+	)
+	for range min(copyConcurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				first := int64(i) * partSize
+				last := min(first+partSize, size) - 1
+				res, err := c.s3.UploadPartCopy(ctx2, &s3.UploadPartCopyInput{
+					Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+					CopySource: copySource(in), CopySourceIfMatch: head.ETag,
+					CopySourceRange:                aws.String(fmt.Sprintf("bytes=%d-%d", first, last)),
+					CopySourceSSECustomerAlgorithm: in.SSECustomerAlgorithm, CopySourceSSECustomerKey: in.SSECustomerKey,
+					CopySourceSSECustomerKeyMD5: in.SSECustomerKeyMD5,
+					SSECustomerAlgorithm:        in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+					ExpectedBucketOwner: in.ExpectedBucketOwner, ExpectedSourceBucketOwner: in.ExpectedBucketOwner,
+					RequestPayer: in.RequestPayer,
+				}, optFns...)
+				if err == nil && (res.CopyPartResult == nil || res.CopyPartResult.ETag == nil) {
+					err = fmt.Errorf("part %d: the server returned no ETag", i+1)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+					continue
+				}
+				parts[i] = types.CompletedPart{ETag: res.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx2.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return abort(firstErr)
+	}
+	done, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
+		MultipartUpload:      &types.CompletedMultipartUpload{Parts: parts},
+		IfMatch:              head.ETag,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if err != nil {
+		return abort(err)
+	}
+	return done.ETag, done.VersionId, nil
+}
+
+// copyPartSize is the part size for a multipart copy of size bytes.
+func copyPartSize(want, size int64) int64 {
+	if want == 0 {
+		want = defaultCopyPart
+	}
+	if least := (size + maxCopyParts - 1) / maxCopyParts; want < least {
+		want = (least + 1<<20 - 1) &^ (1<<20 - 1) // whole MiB
+	}
+	return want
+}
+
+// taggingGetter is the optional S3 call that a multipart copy needs to keep
+// an object's tags; *s3.Client has it.
+type taggingGetter interface {
+	GetObjectTagging(ctx context.Context, in *s3.GetObjectTaggingInput, optFns ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error)
+}
+
+// objectTagging returns the object's tags as a Tagging header value, for a
+// multipart copy (which, unlike CopyObject, cannot copy them).
+func (c *Client) objectTagging(ctx context.Context, in *RewrapInput, head *s3.HeadObjectOutput, optFns []func(*s3.Options)) (*string, error) {
+	if aws.ToInt32(head.TagCount) == 0 {
+		return nil, nil
+	}
+	tg, ok := c.s3.(taggingGetter)
+	if !ok {
+		return nil, fmt.Errorf("the object has %d tags and the S3 client cannot read them for a multipart copy (it has no GetObjectTagging method)", aws.ToInt32(head.TagCount))
+	}
+	out, err := tg.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{
+		Bucket: in.Bucket, Key: in.Key, VersionId: head.VersionId,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if err != nil {
+		return nil, fmt.Errorf("read tags: %w", err)
+	}
+	v := url.Values{}
+	for _, t := range out.TagSet {
+		v.Add(aws.ToString(t.Key), aws.ToString(t.Value))
+	}
+	return aws.String(v.Encode()), nil
+}
+
+// changedError marks an S3 precondition failure (the ETag read no longer
+// matches) with ErrObjectChanged.
+func changedError(op string, err error) error {
+	var api smithy.APIError
+	var re *awshttp.ResponseError
+	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) {
+		return fmt.Errorf("%w: %s: %w", ErrObjectChanged, op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

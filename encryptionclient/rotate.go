@@ -1,0 +1,324 @@
+package encryptionclient
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/materials"
+)
+
+// DefaultRotateConcurrency is the default number of objects RotatePrefix
+// re-wraps at once.
+const DefaultRotateConcurrency = 8
+
+// maxRotateFailures bounds the failures RotatePrefixOutput keeps; the
+// progress callback sees every one.
+const maxRotateFailures = 1000
+
+// RotatePrefixInput names the objects to re-wrap and the keyring they move
+// to.
+type RotatePrefixInput struct {
+	// Bucket is the bucket. Required.
+	Bucket *string
+
+	// Prefix limits the rotation to keys that begin with it. Default: the
+	// whole bucket.
+	Prefix *string
+
+	// StartAfter resumes a rotation: only keys after it (in S3's listing
+	// order) are visited. Pass the ResumeAfter of an earlier run's output
+	// or of its last progress event. Default: from the start.
+	StartAfter *string
+
+	// Keyring, EncryptionContext and AllowSameKey are those of
+	// [RewrapInput], for every object. A rotation never sets AllowSameKey:
+	// objects already under the new key are what makes it resumable.
+	Keyring           materials.Keyring
+	EncryptionContext map[string]string
+
+	// Concurrency is how many objects are re-wrapped at once. Default
+	// DefaultRotateConcurrency (8).
+	Concurrency int
+
+	// DryRun makes every check and key-service call but writes nothing, so
+	// that the counts say what a real run would do.
+	DryRun bool
+
+	// Progress, if not nil, is called once per object listed, in no
+	// particular order, from one goroutine at a time (never concurrently),
+	// and must return quickly.
+	Progress func(RotateEvent)
+
+	// MultipartThreshold and PartSize are those of [RewrapInput].
+	MultipartThreshold int64
+	PartSize           int64
+
+	ExpectedBucketOwner *string
+	RequestPayer        types.RequestPayer
+
+	// SSECustomerAlgorithm, SSECustomerKey and SSECustomerKeyMD5 give the
+	// customer key of SSE-C objects; all objects of the prefix must use it.
+	SSECustomerAlgorithm *string
+	SSECustomerKey       *string
+	SSECustomerKeyMD5    *string
+}
+
+// RotateStatus is what happened to one object of a rotation.
+type RotateStatus int
+
+const (
+	// RotateRotated: the data key was re-wrapped under the new keyring (in
+	// a dry run: would be).
+	RotateRotated RotateStatus = iota + 1
+	// RotateSkippedCurrent: the data key is already wrapped under the new key.
+	RotateSkippedCurrent
+	// RotateSkippedNotEncrypted: the object has no encryption envelope.
+	RotateSkippedNotEncrypted
+	// RotateSkippedInstructionFile: the key names an instruction file (it ends
+	// with the instruction-file suffix); instruction files are rewritten
+	// with their objects.
+	RotateSkippedInstructionFile
+	// RotateFailed: the re-wrap failed; RotateEvent.Err says why.
+	RotateFailed
+)
+
+func (s RotateStatus) String() string {
+	switch s {
+	case RotateRotated:
+		return "rotated"
+	case RotateSkippedCurrent:
+		return "skipped (already on the new key)"
+	case RotateSkippedNotEncrypted:
+		return "skipped (not encrypted)"
+	case RotateSkippedInstructionFile:
+		return "skipped (instruction file)"
+	case RotateFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// RotateCounts are the running totals of a rotation.
+type RotateCounts struct {
+	// Rotated counts objects re-wrapped (in a dry run: that would be).
+	Rotated int64
+	// Skipped counts objects left alone: SkippedCurrent +
+	// SkippedNotEncrypted + SkippedInstructionFile.
+	Skipped int64
+	// Failed counts objects whose re-wrap failed.
+	Failed int64
+
+	// The skipped objects by reason.
+	SkippedCurrent, SkippedNotEncrypted, SkippedInstructionFile int64
+}
+
+func (c *RotateCounts) add(s RotateStatus) {
+	switch s {
+	case RotateRotated:
+		c.Rotated++
+	case RotateFailed:
+		c.Failed++
+	default:
+		c.Skipped++
+		switch s {
+		case RotateSkippedCurrent:
+			c.SkippedCurrent++
+		case RotateSkippedNotEncrypted:
+			c.SkippedNotEncrypted++
+		case RotateSkippedInstructionFile:
+			c.SkippedInstructionFile++
+		}
+	}
+}
+
+// RotateEvent reports one object of a rotation.
+type RotateEvent struct {
+	Key    string
+	Status RotateStatus
+	// Err is the error of a failed object (an *ObjectError).
+	Err error
+	// Output is the re-wrap's output for RotateRotated objects.
+	Output *RewrapOutput
+	// Counts are the totals so far, this object included.
+	Counts RotateCounts
+	// ResumeAfter is the position to resume from: every object up to and
+	// including this key has been handled. Empty until the first object in
+	// listing order is done.
+	ResumeAfter string
+}
+
+// RotateFailure is one object that could not be re-wrapped.
+type RotateFailure struct {
+	Key string
+	Err error
+}
+
+// RotatePrefixOutput summarizes a rotation.
+type RotatePrefixOutput struct {
+	RotateCounts
+
+	// ResumeAfter is the position up to which every listed object was
+	// handled: pass it as StartAfter to continue after an interruption.
+	// After a complete run it is the last key listed.
+	ResumeAfter string
+
+	// Failures lists the failed objects (the first 1000).
+	Failures []RotateFailure
+}
+
+// RotatePrefix re-wraps every encrypted object under a prefix with
+// in.Keyring, as [Client.Rewrap] does for one object, listing them with
+// ListObjectsV2 and working on in.Concurrency objects at once.
+//
+// Objects already under the new wrapping key are skipped (ErrSameWrappingKey
+// counts as done), so a second run skips everything and an interrupted run
+// can simply be started again; to avoid relisting, pass the ResumeAfter of
+// the output or of the last progress event as StartAfter. Objects without
+// an envelope and instruction files are skipped too. A failed object does
+// not stop the rotation: it is counted, reported to Progress and listed in
+// the output, and a later run retries it.
+//
+// The error is nil when every object was visited, whatever their outcome;
+// otherwise it is the listing's error or the context's, and the output
+// says how far the rotation got.
+func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns ...func(*s3.Options)) (*RotatePrefixOutput, error) {
+	if in == nil {
+		return nil, invalid("nil RotatePrefixInput")
+	}
+	if aws.ToString(in.Bucket) == "" {
+		return nil, invalid("bucket is required")
+	}
+	if in.Keyring == nil {
+		return nil, invalid("RotatePrefixInput.Keyring is nil")
+	}
+	if in.Concurrency < 0 {
+		return nil, invalid("negative Concurrency")
+	}
+	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+		return nil, err
+	}
+	workers := in.Concurrency
+	if workers == 0 {
+		workers = DefaultRotateConcurrency
+	}
+	suffix := c.suffix(ctx)
+
+	type job struct {
+		seq int
+		key string
+	}
+	type result struct {
+		job
+		status RotateStatus
+		err    error
+		out    *RewrapOutput
+	}
+	jobs := make(chan job)
+	results := make(chan result)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r := result{job: j}
+				if strings.HasSuffix(j.key, suffix) {
+					r.status = RotateSkippedInstructionFile
+				} else {
+					r.out, r.err = c.Rewrap(ctx, &RewrapInput{
+						Bucket: in.Bucket, Key: aws.String(j.key), Keyring: in.Keyring,
+						EncryptionContext: in.EncryptionContext, DryRun: in.DryRun,
+						MultipartThreshold: in.MultipartThreshold, PartSize: in.PartSize,
+						ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+						SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey,
+						SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+					}, optFns...)
+					switch {
+					case r.err == nil:
+						r.status = RotateRotated
+					case errors.Is(r.err, ErrSameWrappingKey):
+						r.status, r.err = RotateSkippedCurrent, nil
+					case errors.Is(r.err, ErrNotEncrypted):
+						r.status, r.err = RotateSkippedNotEncrypted, nil
+					default:
+						r.status = RotateFailed
+					}
+				}
+				results <- r
+			}
+		}()
+	}
+
+	// The lister feeds the workers in listing order.
+	var listErr error
+	go func() {
+		defer close(jobs)
+		seq := 0
+		var token *string
+		for {
+			page, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+				Bucket: in.Bucket, Prefix: in.Prefix, StartAfter: in.StartAfter, ContinuationToken: token,
+				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			}, optFns...)
+			if err != nil {
+				listErr = objectError("ListObjectsV2", in.Bucket, in.Prefix, err)
+				return
+			}
+			for _, o := range page.Contents {
+				select {
+				case jobs <- job{seq: seq, key: aws.ToString(o.Key)}:
+					seq++
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !aws.ToBool(page.IsTruncated) || page.NextContinuationToken == nil {
+				return
+			}
+			token = page.NextContinuationToken
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	// The position advances over the longest run of finished objects from
+	// the start of the listing, whatever order they finish in.
+	out := &RotatePrefixOutput{ResumeAfter: aws.ToString(in.StartAfter)}
+	done := map[int]string{}
+	next := 0
+	for r := range results {
+		if ctx.Err() != nil && r.status == RotateFailed {
+			continue // interrupted, not failed: a later run picks it up
+		}
+		out.RotateCounts.add(r.status)
+		if r.status == RotateFailed && len(out.Failures) < maxRotateFailures {
+			out.Failures = append(out.Failures, RotateFailure{Key: r.key, Err: r.err})
+		}
+		done[r.seq] = r.key
+		for k, ok := done[next]; ok; k, ok = done[next] {
+			out.ResumeAfter = k
+			delete(done, next)
+			next++
+		}
+		if in.Progress != nil {
+			in.Progress(RotateEvent{Key: r.key, Status: r.status, Err: r.err, Output: r.out, Counts: out.RotateCounts, ResumeAfter: out.ResumeAfter})
+		}
+	}
+	if listErr != nil {
+		return out, listErr
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
