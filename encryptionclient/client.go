@@ -2,7 +2,6 @@ package encryptionclient
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/materials"
@@ -41,10 +40,10 @@ type Client struct {
 // keys from keyring. The options are validated here.
 func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Client, error) {
 	if client == nil {
-		return nil, errors.New("encryptionclient: nil S3 client")
+		return nil, invalid("nil S3 client")
 	}
 	if keyring == nil {
-		return nil, errors.New("encryptionclient: nil keyring")
+		return nil, invalid("nil keyring")
 	}
 	var o Options
 	for _, fn := range optFns {

@@ -113,7 +113,9 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 		}, optFns...)
 		if err != nil {
 			// The copy is unreadable without its instruction file.
-			c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: in.Bucket, Key: in.Key, VersionId: out.VersionId})
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: in.Bucket, Key: in.Key, VersionId: out.VersionId})
 			return nil, err
 		}
 	}

@@ -1,8 +1,10 @@
 package encryptionclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/s3ec/s3ec-go/envelope"
@@ -113,6 +115,16 @@ func objectError(op string, bucket, key *string, err error) error {
 		return nil
 	}
 	return &ObjectError{Op: op, Bucket: aws.ToString(bucket), Key: aws.ToString(key), Err: err}
+}
+
+// cleanupTimeout bounds the requests that undo a failed operation (deleting
+// an unreadable object, aborting a multipart upload). They run even when
+// the caller's context was cancelled, but never block indefinitely.
+const cleanupTimeout = 30 * time.Second
+
+// cleanupContext returns a context for such a request.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
 func invalid(format string, args ...any) error {

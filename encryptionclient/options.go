@@ -96,15 +96,15 @@ func (o *Options) setDefaults() {
 
 func (o *Options) validate() error {
 	if err := o.policy().Validate(); err != nil {
-		return fmt.Errorf("encryptionclient: invalid options: %w", err)
+		return fmt.Errorf("%w: options: %w", ErrInvalidInput, err)
 	}
 	switch {
 	case o.BufferSize < 0:
-		return fmt.Errorf("encryptionclient: invalid options: negative BufferSize")
+		return invalid("options: negative BufferSize")
 	case o.MetadataLimit < 0:
-		return fmt.Errorf("encryptionclient: invalid options: negative MetadataLimit")
+		return invalid("options: negative MetadataLimit")
 	case o.EnvelopeStorage < StoreAuto || o.EnvelopeStorage > StoreInstructionFile:
-		return fmt.Errorf("encryptionclient: invalid options: unknown EnvelopeStorage %d", o.EnvelopeStorage)
+		return invalid("options: unknown EnvelopeStorage %d", o.EnvelopeStorage)
 	}
 	return nil
 }

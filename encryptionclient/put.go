@@ -91,7 +91,9 @@ func (c *Client) putObject(ctx context.Context, in *s3.PutObjectInput, optFns []
 		if err := c.putInstructionFile(ctx, in, instr, optFns); err != nil {
 			// Without its instruction file the object cannot be read:
 			// remove it rather than leave it behind.
-			c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
 				Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 			})
 			return nil, err

@@ -73,9 +73,15 @@ func (r *readAhead) loop() {
 		case <-r.stop:
 			return
 		}
-		n, err := io.ReadAtLeast(r.src, buf.b, len(buf.b)/4)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
+		// Read at least a quarter of a buffer, keeping the source's own
+		// error: a connection cut mid-body must stay io.ErrUnexpectedEOF (a
+		// retryable failure), not turn into a clean end that the decrypter
+		// would report as tampering.
+		n, err := 0, error(nil)
+		for n < len(buf.b)/4 && err == nil {
+			var k int
+			k, err = r.src.Read(buf.b[n:])
+			n += k
 		}
 		buf.n, buf.err = n, err
 		select {

@@ -266,7 +266,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	}
 	if err != nil {
 		if movedBody != nil {
-			c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
 				Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
 				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 			}, optFns...)
@@ -642,7 +644,9 @@ func (c *Client) multipartCopy(ctx context.Context, in *RewrapInput, head *s3.He
 		return nil, nil, err
 	}
 	abort := func(err error) (*string, *string, error) {
-		c.s3.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
 			Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
 			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 		}, optFns...)

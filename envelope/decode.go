@@ -116,6 +116,11 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 				return nil, malformed(k, "must be stored on the object, not in the instruction file")
 			}
 		}
+		for _, k := range []string{KeyV1WrappedKey, KeyV2WrappedKey, KeyIV, KeyMatDesc, KeyWrapAlg, KeyCEKAlg, KeyTagLen} {
+			if inst.has(k) {
+				return nil, malformed(k, "not allowed in the instruction file of a V3 object")
+			}
+		}
 		if !inst.has(KeyV3WrappedKey) {
 			return nil, malformed(KeyV3WrappedKey, "missing from the instruction file of a V3 object")
 		}

@@ -10,7 +10,7 @@ source scripts/servers.sh
 trap stop_servers EXIT
 
 # The packages whose tests talk to S3.
-PKGS=(./encryptionclient/...)
+PKGS=(./encryptionclient/... ./cmd/...)
 
 run_suite() { # name endpoint
   echo "== client suite against $1 ($2)"

@@ -7,10 +7,14 @@
 // encrypting client alternate, to share the drift of a noisy machine. The
 // plaintext is a pseudo-random stream computed from the offset, never held
 // in memory. The result is a Markdown table on stdout (and JSON with
-// -json), with the figures measured earlier for the AWS S3 Encryption
-// Client for Go v3 as reference columns.
+// -json, PNG bar charts with -chart and -chart-rss), with the figures
+// measured earlier for the AWS S3 Encryption Client for Go v3 as reference
+// columns. -from-json reprints the table and redraws the charts from a
+// saved -json file without running anything.
 //
 //	scripts/bench.sh -runs 5
+//	scripts/bench.sh -runs 5 -json docs/bench/s3ecbench.json -chart docs/bench/s3ecbench.png -chart-rss docs/bench/s3ecbench-rss.png
+//	go run ./internal/cmd/s3ecbench -from-json docs/bench/s3ecbench.json -chart /tmp/chart.png
 //	go run ./internal/cmd/s3ecbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
 package main
 
@@ -53,6 +57,8 @@ type config struct {
 	verify                                         bool
 	keep                                           bool
 	jsonPath                                       string
+	chartPath, chartRSSPath                        string
+	fromJSON                                       string
 	profileDir                                     string
 
 	// Hidden: set by the parent on its children.
@@ -80,6 +86,9 @@ func main() {
 	fs.BoolVar(&c.verify, "verify", true, "before timing, check that every get returns the source bytes (untimed)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the objects (and a created bucket)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.chartPath, "chart", "", "also draw the results as a PNG bar chart (seconds, log scale; with an RSS panel below unless -chart-rss is set)")
+	fs.StringVar(&c.chartRSSPath, "chart-rss", "", "also draw peak RSS as a separate PNG bar chart")
+	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: reprint the table (and draw -chart/-chart-rss) from this file written by -json")
 	fs.StringVar(&c.profileDir, "profile", "", "after the timed runs, run each measurement once more with CPU and allocation profiles written to this directory")
 	fs.StringVar(&c.child, "child", "", "internal: run one measurement (op/impl/mode)")
 	fs.Int64Var(&c.childSize, "child-size", 0, "internal")
@@ -107,6 +116,30 @@ func main() {
 			fatal(fmt.Errorf("bad -child %q", c.child))
 		}
 		if err := runChild(c, task{Op: parts[0], Impl: parts[1], Mode: parts[2], Size: c.childSize, Object: c.childObject}); err != nil {
+			fatal(err)
+		}
+		return
+	}
+
+	for _, p := range []string{c.chartPath, c.chartRSSPath} {
+		if p == "" {
+			continue
+		}
+		// Fail now, not after a long run.
+		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+			fatal(fmt.Errorf("chart %s: no directory %s", p, filepath.Dir(p)))
+		}
+	}
+	if c.fromJSON != "" {
+		if c.jsonPath != "" || c.profileDir != "" {
+			fatal(errors.New("-from-json runs nothing: -json and -profile do not apply"))
+		}
+		rep, err := readJSON(c.fromJSON)
+		if err != nil {
+			fatal(err)
+		}
+		printTable(os.Stdout, rep)
+		if err := writeCharts(rep, c.chartPath, c.chartRSSPath); err != nil {
 			fatal(err)
 		}
 		return
@@ -290,10 +323,15 @@ func run(c *config) error {
 		}
 	}
 
-	rows := buildRows(c, samples)
-	printTable(os.Stdout, c, rows)
+	rep := newReport(c, buildRows(c, samples), samples)
+	printTable(os.Stdout, rep)
 	if c.jsonPath != "" {
-		return writeJSON(c, rows, samples)
+		if err := writeJSON(c.jsonPath, rep); err != nil {
+			return err
+		}
+	}
+	if c.chartPath != "" || c.chartRSSPath != "" {
+		return writeCharts(rep, c.chartPath, c.chartRSSPath)
 	}
 	return nil
 }

@@ -112,13 +112,18 @@ func buildRows(c *config, samples map[measureKey][]sample) []row {
 	return rows
 }
 
-func printTable(w io.Writer, c *config, rows []row) {
+func printTable(w io.Writer, rep *report) {
+	rows := rep.Rows
 	mode := "signed payload (SDK default over http)"
-	if c.unsigned {
+	if rep.Unsigned {
 		mode = "UNSIGNED-PAYLOAD"
 	}
-	fmt.Fprintf(w, "s3ecbench: %s, %d runs each (medians; RSS = max peak), %s, GOMAXPROCS %d, %s\n\n",
-		c.endpoint, c.runs, mode, runtime.GOMAXPROCS(0), runtime.Version())
+	procs := "GOMAXPROCS ?"
+	if rep.GOMAXPROCS > 0 {
+		procs = fmt.Sprintf("GOMAXPROCS %d", rep.GOMAXPROCS)
+	}
+	fmt.Fprintf(w, "s3ecbench: %s, %d runs each (medians; RSS = max peak), %s, %s, %s\n\n",
+		rep.Endpoint, rep.Runs, mode, procs, rep.GoVersion)
 	fmt.Fprintln(w, "| size | op | plain s | ours s | ours/plain | paired ratio (min–max) | plain MiB/s | ours MiB/s | plain RSS MiB | ours RSS MiB | AWS v3 s (ref) | AWS v3/plain (ref) | AWS v3 RSS MiB (ref) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -164,12 +169,27 @@ func targets(rows []row) []string {
 	return out
 }
 
-func writeJSON(c *config, rows []row, samples map[measureKey][]sample) error {
-	type series struct {
-		Size    int64    `json:"size"`
-		Task    string   `json:"task"`
-		Samples []sample `json:"samples"`
-	}
+// series is the raw samples of one measurement.
+type series struct {
+	Size    int64    `json:"size"`
+	Task    string   `json:"task"`
+	Samples []sample `json:"samples"`
+}
+
+// report is a run's results, as written with -json and read with -from-json.
+type report struct {
+	Time       time.Time `json:"time"`
+	Endpoint   string    `json:"endpoint"`
+	Unsigned   bool      `json:"unsigned"`
+	Runs       int       `json:"runs"`
+	GoVersion  string    `json:"go_version"`
+	GOMAXPROCS int       `json:"gomaxprocs,omitempty"`
+	Rows       []row     `json:"rows"`
+	Targets    []string  `json:"targets"`
+	Raw        []series  `json:"raw"`
+}
+
+func newReport(c *config, rows []row, samples map[measureKey][]sample) *report {
 	var raw []series
 	for _, size := range c.sizes {
 		for k, s := range samples {
@@ -184,19 +204,33 @@ func writeJSON(c *config, rows []row, samples map[measureKey][]sample) error {
 		}
 		return strings.Compare(a.Task, b.Task)
 	})
-	doc := struct {
-		Time      time.Time `json:"time"`
-		Endpoint  string    `json:"endpoint"`
-		Unsigned  bool      `json:"unsigned"`
-		Runs      int       `json:"runs"`
-		GoVersion string    `json:"go_version"`
-		Rows      []row     `json:"rows"`
-		Targets   []string  `json:"targets"`
-		Raw       []series  `json:"raw"`
-	}{time.Now().UTC(), c.endpoint, c.unsigned, c.runs, runtime.Version(), rows, targets(rows), raw}
-	b, err := json.MarshalIndent(doc, "", "  ")
+	return &report{
+		Time: time.Now().UTC(), Endpoint: c.endpoint, Unsigned: c.unsigned, Runs: c.runs,
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Rows: rows, Targets: targets(rows), Raw: raw,
+	}
+}
+
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(c.jsonPath, append(b, '\n'), 0o644)
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// readJSON reads what writeJSON wrote.
+func readJSON(path string) (*report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rep.Rows) == 0 {
+		return nil, fmt.Errorf("%s: no rows: not the JSON of an s3ecbench run", path)
+	}
+	return &rep, nil
 }

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3ec/s3ec-go/envelope"
+)
+
+var inspectCommand = &command{
+	name:     "inspect",
+	synopsis: "s3ec inspect [flags] s3://bucket/key",
+	summary:  "show how an object is encrypted, without decrypting it",
+	help: `
+Show how an object is encrypted: its format (V1, V2 or V3), content and key
+wrapping algorithms, whether it commits to its key, its KMS encryption
+context or material description, its sizes, and where its envelope is
+stored (object metadata or instruction file).
+
+inspect reads only metadata and the instruction file: it needs no key,
+unwraps nothing, and does not prove that the object is intact (see 'verify').
+It never prints key material, wrapped or not.
+
+The KMS key of a kms+context object is not recorded in its envelope (KMS
+finds it from the wrapped key), so inspect shows it only for legacy kms
+objects, which record it.`,
+	define: defineInspect,
+}
+
+func defineInspect(fs *flagSet) func(context.Context, *env, []string) error {
+	var (
+		a      awsFlags
+		asJSON bool
+		suffix = envelope.DefaultInstructionSuffix
+	)
+	fs.boolVar(&asJSON, "json", "print a JSON object instead of text")
+	fs.stringVar(&suffix, "instruction-suffix", "name instruction files KEY + `SUFFIX`")
+	a.register(fs)
+
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) != 1 {
+			return usagef("inspect needs one s3://bucket/key (see 's3ec inspect --help')")
+		}
+		obj, err := parseObjectURL(args[0])
+		if err != nil {
+			return err
+		}
+		cfg, err := a.load(ctx)
+		if err != nil {
+			return err
+		}
+		head, env, err := readEnvelope(ctx, a.s3Client(cfg, nil), obj, suffix)
+		if err != nil {
+			return err
+		}
+		info := describe(obj, suffix, head, env)
+		if asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(info)
+		}
+		info.writeText(e.stdout)
+		return nil
+	}
+}
+
+// maxInstructionFile bounds what is read of an instruction file.
+const maxInstructionFile = 64 << 10
+
+// readEnvelope reads and decodes the envelope of obj with plain S3 calls:
+// HeadObject, and the instruction file when the metadata does not hold the
+// wrapped key. It unwraps nothing.
+func readEnvelope(ctx context.Context, c *s3.Client, obj s3URL, suffix string) (*s3.HeadObjectOutput, *envelope.Envelope, error) {
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(obj.bucket), Key: aws.String(obj.key)})
+	if err != nil {
+		return nil, nil, &objectErr{url: obj, err: err}
+	}
+	layout, err := envelope.Detect(head.Metadata)
+	if err != nil {
+		return nil, nil, &objectErr{url: obj, err: err}
+	}
+	var instr []byte
+	if layout != envelope.LayoutObject {
+		if instr, err = readInstructionFile(ctx, c, s3URL{bucket: obj.bucket, key: obj.key + suffix}); err != nil {
+			return nil, nil, err
+		}
+	}
+	env, err := envelope.Decode(head.Metadata, instr)
+	if err == envelope.ErrNotEncrypted {
+		for k := range head.Metadata {
+			if strings.EqualFold(k, envelope.KeyInstrFileMark) {
+				return nil, nil, &objectErr{url: obj, err: fmt.Errorf("%w: it is the instruction file of %s", err, s3URL{bucket: obj.bucket, key: strings.TrimSuffix(obj.key, suffix)})}
+			}
+		}
+	}
+	if err != nil {
+		return nil, nil, &objectErr{url: obj, err: err}
+	}
+	return head, env, nil
+}
+
+// readInstructionFile returns the body of an instruction file, or nil when
+// there is none.
+func readInstructionFile(ctx context.Context, c *s3.Client, u s3URL) ([]byte, error) {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+	if err != nil {
+		if isS3NotFound(err) {
+			return nil, nil
+		}
+		return nil, &objectErr{url: u, err: err}
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, maxInstructionFile+1))
+	if err != nil {
+		return nil, &objectErr{url: u, err: err}
+	}
+	if len(b) > maxInstructionFile {
+		return nil, &objectErr{url: u, err: &envelope.MalformedError{Field: "instruction file", Reason: "larger than 64 KiB"}}
+	}
+	return b, nil
+}
+
+// inspection is what inspect reports. It holds no key material: only the
+// size of the wrapped key.
+type inspection struct {
+	URL                 string            `json:"url"`
+	Format              string            `json:"format"`
+	ContentAlgorithm    string            `json:"content_algorithm"`
+	KeyCommitting       bool              `json:"key_committing"`
+	Authenticated       bool              `json:"authenticated"`
+	WrapAlgorithm       string            `json:"wrap_algorithm"`
+	LegacyWrap          bool              `json:"legacy_wrap"`
+	KMSKeyID            string            `json:"kms_key_id,omitempty"`
+	EncryptionContext   map[string]string `json:"encryption_context,omitzero"`
+	MaterialDescription map[string]string `json:"material_description,omitzero"`
+	EnvelopeLocation    string            `json:"envelope_location"`
+	InstructionFile     string            `json:"instruction_file,omitempty"`
+	StoredSize          *int64            `json:"stored_size"`
+	PlaintextSize       *int64            `json:"plaintext_size"`
+	RecordedSize        *int64            `json:"recorded_plaintext_size,omitempty"`
+	WrappedKeySize      int               `json:"wrapped_key_size"`
+	ContentType         string            `json:"content_type,omitempty"`
+	ETag                string            `json:"etag,omitempty"`
+	LastModified        *time.Time        `json:"last_modified,omitempty"`
+	VersionID           string            `json:"version_id,omitempty"`
+}
+
+func isKMSWrap(w envelope.WrapAlgorithm) bool {
+	return w == envelope.WrapKMSContext || w == envelope.WrapKMS
+}
+
+func describe(obj s3URL, suffix string, head *s3.HeadObjectOutput, env *envelope.Envelope) *inspection {
+	info := &inspection{
+		URL:              obj.String(),
+		Format:           env.Format.String(),
+		ContentAlgorithm: env.Suite.String(),
+		KeyCommitting:    env.Suite.Committing(),
+		Authenticated:    env.Suite.Authenticated(),
+		WrapAlgorithm:    string(env.WrapAlgorithm),
+		LegacyWrap:       env.WrapAlgorithm.Legacy(),
+		EnvelopeLocation: "metadata",
+		StoredSize:       head.ContentLength,
+		WrappedKeySize:   len(env.EncryptedKey),
+		ContentType:      aws.ToString(head.ContentType),
+		ETag:             aws.ToString(head.ETag),
+		LastModified:     head.LastModified,
+		VersionID:        aws.ToString(head.VersionId),
+	}
+	if isKMSWrap(env.WrapAlgorithm) {
+		info.EncryptionContext = env.Description
+		info.KMSKeyID = env.Description[envelope.LegacyKMSKeyIDKey]
+	} else {
+		info.MaterialDescription = env.Description
+	}
+	if env.InInstructionFile {
+		info.InstructionFile = s3URL{bucket: obj.bucket, key: obj.key + suffix}.String()
+		info.EnvelopeLocation = "instruction-file"
+		if env.Format == envelope.FormatV3 {
+			// The content keys of a V3 object always stay on the object.
+			info.EnvelopeLocation = "metadata+instruction-file"
+		}
+	}
+	if head.ContentLength != nil {
+		if n, exact, err := envelope.PlaintextLength(env.Suite, *head.ContentLength); err == nil && exact {
+			info.PlaintextSize = &n
+		}
+	}
+	if env.PlaintextLength >= 0 {
+		n := env.PlaintextLength
+		info.RecordedSize = &n
+		if info.PlaintextSize == nil {
+			info.PlaintextSize = &n
+		}
+	}
+	return info
+}
+
+func (info *inspection) writeText(w io.Writer) {
+	var b strings.Builder
+	line := func(name, format string, args ...any) {
+		fmt.Fprintf(&b, "%-21s %s\n", name+":", fmt.Sprintf(format, args...))
+	}
+	yesNo := func(v bool) string {
+		if v {
+			return "yes"
+		}
+		return "no"
+	}
+	b.WriteString(info.URL + "\n")
+	line("Format", "%s", info.Format)
+	line("Content algorithm", "%s", info.ContentAlgorithm)
+	line("Key commitment", "%s", yesNo(info.KeyCommitting))
+	if info.Authenticated {
+		line("Authenticated", "yes (AES-GCM)")
+	} else {
+		line("Authenticated", "NO: legacy AES-CBC, whoever can write to the bucket can alter it undetected")
+	}
+	wrap := info.WrapAlgorithm
+	if info.LegacyWrap {
+		wrap += " (legacy)"
+	}
+	line("Wrap algorithm", "%s", wrap)
+	if info.EncryptionContext != nil {
+		if info.KMSKeyID != "" {
+			line("KMS key", "%s", info.KMSKeyID)
+		} else {
+			line("KMS key", "not recorded (KMS finds it from the wrapped key)")
+		}
+		line("Encryption context", "%s", envelope.RenderDescription(info.EncryptionContext))
+	} else {
+		line("Material description", "%s", envelope.RenderDescription(info.MaterialDescription))
+	}
+	switch info.EnvelopeLocation {
+	case "metadata":
+		line("Envelope", "object metadata")
+	case "instruction-file":
+		line("Envelope", "instruction file %s", info.InstructionFile)
+	default:
+		line("Envelope", "object metadata, wrapped key in instruction file %s", info.InstructionFile)
+	}
+	line("Wrapped key", "%d bytes", info.WrappedKeySize)
+	if info.StoredSize != nil {
+		line("Stored size", "%d bytes", *info.StoredSize)
+	}
+	switch {
+	case info.PlaintextSize == nil:
+		line("Plaintext size", "unknown")
+	case info.Authenticated:
+		line("Plaintext size", "%d bytes", *info.PlaintextSize)
+	default:
+		line("Plaintext size", "%d bytes (as recorded, not authenticated)", *info.PlaintextSize)
+	}
+	if info.ContentType != "" {
+		line("Content type", "%s", info.ContentType)
+	}
+	if info.LastModified != nil {
+		line("Last modified", "%s", info.LastModified.UTC().Format(time.RFC3339))
+	}
+	if info.ETag != "" {
+		line("ETag", "%s", info.ETag)
+	}
+	if info.VersionID != "" {
+		line("Version", "%s", info.VersionID)
+	}
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,159 @@
+// Command s3ec copies files to and from Amazon S3, or any S3-compatible
+// store, encrypting them in the process before they leave and decrypting
+// them after they are read. Objects are compatible with the AWS S3
+// Encryption Clients (Java, Go, Python, .NET).
+//
+// Usage:
+//
+//	s3ec COMMAND [flags] ARGS
+//
+// The commands are cp, cat, inspect, verify, rotate and keygen; `s3ec
+// --help` lists them with the exit codes, and `s3ec COMMAND --help`
+// describes each one.
+// Flags may come before or after the arguments; `--` ends the flags.
+//
+// AWS settings come from the usual places (environment variables, the shared
+// config and credentials files, --profile, --region), and --endpoint-url and
+// --path-style point the tool at MinIO or another S3-compatible store.
+// --kms-endpoint-url does the same for KMS (LocalStack and other KMS
+// stand-ins); AWS_ENDPOINT_URL_KMS works too.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// env is what a command sees of the process: its standard streams and
+// whether stderr is a terminal (for progress bars).
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stderrTTY reports that stderr is a terminal.
+	stderrTTY bool
+}
+
+// A command is one s3ec subcommand.
+type command struct {
+	name     string
+	synopsis string // "s3ec cp [flags] SRC DST"
+	summary  string // one line, for the command list
+	help     string // the description printed by --help
+	// define registers the command's flags and returns the function that
+	// runs it with the positional arguments, once the flags are parsed.
+	define func(fs *flagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+// commands in the order `s3ec --help` lists them.
+var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, keygenCommand}
+
+func findCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		return report(ctx, e, usagef("no command (see 's3ec --help')"))
+	}
+	switch name := args[0]; name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && name == "help" {
+			c := findCommand(args[1])
+			if c == nil {
+				return report(ctx, e, usagef("unknown command %q (see 's3ec --help')", args[1]))
+			}
+			fs := newFlagSet(c)
+			c.define(fs)
+			fs.printHelp(e.stdout)
+			return exitOK
+		}
+		printMainHelp(e.stdout)
+		return exitOK
+	}
+	c := findCommand(args[0])
+	if c == nil {
+		return report(ctx, e, usagef("unknown command %q (see 's3ec --help')", args[0]))
+	}
+	fs := newFlagSet(c)
+	runFn := c.define(fs)
+	pos, err := fs.parse(args[1:])
+	if err == errHelp {
+		fs.printHelp(e.stdout)
+		return exitOK
+	}
+	if err != nil {
+		return report(ctx, e, err)
+	}
+	return report(ctx, e, runFn(ctx, e, pos))
+}
+
+func printMainHelp(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(`Usage: s3ec COMMAND [flags] ARGS
+
+s3ec copies files to and from Amazon S3 or any S3-compatible store with
+client-side encryption: objects are encrypted before they leave this machine
+and decrypted after they are read, in the formats of the AWS S3 Encryption
+Clients, so that they can be read by those clients and the other way round.
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Run 's3ec COMMAND --help' (or 's3ec help COMMAND') for a command's flags.
+
+Keys: every command that encrypts or decrypts needs one keyring:
+  --kms-key ID|ARN|alias/NAME     an AWS KMS key
+  --kms-discovery                 any KMS key the object names (decrypt only;
+                                  limit it with --kms-allow ARN)
+  --aes-key-file FILE             a local 256-bit AES key ('s3ec keygen aes')
+  --rsa-private-key FILE          a local RSA key pair ('s3ec keygen rsa');
+  --rsa-public-key FILE           the public key alone can only encrypt
+
+AWS settings come from the environment and the shared config files, as for
+the AWS CLI, with --profile, --region, --endpoint-url (MinIO and other
+S3-compatible stores), --path-style and --kms-endpoint-url.
+
+Exit codes:
+  0    success
+  1    usage error: unknown command or flag, wrong arguments, conflicting flags
+  2    not found: no such bucket, object or local file, or the object is
+       not client-side encrypted
+  3    authentication or integrity failure: the object, its envelope or its
+       instruction file was altered or truncated (or is malformed), or it
+       cannot be authenticated at all (legacy AES-CBC, for verify)
+  4    key error: the data key could not be unwrapped (wrong key, no keyring
+       matched, encryption context mismatch, KMS refused), or a key file is
+       unusable
+  5    any other error (network, permissions, policy refusals, file exists...)
+  130  interrupted
+Errors are reported on stderr in one line that starts with "s3ec: ".
+`)
+	io.WriteString(w, b.String())
+}

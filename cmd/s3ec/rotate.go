@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/s3ec/s3ec-go/encryptionclient"
+)
+
+var rotateCommand = &command{
+	name:     "rotate",
+	synopsis: "s3ec rotate [flags] s3://bucket/key | s3://bucket/prefix/",
+	summary:  "move objects to a new key without re-uploading them",
+	help: `
+Re-wrap the data key of an object, or of every object under a prefix, under
+a new key. The content is neither downloaded nor re-uploaded: only the
+envelope changes (the object is copied onto itself with new metadata, or
+only its instruction file is rewritten). Afterwards the objects read with
+the new key, and no longer with the old one.
+
+  s3ec rotate --aes-key-file old.key --to-kms-key alias/data s3://bucket/f.pdf
+  s3ec rotate --kms-discovery --to-kms-key alias/new s3://bucket/logs/
+
+The keyring flags name the current key, which unwraps the data keys; from
+KMS to KMS the data key moves with KMS ReEncrypt and never leaves KMS.
+
+An address that ends with "/" or names only the bucket, or any address with
+--recursive, rotates every object whose key starts with it, --concurrency at
+a time. Objects already under the new key, objects that are not encrypted
+and instruction files are skipped, so an interrupted rotation can simply be
+run again, or resumed with --start-after. A failed object does not stop the
+rotation: each failure is reported on stderr, and the exit code is the
+first failure's. Rotated objects are listed on stdout, with a summary.
+
+--context is the encryption context the objects are expected to carry
+(checked when given); --to-context the one the new wrapped keys are bound to
+(default: keep the current one). A local new key cannot bind a context: the
+context is dropped. Readers choose a local key by the material description
+stored with the object, so a new local key of the kind of the current one
+needs its own: --to-material-description. In a versioned bucket, older
+versions keep the old key.`,
+	define: defineRotate,
+}
+
+func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
+	var (
+		f           clientFlags
+		to          keyringFlags
+		toContext   map[string]string
+		recursive   bool
+		dryRun      bool
+		quiet       bool
+		startAfter  string
+		concurrency = encryptionclient.DefaultRotateConcurrency
+	)
+	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
+	fs.alias("r", "recursive")
+	fs.boolVar(&dryRun, "dry-run", "make every check and key-service call, but write nothing")
+	fs.intVar(&concurrency, "concurrency", "rotate `N` objects of a prefix at once")
+	fs.stringVar(&startAfter, "start-after", "resume a prefix rotation after `KEY` (printed when one is interrupted)")
+	fs.boolVar(&quiet, "quiet", "print only errors")
+	fs.alias("q", "quiet")
+	to.registerTarget(fs)
+	fs.funcVar("to-context", "bind the new wrapped keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only)", pairFlag(&toContext))
+	f.keyring.title = "Current keyring (exactly one)"
+	f.register(fs, 0)
+
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) != 1 {
+			return usagef("rotate needs one s3://bucket/key or s3://bucket/prefix/ (see 's3ec rotate --help')")
+		}
+		u, err := parseS3URL(args[0])
+		if err != nil {
+			return err
+		}
+		prefix := recursive || u.key == "" || strings.HasSuffix(u.key, "/")
+		switch {
+		case concurrency < 1:
+			return usagef("--concurrency %d: want at least 1", concurrency)
+		case startAfter != "" && !prefix:
+			return usagef("--start-after resumes a prefix rotation; the address names one object")
+		case len(toContext) > 0 && !to.isKMS():
+			return usagef("--to-context needs --to-kms-key: local keys cannot bind an encryption context")
+		}
+		if err := to.check(keyEncrypt); err != nil {
+			return err
+		}
+		if kind := to.local(); kind != "" && kind == f.keyring.local() && maps.Equal(to.matDesc, f.keyring.matDesc) {
+			// Readers choose a local key by the material description
+			// stored with the object: two keys cannot share one.
+			return usagef("the new %s key needs a material description of its own: give --to-material-description KEY=VALUE (and --material-description to name the current key's, if it has one)", kind)
+		}
+		c, err := f.connect(ctx, nil, keyDecrypt)
+		if err != nil {
+			return err
+		}
+		to.kmsEndpoint = f.keyring.kmsEndpoint
+		newKeyring, err := to.keyring(c.cfg, false)
+		if err != nil {
+			return err
+		}
+		newContext := toContext // nil keeps the current context
+		if !to.isKMS() {
+			newContext = map[string]string{}
+		}
+		r := &rotator{e: e, c: c, quiet: quiet, dryRun: dryRun}
+		ctx = f.crypto.withContext(ctx)
+		if !prefix {
+			return r.one(ctx, u, &encryptionclient.RewrapInput{
+				Bucket: aws.String(u.bucket), Key: aws.String(u.key),
+				Keyring: newKeyring, EncryptionContext: newContext, DryRun: dryRun,
+			})
+		}
+		in := &encryptionclient.RotatePrefixInput{
+			Bucket: aws.String(u.bucket), Keyring: newKeyring, EncryptionContext: newContext,
+			Concurrency: concurrency, DryRun: dryRun,
+		}
+		if u.key != "" {
+			in.Prefix = aws.String(u.key)
+		}
+		if startAfter != "" {
+			in.StartAfter = aws.String(startAfter)
+		}
+		return r.prefix(ctx, u, in)
+	}
+}
+
+type rotator struct {
+	e      *env
+	c      *clients
+	quiet  bool
+	dryRun bool
+}
+
+func (r *rotator) verb() string {
+	if r.dryRun {
+		return "would rotate"
+	}
+	return "rotated"
+}
+
+func (r *rotator) one(ctx context.Context, u s3URL, in *encryptionclient.RewrapInput) error {
+	out, err := r.c.enc.Rewrap(ctx, in)
+	if errors.Is(err, encryptionclient.ErrSameWrappingKey) {
+		if !r.quiet {
+			fmt.Fprintf(r.e.stdout, "%s: already under the new key\n", u)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !r.quiet {
+		fmt.Fprintf(r.e.stdout, "%s: %s (%s, %s -> %s)\n", u, r.verb(), out.Format, out.From, out.To)
+	}
+	return nil
+}
+
+func (r *rotator) prefix(ctx context.Context, u s3URL, in *encryptionclient.RotatePrefixInput) error {
+	var first error
+	in.Progress = func(ev encryptionclient.RotateEvent) {
+		obj := s3URL{bucket: u.bucket, key: ev.Key}
+		switch ev.Status {
+		case encryptionclient.RotateRotated:
+			if !r.quiet {
+				fmt.Fprintf(r.e.stdout, "%s: %s (%s, %s -> %s)\n", obj, r.verb(), ev.Output.Format, ev.Output.From, ev.Output.To)
+			}
+		case encryptionclient.RotateFailed:
+			fmt.Fprintln(r.e.stderr, errorLine(ev.Err))
+			if first == nil {
+				first = ev.Err
+			}
+		}
+	}
+	out, err := r.c.enc.RotatePrefix(ctx, in)
+	if out != nil && !r.quiet {
+		fmt.Fprintf(r.e.stdout, "%s %d, skipped %d (already under the new key %d, not encrypted %d, instruction files %d), failed %d\n",
+			r.verb(), out.Rotated, out.Skipped, out.SkippedCurrent, out.SkippedNotEncrypted, out.SkippedInstructionFile, out.Failed)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil && out != nil && out.ResumeAfter != "":
+		return &codedError{code: exitInterrupted, err: fmt.Errorf("interrupted; to resume: --start-after %q", out.ResumeAfter)}
+	case err != nil:
+		return err
+	case first != nil:
+		return &codedError{code: exitCode(first), err: fmt.Errorf("%d of %d objects failed; run again to retry them", out.Failed, out.Rotated+out.Skipped+out.Failed)}
+	}
+	return nil
+}

@@ -1,0 +1,532 @@
+package encryptionclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+)
+
+// Defaults of Upload and Download.
+const (
+	// DefaultUploadPartSize is Upload's part size: 8 MiB.
+	DefaultUploadPartSize = 8 << 20
+	// DefaultDownloadPartSize is Download's range size: 8 MiB.
+	DefaultDownloadPartSize = 8 << 20
+	// DefaultConcurrency is the number of parts Upload and Download
+	// transfer at once: 4.
+	DefaultConcurrency = 4
+)
+
+// UploadOptions configure one Upload. The zero value of every field is its
+// default.
+type UploadOptions struct {
+	// PartSize is the plaintext size of every part but the last: a multiple
+	// of 16 bytes, at least MinPartSize (5 MiB). It grows when needed to
+	// keep the upload within MaxUploadParts (10,000) parts: to the object's
+	// size / 10,000 when the size is known, and to MaxObjectSize / 10,000
+	// (about 6.6 MiB) when it is not. Default DefaultUploadPartSize
+	// (8 MiB).
+	PartSize int64
+
+	// Concurrency is the number of parts uploaded at once. Upload holds a
+	// buffer for each of them and one more, in which the next part is read
+	// and encrypted meanwhile: memory is about (Concurrency + 1) ×
+	// PartSize. Default DefaultConcurrency (4).
+	Concurrency int
+
+	// Threshold is the size from which Upload uses a multipart upload;
+	// smaller bodies go in one PutObject. A body of unknown length is read
+	// into memory up to Threshold bytes to decide. Default PartSize.
+	Threshold int64
+
+	// Progress, when set, is called with the number of plaintext bytes
+	// uploaded so far, after each part. Calls do not overlap and the count
+	// never decreases. It must return quickly.
+	Progress func(done int64)
+
+	// ClientOptions are applied to every S3 request of the upload.
+	ClientOptions []func(*s3.Options)
+
+	limits partLimits
+}
+
+func (o *UploadOptions) resolve() error {
+	if o.PartSize == 0 {
+		o.PartSize = DefaultUploadPartSize
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Threshold == 0 {
+		o.Threshold = o.PartSize
+	}
+	switch {
+	case o.Concurrency < 0:
+		return invalid("negative Concurrency")
+	case o.Threshold < 0:
+		return invalid("negative Threshold")
+	}
+	return checkPartSize(o.PartSize, o.limits)
+}
+
+// UploadOutput describes a finished Upload.
+type UploadOutput struct {
+	// Size is the number of plaintext bytes uploaded.
+	Size int64
+	// ETag and VersionID are those of the stored object.
+	ETag      *string
+	VersionID *string
+	// UploadID is the multipart upload's id, empty for a single PutObject.
+	UploadID string
+	// Parts is the number of parts (0 for a single PutObject).
+	Parts int
+	// PutObject is the output of the single PutObject, or nil.
+	PutObject *s3.PutObjectOutput
+	// CompleteMultipartUpload is the output of the multipart upload's
+	// completion, or nil.
+	CompleteMultipartUpload *s3.CompleteMultipartUploadOutput
+}
+
+// Upload encrypts a body of any size up to MaxObjectSize (2^36−32 bytes)
+// and stores it: with one PutObject below UploadOptions.Threshold, or with
+// a multipart upload whose parts are encrypted and uploaded in parallel.
+// The body may be any io.Reader; its length is in.ContentLength, or found
+// by seeking, or unknown (the body is then read to its end).
+//
+// The object is one AES-GCM stream, exactly as PutObject writes it: any S3
+// Encryption Client can read it, and GetObject or Download can. Each part is
+// sealed into a buffer from a pool, so SDK retries resend identical bytes;
+// the part that carries the tag waits only for the other parts to be
+// encrypted, not for their upload. Memory is about (Concurrency + 1) ×
+// PartSize, whatever the body's size.
+//
+// The envelope goes on the multipart upload's metadata, or into an
+// instruction file written after the upload completed
+// (Options.EnvelopeStorage). Every other input field is kept as PutObject
+// keeps it: content type, cache control, tags, ACLs, storage class, object
+// lock, SSE settings, ChecksumAlgorithm (computed over the ciphertext of
+// each part), IfMatch and IfNoneMatch (on completion). Checksum values and
+// ContentMD5 of the plaintext are refused, as is WriteOffsetBytes.
+//
+// On any failure, and when ctx is cancelled, the multipart upload is
+// aborted, so no parts are left behind to be billed; no object is stored.
+// The encryption context of the request is taken from
+// WithEncryptionContext.
+func (c *Client) Upload(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*UploadOptions)) (*UploadOutput, error) {
+	if in == nil {
+		return nil, invalid("nil PutObjectInput")
+	}
+	o := UploadOptions{limits: defaultLimits}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	out, err := c.upload(ctx, in, &o)
+	return out, objectError("Upload", in.Bucket, in.Key, err)
+}
+
+func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOptions) (*UploadOutput, error) {
+	if err := o.resolve(); err != nil {
+		return nil, err
+	}
+	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
+		return nil, invalid("bucket and key are required")
+	}
+	if in.WriteOffsetBytes != nil {
+		return nil, invalid("WriteOffsetBytes: an encrypted object cannot be appended to")
+	}
+	if err := checkUserMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	if err := checkPlaintextChecksums(in); err != nil {
+		return nil, err
+	}
+	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+		return nil, err
+	}
+	src, seeker, _, size, err := plaintextSource(in.Body, in.ContentLength)
+	switch {
+	case errors.Is(err, ErrUnknownLength):
+		src, size = in.Body, -1
+	case err != nil:
+		return nil, err
+	case size > MaxObjectSize:
+		return nil, fmt.Errorf("%d bytes exceed the GCM limit of %d bytes", size, int64(MaxObjectSize))
+	}
+	prog := &progress{fn: o.Progress}
+
+	if size >= 0 && size < o.Threshold {
+		req := *in
+		req.ContentLength = aws.Int64(size)
+		if seeker == nil {
+			// Held in memory, a body the SDK can rewind for a retry.
+			buf := make([]byte, size)
+			if n, err := io.ReadFull(src, buf); err != nil {
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					return nil, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, n, size)
+				}
+				return nil, err
+			}
+			req.Body = bytes.NewReader(buf)
+		}
+		return c.uploadSingle(ctx, &req, o, prog)
+	}
+	if size < 0 {
+		head, err := readUpTo(src, o.Threshold)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(head)) < o.Threshold {
+			req := *in
+			req.Body = bytes.NewReader(head)
+			req.ContentLength = aws.Int64(int64(len(head)))
+			return c.uploadSingle(ctx, &req, o, prog)
+		}
+		src = io.MultiReader(bytes.NewReader(head), src)
+	}
+	return c.uploadMultipart(ctx, in, src, size, o, prog)
+}
+
+func (c *Client) uploadSingle(ctx context.Context, in *s3.PutObjectInput, o *UploadOptions, prog *progress) (*UploadOutput, error) {
+	out, err := c.putObject(ctx, in, o.ClientOptions)
+	if err != nil {
+		return nil, err
+	}
+	size := aws.ToInt64(in.ContentLength)
+	prog.add(size)
+	return &UploadOutput{Size: size, ETag: out.ETag, VersionID: out.VersionId, PutObject: out}, nil
+}
+
+// readUpTo reads at most limit bytes of r, growing its buffer as it goes.
+func readUpTo(r io.Reader, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, min(limit, 64<<10))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
+		}
+		end := int(min(int64(cap(buf)), limit))
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// growPartSize returns the part size that keeps an upload of size bytes
+// (-1: unknown, up to MaxObjectSize) within maxParts parts.
+func growPartSize(partSize, size int64, maxParts int) int64 {
+	if size < 0 {
+		size = MaxObjectSize
+	}
+	need := (size + int64(maxParts) - 1) / int64(maxParts)
+	need = (need + 15) &^ 15
+	return max(partSize, need)
+}
+
+func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src io.Reader, size int64, o *UploadOptions, prog *progress) (*UploadOutput, error) {
+	partSize := growPartSize(o.PartSize, size, o.limits.maxParts)
+	if partSize > MaxPartSize {
+		return nil, invalid("part size %d exceeds %d bytes", partSize, int64(MaxPartSize))
+	}
+	sealer, err := objectcrypto.NewSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), size)
+	if err != nil {
+		return nil, err
+	}
+	meta, instr, err := c.placeEnvelope(sealer.Envelope, in.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	optFns := withSafety(o.ClientOptions)
+	created, err := c.s3.CreateMultipartUpload(ctx, createInput(in, meta), optFns...)
+	if err != nil {
+		return nil, err
+	}
+	id := created.UploadId
+	if aws.ToString(id) == "" {
+		return nil, fmt.Errorf("server returned no upload id")
+	}
+	abort := func(err error) error {
+		_, aerr := c.s3.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
+			Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		}, optFns...)
+		if aerr != nil {
+			return fmt.Errorf("%w (abort of upload %s failed too: %v)", err, aws.ToString(id), aerr)
+		}
+		return err
+	}
+
+	u := &uploader{
+		c: c, in: in, id: id, cipher: sealer.Cipher(), src: src, size: size, partSize: partSize,
+		concurrency: o.Concurrency, maxParts: o.limits.maxParts, optFns: optFns, prog: prog,
+	}
+	total, err := u.run(ctx)
+	if err != nil {
+		return nil, abort(err)
+	}
+	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+	out, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: id,
+		MultipartUpload:     &types.CompletedMultipartUpload{Parts: u.parts},
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}, optFns...)
+	if err != nil {
+		return nil, abort(err)
+	}
+	if instr != nil {
+		if err := c.putInstructionFile(ctx, in, instr, optFns); err != nil {
+			c.deleteUnreadable(ctx, in)
+			return nil, err
+		}
+	}
+	return &UploadOutput{
+		Size: total, ETag: out.ETag, VersionID: out.VersionId, UploadID: aws.ToString(id),
+		Parts: len(u.parts), CompleteMultipartUpload: out,
+	}, nil
+}
+
+// createInput is the CreateMultipartUpload of a PutObject.
+func createInput(in *s3.PutObjectInput, meta map[string]string) *s3.CreateMultipartUploadInput {
+	return &s3.CreateMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, Metadata: meta,
+		ACL: in.ACL, GrantFullControl: in.GrantFullControl, GrantRead: in.GrantRead,
+		GrantReadACP: in.GrantReadACP, GrantWriteACP: in.GrantWriteACP,
+		CacheControl: in.CacheControl, ContentDisposition: in.ContentDisposition, ContentEncoding: in.ContentEncoding,
+		ContentLanguage: in.ContentLanguage, ContentType: in.ContentType, Expires: in.Expires,
+		ChecksumAlgorithm: in.ChecksumAlgorithm, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		ObjectLockEventHold: in.ObjectLockEventHold, ObjectLockEventHoldDurationDays: in.ObjectLockEventHoldDurationDays,
+		ObjectLockEventHoldDurationYears: in.ObjectLockEventHoldDurationYears, ObjectLockLegalHoldStatus: in.ObjectLockLegalHoldStatus,
+		ObjectLockMode: in.ObjectLockMode, ObjectLockRetainUntilDate: in.ObjectLockRetainUntilDate,
+		ServerSideEncryption: in.ServerSideEncryption, SSEKMSKeyId: in.SSEKMSKeyId, SSEKMSEncryptionContext: in.SSEKMSEncryptionContext,
+		BucketKeyEnabled: in.BucketKeyEnabled, SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey,
+		SSECustomerKeyMD5: in.SSECustomerKeyMD5, StorageClass: in.StorageClass, Tagging: in.Tagging,
+		WebsiteRedirectLocation: in.WebsiteRedirectLocation,
+	}
+}
+
+// partsAhead is the number of parts read and encrypted ahead of the
+// Concurrency parts being sent: with one, reading and encryption overlap
+// the uploads even with a single worker.
+const partsAhead = 1
+
+// uploader runs the parts of one Upload: the caller's goroutine reads the
+// plaintext into part buffers, one goroutine per buffer encrypts it in
+// place and uploads it.
+type uploader struct {
+	c                     *Client
+	in                    *s3.PutObjectInput
+	id                    *string
+	cipher                *gcmstream.Cipher
+	src                   io.Reader
+	size                  int64 // -1 when unknown
+	partSize              int64
+	concurrency, maxParts int
+	optFns                []func(*s3.Options)
+	prog                  *progress
+
+	slots chan struct{} // one per part being sent
+
+	// encrypting counts the parts before the last that are not encrypted
+	// yet: the last part waits for it to reach zero.
+	encrypting sync.WaitGroup
+
+	mu    sync.Mutex
+	sums  []gcmstream.PartSum // by part number − 1
+	parts []types.CompletedPart
+
+	peek    [1]byte // unknown length: the first byte of the next part
+	hasPeek bool
+}
+
+// run uploads every part and returns the plaintext size.
+func (u *uploader) run(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	bufSize := u.partSize
+	if u.size >= 0 {
+		bufSize = min(bufSize, u.size)
+	}
+	// The pool: a nil entry is a buffer not allocated yet. One buffer more
+	// than the upload slots lets the next part be read and encrypted while
+	// Concurrency parts are sent.
+	free := make(chan []byte, u.concurrency+partsAhead)
+	for range u.concurrency + partsAhead {
+		free <- nil
+	}
+	u.slots = make(chan struct{}, u.concurrency)
+	var workers sync.WaitGroup
+	var off int64
+	for num := int32(1); ; num++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if buf == nil {
+			buf = make([]byte, bufSize+envelope.TagSize)
+		}
+		n, last, err := u.read(buf[:bufSize], off)
+		if err == nil && int(num) > u.maxParts {
+			err = fmt.Errorf("the body needs more than %d parts", u.maxParts)
+		}
+		if err != nil {
+			cancel(err)
+			break
+		}
+		if !last {
+			u.encrypting.Add(1)
+		}
+		u.mu.Lock()
+		u.sums = append(u.sums, gcmstream.PartSum{})
+		u.mu.Unlock()
+		workers.Add(1)
+		go func(num int32, off int64, buf []byte, n int, last bool) {
+			defer workers.Done()
+			if u.part(ctx, cancel, num, off, buf[:n], last) {
+				free <- buf
+			} else {
+				free <- nil // the HTTP transport may still read it
+			}
+		}(num, off, buf, n, last)
+		off += int64(n)
+		if last {
+			break
+		}
+	}
+	workers.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return 0, err
+	}
+	return off, nil
+}
+
+// read fills buf with the plaintext of the part at offset off and reports
+// whether it is the last part.
+func (u *uploader) read(buf []byte, off int64) (n int, last bool, err error) {
+	if u.size >= 0 {
+		n = int(min(int64(len(buf)), u.size-off))
+		k, err := io.ReadFull(u.src, buf[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return 0, false, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, off+int64(k), u.size)
+		}
+		return n, off+int64(n) == u.size, err
+	}
+	if u.hasPeek {
+		buf[0], n, u.hasPeek = u.peek[0], 1, false
+	}
+	k, err := io.ReadFull(u.src, buf[n:])
+	n += k
+	switch err {
+	case nil:
+		// A full part: the next byte says whether another part follows.
+		m, err := io.ReadFull(u.src, u.peek[:])
+		switch {
+		case m == 1:
+			u.hasPeek = true
+		case err == io.EOF:
+			last = true
+		default:
+			return 0, false, err
+		}
+	case io.EOF, io.ErrUnexpectedEOF:
+		last = true
+	default:
+		return 0, false, err
+	}
+	if off+int64(n) > MaxObjectSize || (!last && off+int64(n) == MaxObjectSize) {
+		return 0, false, fmt.Errorf("the body exceeds the GCM limit of %d bytes", int64(MaxObjectSize))
+	}
+	return n, last, nil
+}
+
+// part encrypts one part in place and uploads it. It reports whether buf
+// may be reused.
+func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num int32, off int64, buf []byte, last bool) bool {
+	n := len(buf)
+	p, err := u.cipher.Part(off)
+	if err != nil {
+		if !last {
+			u.encrypting.Done()
+		}
+		cancel(err)
+		return true
+	}
+	p.Encrypt(buf, buf)
+	sum := p.Sum()
+	u.mu.Lock()
+	u.sums[num-1] = sum
+	u.mu.Unlock()
+	if !last {
+		u.encrypting.Done()
+	} else {
+		u.encrypting.Wait()
+		u.mu.Lock()
+		tag, err := u.cipher.Tag(u.sums...)
+		u.mu.Unlock()
+		if err != nil {
+			cancel(err)
+			return true
+		}
+		buf = append(buf, tag[:]...)
+	}
+	select {
+	case u.slots <- struct{}{}:
+		defer func() { <-u.slots }()
+	case <-ctx.Done():
+		return true
+	}
+	in := u.in
+	out, err := u.c.s3.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: u.id, PartNumber: aws.Int32(num),
+		Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf))),
+		ChecksumAlgorithm:   in.ChecksumAlgorithm,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}, u.optFns...)
+	if err != nil {
+		cancel(fmt.Errorf("part %d: %w", num, err))
+		return false
+	}
+	cp := completedPart(num, out, in.ChecksumAlgorithm != "")
+	u.mu.Lock()
+	u.parts = append(u.parts, *cp)
+	u.mu.Unlock()
+	u.prog.add(int64(n))
+	return true
+}
+
+// progress serializes progress callbacks.
+type progress struct {
+	mu   sync.Mutex
+	done int64
+	fn   func(int64)
+}
+
+func (p *progress) add(n int64) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	p.fn(p.done)
+}
