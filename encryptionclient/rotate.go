@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,6 +20,10 @@ const DefaultRotateConcurrency = 8
 // maxRotateFailures bounds the failures RotatePrefixOutput keeps; the
 // progress callback sees every one.
 const maxRotateFailures = 1000
+
+// notEncryptedRecheck is how long RotatePrefix waits before it looks again
+// at an object that seemed unencrypted.
+const notEncryptedRecheck = 200 * time.Millisecond
 
 // RotatePrefixInput names the objects to re-wrap and the keyring they move
 // to.
@@ -233,14 +238,22 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 				if strings.HasSuffix(j.key, suffix) {
 					r.status = RotateSkippedInstructionFile
 				} else {
-					r.out, r.err = c.Rewrap(ctx, &RewrapInput{
+					rw := &RewrapInput{
 						Bucket: in.Bucket, Key: aws.String(j.key), Keyring: in.Keyring,
 						EncryptionContext: in.EncryptionContext, DryRun: in.DryRun,
 						MultipartThreshold: in.MultipartThreshold, PartSize: in.PartSize,
 						ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 						SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey,
 						SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-					}, optFns...)
+					}
+					r.out, r.err = c.Rewrap(ctx, rw, optFns...)
+					if errors.Is(r.err, ErrNotEncrypted) && ctx.Err() == nil {
+						// Some servers briefly show an object without its
+						// metadata while another writer copies it in place:
+						// look once more before skipping it as unencrypted.
+						time.Sleep(notEncryptedRecheck)
+						r.out, r.err = c.Rewrap(ctx, rw, optFns...)
+					}
 					switch {
 					case r.err == nil:
 						r.status = RotateRotated
