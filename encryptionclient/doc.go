@@ -16,8 +16,8 @@
 //
 // The methods have the SDK's signatures. The client does not embed the S3
 // client: it offers only operations it handles safely (PutObject, GetObject,
-// HeadObject, DeleteObject(s), CopyObject). Use your own *s3.Client for
-// everything else.
+// HeadObject, DeleteObject(s), CopyObject, the multipart calls). Use your
+// own *s3.Client for everything else.
 //
 // # How an object is encrypted
 //
@@ -35,9 +35,30 @@
 // GetObject releases plaintext only after the whole object was
 // authenticated, buffering up to Options.BufferSize (64 MiB) in memory.
 // For larger objects either enable Options.EnableDelayedAuthentication (the
-// body streams and a failed check is the final Read's error) or use a
-// parallel authenticated download. Ranged reads cannot be authenticated and
-// need Options.EnableUnauthenticatedRanges.
+// body streams and a failed check is the final Read's error) or use
+// [Client.Download] / [Client.DownloadFile], which fetch ranges in parallel
+// and check the tag before reporting success. Until Download returns nil,
+// the bytes written to its io.WriterAt (and its progress reports) are not
+// authenticated; DownloadFile renames its file into place only after the
+// check. Ranged reads cannot be authenticated and need
+// Options.EnableUnauthenticatedRanges.
+//
+// # Large uploads
+//
+// [Client.Upload] takes any io.Reader, of known length or not, up to
+// 2^36−32 bytes, and encrypts and uploads parts in parallel in memory
+// bounded by (concurrency+1) × part size; it aborts the multipart upload on
+// any failure. The low-level multipart calls encrypt too: fix the part size
+// at creation with [WithPartSize], mark the last part with [WithLastPart];
+// parts may then be uploaded in any order and concurrently. Their state
+// lives in the Client's memory: after a crash, abort the upload and start
+// again.
+//
+// # Key rotation
+//
+// [Client.Rewrap] and [Client.RotatePrefix] move objects' data keys to a new
+// keyring without re-uploading the content (KMS ReEncrypt between KMS
+// keys); see docs/KEY-ROTATION.md.
 //
 // # Encryption context
 //

@@ -573,7 +573,9 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 // deleteUnreadable removes an object whose instruction file could not be
 // written: without it the object cannot be read.
 func (c *Client) deleteUnreadable(ctx context.Context, in *s3.PutObjectInput) {
-	c.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
 		Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 	})
 }

@@ -767,12 +767,14 @@ func (c *Client) objectTagging(ctx context.Context, in *RewrapInput, head *s3.He
 	return aws.String(v.Encode()), nil
 }
 
-// changedError marks an S3 precondition failure (the ETag read no longer
-// matches) with ErrObjectChanged.
+// changedError marks with ErrObjectChanged an S3 precondition failure (the
+// ETag read no longer matches) and a 404 (the object read is gone, or is
+// being replaced: some servers answer an in-place copy racing another
+// writer with NoSuchKey).
 func changedError(op string, err error) error {
 	var api smithy.APIError
 	var re *awshttp.ResponseError
-	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) {
+	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) || isNotFound(err) {
 		return fmt.Errorf("%w: %s: %w", ErrObjectChanged, op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

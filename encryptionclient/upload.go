@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -121,6 +122,9 @@ type UploadOutput struct {
 //
 // On any failure, and when ctx is cancelled, the multipart upload is
 // aborted, so no parts are left behind to be billed; no object is stored.
+// The abort is sent even when ctx is done; Upload then waits for it at most
+// a second before it returns, and lets it finish in the background (within
+// 30 seconds) when the network is slow.
 // The encryption context of the request is taken from
 // WithEncryptionContext.
 func (c *Client) Upload(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*UploadOptions)) (*UploadOutput, error) {
@@ -261,13 +265,30 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		return nil, fmt.Errorf("server returned no upload id")
 	}
 	abort := func(err error) error {
-		_, aerr := c.s3.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
-			Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-		}, optFns...)
-		if aerr != nil {
-			return fmt.Errorf("%w (abort of upload %s failed too: %v)", err, aws.ToString(id), aerr)
+		done := make(chan error, 1)
+		go func() {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
+				Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			}, optFns...)
+			done <- aerr
+		}()
+		var grace <-chan time.Time // nil: wait for the abort
+		if ctx.Err() != nil {
+			t := time.NewTimer(abortGrace)
+			defer t.Stop()
+			grace = t.C
 		}
-		return err
+		select {
+		case aerr := <-done:
+			if aerr != nil {
+				return fmt.Errorf("%w (abort of upload %s failed too: %v)", err, aws.ToString(id), aerr)
+			}
+			return err
+		case <-grace:
+			return fmt.Errorf("%w (the abort of upload %s goes on in the background)", err, aws.ToString(id))
+		}
 	}
 
 	u := &uploader{
@@ -319,6 +340,11 @@ func createInput(in *s3.PutObjectInput, meta map[string]string) *s3.CreateMultip
 		WebsiteRedirectLocation: in.WebsiteRedirectLocation,
 	}
 }
+
+// abortGrace is how long an Upload whose context is done waits for the
+// abort of its multipart upload before it returns; the abort then goes on
+// in the background, for at most cleanupTimeout.
+const abortGrace = time.Second
 
 // partsAhead is the number of parts read and encrypted ahead of the
 // Concurrency parts being sent: with one, reading and encryption overlap
