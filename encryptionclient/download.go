@@ -288,7 +288,9 @@ func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []b
 		req.Range = aws.String(fmt.Sprintf("bytes=%d-%d", pos, ctEnd-1))
 		out, err := d.c.s3.GetObject(ctx, &req, d.optFns...)
 		if err != nil {
-			return gcmstream.PartSum{}, err
+			// Every range is pinned to the ETag and version HeadObject
+			// saw: a 412 or 404 means the object was replaced or deleted.
+			return gcmstream.PartSum{}, changedError("ranged read", err)
 		}
 		var readErr error
 		pos, readErr, err = d.consume(out, p, pos, end, ctEnd, free)

@@ -256,6 +256,9 @@ func TestDownloadObjectReplacedMidway(t *testing.T) {
 	if !errors.As(err, &api) || api.ErrorCode() != "PreconditionFailed" && api.ErrorCode() != "NoSuchVersion" {
 		t.Fatalf("got %v, want a PreconditionFailed error", err)
 	}
+	if !errors.Is(err, encryptionclient.ErrObjectChanged) {
+		t.Fatalf("got %v, want ErrObjectChanged", err)
+	}
 }
 
 // cutProxy forwards to an S3 server, but cuts the body of the first cuts
