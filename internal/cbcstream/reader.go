@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 const (
@@ -15,10 +17,6 @@ const (
 	// bufSize is the size of the pooled working buffer, a multiple of
 	// blockSize; two more blocks hold what is carried between reads.
 	bufSize = 64 << 10
-
-	// maxZeroReads is how many (0, nil) results from the source are
-	// accepted in a row before giving up with io.ErrNoProgress.
-	maxZeroReads = 100
 )
 
 type buffer = [bufSize + 2*blockSize]byte
@@ -94,7 +92,7 @@ func (r *DecryptReader) Read(b []byte) (int, error) {
 // can release.
 func (r *DecryptReader) step(d []byte) []byte {
 	have := copy(d, r.hold[:r.nh])
-	n, err := readFull(r.src, d[have:])
+	n, err := streamio.ReadFull(r.src, d[have:])
 	have += n
 	r.total += int64(n)
 	if err == io.EOF {
@@ -136,30 +134,6 @@ func paddingLen(last []byte) (int, bool) {
 		good &= (inPad ^ 1) | same
 	}
 	return pad, good == 1
-}
-
-// readFull reads from src into b until b is full or src returns an error,
-// which it returns (io.EOF included, even after a partial read).
-func readFull(src io.Reader, b []byte) (int, error) {
-	n, zeros := 0, 0
-	for n < len(b) {
-		k, err := src.Read(b[n:])
-		if k < 0 || k > len(b)-n {
-			return n, errors.New("cbcstream: source returned an invalid count")
-		}
-		n += k
-		if err != nil {
-			return n, err
-		}
-		if k == 0 {
-			if zeros++; zeros >= maxZeroReads {
-				return n, io.ErrNoProgress
-			}
-		} else {
-			zeros = 0
-		}
-	}
-	return n, nil
 }
 
 func (r *DecryptReader) fail(err error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // bufSize is the size of the buffer a reader borrows when the caller's
@@ -16,34 +18,6 @@ type buffer = [bufSize + TagSize]byte
 var bufPool = sync.Pool{New: func() any { return new(buffer) }}
 
 var errClosed = errors.New("gcmstream: read after Close")
-
-// maxZeroReads is how many (0, nil) results from the source a reader accepts
-// in a row before it gives up with io.ErrNoProgress.
-const maxZeroReads = 100
-
-// readFull reads from src into b until b is full or src returns an error,
-// which it returns (io.EOF included, even after a partial read).
-func readFull(src io.Reader, b []byte) (int, error) {
-	n, zeros := 0, 0
-	for n < len(b) {
-		k, err := src.Read(b[n:])
-		if k < 0 || k > len(b)-n {
-			return n, errors.New("gcmstream: source returned an invalid count")
-		}
-		n += k
-		if err != nil {
-			return n, err
-		}
-		if k == 0 {
-			if zeros++; zeros >= maxZeroReads {
-				return n, io.ErrNoProgress
-			}
-		} else {
-			zeros = 0
-		}
-	}
-	return n, nil
-}
 
 // EncryptReader encrypts a plaintext stream; see Cipher.EncryptReader.
 type EncryptReader struct {
@@ -131,7 +105,7 @@ func (r *EncryptReader) fill(dst []byte) (int, error) {
 	if room := r.part.c.max - r.total + 1; int64(len(dst)) > room {
 		dst = dst[:room]
 	}
-	n, err := readFull(r.src, dst)
+	n, err := streamio.ReadFull(r.src, dst)
 	r.total += int64(n)
 	if r.total > r.part.c.max {
 		clear(dst[:n])
@@ -251,7 +225,7 @@ func (r *DecryptReader) step(d []byte) []byte {
 	if room := limit - r.total + 1; int64(len(d)-have) > room {
 		d = d[:int64(have)+room]
 	}
-	n, err := readFull(r.src, d[have:])
+	n, err := streamio.ReadFull(r.src, d[have:])
 	have += n
 	r.total += int64(n)
 	if r.total > limit {
