@@ -271,18 +271,33 @@ func runConcurrency(t *testing.T, caching bool) {
 				k := sharedKeys[g%8] // small shared objects
 				if want := shared[k]; len(want) > 10 {
 					lo, hi := len(want)/3, len(want)-2
-					out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String(k), Range: aws.String(fmt.Sprintf("bytes=%d-%d", lo, hi))})
-					if err != nil {
-						fail("range %s: %v", k, err)
-						return
+					rangeOnce := func() ([]byte, error) {
+						out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String(k), Range: aws.String(fmt.Sprintf("bytes=%d-%d", lo, hi))})
+						if err != nil {
+							return nil, err
+						}
+						defer out.Body.Close()
+						return io.ReadAll(out.Body)
 					}
-					got, err := io.ReadAll(out.Body)
-					out.Body.Close()
+					// A ranged read pins what HeadObject saw: a rotation
+					// in between makes it fail with ErrObjectChanged.
+					got, err := rangeOnce()
+					for try := 0; try < 20 && transient(k, err); try++ {
+						if !errors.Is(err, encryptionclient.ErrObjectChanged) && !e.srv.Real {
+							break // the in-process server replaces objects atomically
+						}
+						transients.Add(1)
+						got, err = rangeOnce()
+					}
 					if !verify("range "+k, got, want[lo:hi+1], err) {
 						return
 					}
 				}
 				h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String(k)})
+				for try := 0; try < 20 && transient(k, err); try++ {
+					transients.Add(1)
+					h, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String(k)})
+				}
 				if err != nil || aws.ToInt64(h.ContentLength) != int64(len(shared[k])) {
 					fail("head %s: %v", k, err)
 					return

@@ -401,3 +401,26 @@ func TestDownloadLegacyCBC(t *testing.T) {
 	_, err = e.download(legacy, context.Background(), "cbc")
 	mustErrorIs(t, err, encryptionclient.ErrInvalidCiphertext)
 }
+
+// A ranged GetObject reads the envelope with HeadObject, then the bytes: an
+// object replaced in between is refused as ErrObjectChanged, never
+// decrypted with the old envelope.
+func TestRangedGetObjectReplacedMidway(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(e.krs["aes"])
+	if err := e.put(c, context.Background(), "moving", randBytes(t, 10000)); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := encryptionclient.New(&replacingS3{S3API: e.plain, e: e}, e.krs["aes"], func(o *encryptionclient.Options) { o.EnableUnauthenticatedRanges = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rc.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String("moving"), Range: aws.String("bytes=100-199")})
+	if err == nil {
+		out.Body.Close()
+		t.Fatal("a range of a replaced object was served")
+	}
+	if !errors.Is(err, encryptionclient.ErrObjectChanged) {
+		t.Fatalf("got %v, want ErrObjectChanged", err)
+	}
+}

@@ -131,7 +131,8 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
 }
 
-// Errors of re-wrapping (Client.Rewrap, Client.RotatePrefix).
+// Errors of re-wrapping (Client.Rewrap, Client.RotatePrefix) and of reads
+// pinned to the object version their envelope came from.
 var (
 	// ErrSameWrappingKey: the new wrapping key is the one that already wraps
 	// the object's data key (the same KMS key, or the same local key or
@@ -139,9 +140,10 @@ var (
 	// rotated.
 	ErrSameWrappingKey = materials.ErrSameWrappingKey
 
-	// ErrObjectChanged reports an object (or instruction file) that changed
-	// between the moment its envelope was read and the moment it was to be
-	// rewritten: the conditional write failed and nothing was written.
-	// Run the re-wrap again.
-	ErrObjectChanged = errors.New("encryptionclient: object changed during the re-wrap")
+	// ErrObjectChanged reports an object (or instruction file) that was
+	// replaced or deleted between the moment its envelope was read and a
+	// later request pinned to what was read: a re-wrap's conditional write
+	// (nothing was written), a ranged GetObject, or one of a Download's
+	// ranges (nothing was released). Run the operation again.
+	ErrObjectChanged = errors.New("encryptionclient: object changed since its envelope was read")
 )

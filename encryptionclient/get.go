@@ -155,7 +155,10 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 	}
 	out, err := c.s3.GetObject(ctx, &req, optFns...)
 	if err != nil {
-		return nil, err
+		op.Close()
+		// The read is pinned to the version and ETag HeadObject saw: a 412
+		// or 404 now means the object was replaced or deleted in between.
+		return nil, changedError("ranged read", err)
 	}
 	rr, _ := op.RangeReader(out.Body, r.First)
 	src := out.Body
