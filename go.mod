@@ -59,7 +59,7 @@ require (
 	github.com/schollz/progressbar/v3 v3.18.0
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/sys v0.35.0
 	golang.org/x/term v0.28.0
 	golang.org/x/tools v0.36.0 // indirect
 	google.golang.org/protobuf v1.28.1 // indirect

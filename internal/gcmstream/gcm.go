@@ -66,6 +66,8 @@ type Cipher struct {
 	sealOnce sync.Once
 	seal     *sealer // nil if the one-pass path is unavailable
 	twoPass  bool    // tests: never use the one-pass path
+
+	vec *vectorCTR // the vector AES keystream; nil: the stdlib CTR
 }
 
 // sealer holds what the one-pass encryption path (Part.sealRun) needs.
@@ -120,7 +122,7 @@ func New(key, nonce, aad []byte) (*Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cipher{block: block, ghash: aead, max: MaxPlaintextSize}
+	c := &Cipher{block: block, ghash: aead, max: MaxPlaintextSize, vec: newVectorCTR(key, nonce)}
 	copy(c.nonce[:], nonce)
 
 	var b [blockSize]byte
@@ -231,6 +233,9 @@ func (c *Cipher) KeyStreamAt(offset int64) cipher.Stream {
 	if offset < 0 || offset > c.max {
 		panic("gcmstream: keystream offset out of range")
 	}
+	if c.vec != nil {
+		return &vectorStream{v: c.vec, pos: offset}
+	}
 	var iv [blockSize]byte
 	copy(iv[:], c.nonce[:])
 	binary.BigEndian.PutUint32(iv[12:], uint32(2+offset/blockSize))
@@ -290,7 +295,11 @@ func (p *Part) Encrypt(dst, src []byte) {
 		switch {
 		case p.onePass:
 			n = p.sealStep(dst, src, pos)
-		case pos%sealChunk == 0 && len(src) >= sealChunk && p.c.sealer() != nil:
+		// With the vector CTR kernel, two passes (its CTR, then the
+		// stdlib's GHASH) beat one pass through Seal: 0.95× against
+		// 0.84× stdlib Seal in BenchmarkGCM64MiB. The one-pass path
+		// serves the other CPUs.
+		case p.c.vec == nil && pos%sealChunk == 0 && len(src) >= sealChunk && p.c.sealer() != nil:
 			p.onePass = true
 			continue
 		default:

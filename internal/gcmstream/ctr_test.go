@@ -1,0 +1,87 @@
+package gcmstream
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+)
+
+// stdKeyStreamAt is the reference: the stdlib CTR at a message offset.
+func stdKeyStreamAt(t *testing.T, key, nonce []byte, off int64, src []byte) []byte {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iv [blockSize]byte
+	copy(iv[:], nonce)
+	binary.BigEndian.PutUint32(iv[12:], uint32(2+off/blockSize))
+	s := cipher.NewCTR(block, iv[:])
+	var skip [blockSize]byte
+	s.XORKeyStream(skip[:off%blockSize], skip[:off%blockSize])
+	out := make([]byte, len(src))
+	s.XORKeyStream(out, src)
+	return out
+}
+
+func TestVectorCTRMatchesStdlib(t *testing.T) {
+	if !hasVAES {
+		t.Skip("this CPU has no VAES/AVX-512: the stdlib CTR serves, and the other tests cover it")
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for iter := range 400 {
+		key, nonce := randBytes(rng, 32), randBytes(rng, NonceSize)
+		v := newVectorCTR(key, nonce)
+		if v == nil {
+			t.Fatal("no vector CTR for a 256-bit key on a VAES CPU")
+		}
+		off := rng.Int64N(1 << 20)
+		size := rng.IntN(3000)
+		if iter%10 == 0 {
+			size = rng.IntN(300 << 10)
+		}
+		if iter%7 == 0 {
+			// The end of the largest message: counters up to 2^32−1, the
+			// last GCM allows.
+			off = MaxPlaintextSize - int64(size) - rng.Int64N(100)
+		}
+		src := randBytes(rng, size)
+		want := stdKeyStreamAt(t, key, nonce, off, src)
+
+		// Out of place, in place, and through a stream in random pieces.
+		got := make([]byte, size+5)
+		v.xorAt(got, src, off)
+		if !bytes.Equal(got[:size], want) || !bytes.Equal(got[size:], make([]byte, 5)) {
+			t.Fatalf("iter %d off=%d size=%d: differs from the stdlib CTR", iter, off, size)
+		}
+		inPlace := bytes.Clone(src)
+		v.xorAt(inPlace, inPlace, off)
+		if !bytes.Equal(inPlace, want) {
+			t.Fatalf("iter %d: in place differs", iter)
+		}
+		s := &vectorStream{v: v, pos: off}
+		pieces := make([]byte, size)
+		for i := 0; i < size; {
+			n := min(size-i, rng.IntN(700))
+			s.XORKeyStream(pieces[i:i+n], src[i:i+n])
+			i += n
+		}
+		if !bytes.Equal(pieces, want) {
+			t.Fatalf("iter %d: stream in pieces differs", iter)
+		}
+	}
+}
+
+func TestVectorCTRUsedForAES256Only(t *testing.T) {
+	for _, n := range []int{16, 24} {
+		if newVectorCTR(make([]byte, n), make([]byte, NonceSize)) != nil {
+			t.Fatalf("a vector CTR for a %d-byte key", n)
+		}
+	}
+	if got := newVectorCTR(make([]byte, 32), make([]byte, NonceSize)) != nil; got != hasVAES {
+		t.Fatalf("vector CTR for AES-256: %v, CPU support: %v", got, hasVAES)
+	}
+}
