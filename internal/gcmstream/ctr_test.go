@@ -85,3 +85,38 @@ func TestVectorCTRUsedForAES256Only(t *testing.T) {
 		t.Fatalf("vector CTR for AES-256: %v, CPU support: %v", got, hasVAES)
 	}
 }
+
+// The GHASH kernel gives the W the stdlib path gives, for every length and
+// alignment of the data.
+func TestVectorGHASHMatchesStdlib(t *testing.T) {
+	if !hasVPCLMUL {
+		t.Skip("this CPU has no VPCLMULQDQ/AVX-512: GHASH goes through the stdlib, and the other tests cover it")
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for iter := range 300 {
+		key, nonce := randBytes(rng, []int{16, 24, 32}[iter%3]), randBytes(rng, NonceSize)
+		withKernel, err := New(key, nonce, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withKernel.gh == nil {
+			t.Fatal("no GHASH kernel on a VPCLMULQDQ CPU")
+		}
+		stdlibOnly, _ := New(key, nonce, nil)
+		stdlibOnly.gh = nil
+		size := 17 + rng.IntN(2000)
+		switch iter % 5 {
+		case 0:
+			size = chunkSize
+		case 1:
+			size = rng.IntN(100 << 10)
+		}
+		data := randBytes(rng, size)
+		var a, b hashState
+		a.update(withKernel, data)
+		b.update(stdlibOnly, data)
+		if a.finish() != b.finish() {
+			t.Fatalf("iter %d: %d bytes: the kernel's GHASH differs from the stdlib's", iter, size)
+		}
+	}
+}

@@ -14,27 +14,29 @@
 // # How it works
 //
 // The counter blocks are GCM's: J0 = nonce‖1, and the block at plaintext
-// offset off uses nonce‖(2 + off/16). GHASH comes from the stdlib, never
-// from a table-driven Go implementation: sealing an empty plaintext with
-// additional data X gives a tag that, once unmasked, is the GHASH state
-// over X times H, and such values chain by linearity,
-// W(A‖B) = W(A)·H^blocks(B) ⊕ W(B). The few multiplications in GF(2¹²⁸)
-// this needs per chunk run in constant time (field.go).
+// offset off uses nonce‖(2 + off/16). GHASH values chain by linearity,
+// W(A‖B) = W(A)·H^blocks(B) ⊕ W(B), where W is the GHASH state over a run
+// of blocks times H; the few multiplications in GF(2¹²⁸) this needs per
+// chunk run in constant time (field.go). Every pass runs over one 16 KiB
+// chunk at a time, while it is in cache.
 //
-// Decryption runs CTR and then GHASH over each 16 KiB chunk while it is in
-// cache. The CTR keystream of AES-256 comes from a small assembly kernel
-// (ctr_amd64.s) where the CPU has VAES and AVX-512: sixteen counter blocks
-// per turn with the round keys held in registers, about twice the stdlib
-// CTR's speed, which brings the two passes level with the stdlib's fused
-// Seal and Open. The key schedule it needs is computed with AES-NI
-// (constant time); registers holding keys are cleared before it returns.
-// Elsewhere, or with the purego build tag, the stdlib CTR serves.
+// On CPUs with AVX-512, VAES and VPCLMULQDQ (such as AMD Zen 4 and Intel
+// Ice Lake or later), two small assembly kernels do the bulk work: CTR on
+// sixteen counter blocks per turn with the AES-256 round keys held in
+// registers (ctr_amd64.s; the key schedule comes from AES-NI, in constant
+// time), and GHASH on sixteen blocks per turn with one reduction
+// (ghash_amd64.s; carry-less multiplication, no tables). Both clear the
+// registers that held secrets before they return. Two passes through them
+// run faster than the stdlib's fused Seal and Open.
 //
-// Encryption takes the same two-pass path when the kernel is available.
-// Without it, encryption of whole 64 KiB chunks runs in a single pass
-// through the stdlib GCM itself: a 16-byte nonce chosen so that GCM
-// derives exactly the counter block the chunk needs, after which the tag
-// Seal returns yields the chunk's GHASH (see sealRun in gcm.go).
+// Elsewhere, and under the purego build tag, the stdlib does the work and
+// GHASH is never a table-driven Go implementation: sealing an empty
+// plaintext with additional data X gives a tag that, once unmasked, is W
+// over X. Decryption runs the stdlib CTR, then GHASH through Seal.
+// Encryption of whole 64 KiB chunks runs in a single pass through the
+// stdlib GCM itself: a 16-byte nonce chosen so that GCM derives exactly
+// the counter block the chunk needs, after which the tag Seal returns
+// yields the chunk's GHASH (see sealRun in gcm.go).
 //
 // # Secrets
 //
