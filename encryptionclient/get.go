@@ -1,7 +1,6 @@
 package encryptionclient
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,9 +13,11 @@ import (
 
 // GetObject reads and decrypts an object.
 //
-// By default the plaintext is released only after it was authenticated: it
-// is decrypted into memory, up to Options.BufferSize bytes, and larger
-// objects fail with ErrTooLarge. With Options.EnableDelayedAuthentication
+// By default the plaintext is released only after it was authenticated:
+// the ciphertext is read into memory, up to Options.BufferSize bytes, and
+// its tag verified before GetObject returns; the body then decrypts as it
+// is read, so no plaintext sits in memory. Larger objects fail with
+// ErrTooLarge. With Options.EnableDelayedAuthentication
 // the body streams in constant memory and a failed authentication is the
 // error of its final Read.
 //
@@ -57,7 +58,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	if out.ContentLength != nil {
 		n = *out.ContentLength
 	}
-	body := maybeReadAhead(out.Body, n)
+	body := out.Body
 	defer func() {
 		if body != nil {
 			body.Close()
@@ -75,6 +76,12 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 		op.Close()
 		return nil, ErrAuthentication
 	}
+	if c.opts.EnableDelayedAuthentication || op.Cipher() == nil {
+		// Streams decrypt on the caller's goroutine: read the network
+		// ahead on another. (A verified GCM read only hashes while it
+		// reads, which needs no help.)
+		body = maybeReadAhead(body, n)
+	}
 	if c.opts.EnableDelayedAuthentication {
 		r, err := op.UnverifiedReader(body)
 		if err != nil {
@@ -90,11 +97,11 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 		if out.ContentLength != nil && ctLen-envelope.TagSize > limit {
 			return nil, fmt.Errorf("%w: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
 		}
-		pt, err := op.ReadVerified(body, limit, ctLen)
+		r, err := op.VerifiedReader(body, limit, n)
 		if err != nil {
 			return nil, err
 		}
-		out.Body = io.NopCloser(bytes.NewReader(pt))
+		out.Body = r
 	}
 	out.ContentLength = plaintextLength(op.Envelope, out.ContentLength)
 	clearChecksums(out)

@@ -273,6 +273,7 @@ type Part struct {
 const (
 	modeEncrypt = 1
 	modeDecrypt = 2
+	modeHash    = 3
 )
 
 // Part returns a Part starting at plaintext byte offset, which must be a
@@ -336,10 +337,26 @@ func (p *Part) Decrypt(dst, src []byte) {
 	}
 }
 
+// Hash absorbs ciphertext into the part's GHASH without decrypting it, for
+// callers that verify a whole message before decrypting any of it (with
+// Cipher.KeyStreamAt, once Verify has passed). Calls may have any length;
+// the part continues where the previous call stopped. A part that hashes
+// neither encrypts nor decrypts. Hash panics if the part would run past
+// MaxPlaintextSize.
+func (p *Part) Hash(ciphertext []byte) {
+	p.check(ciphertext, ciphertext, modeHash)
+	for len(ciphertext) > 0 {
+		n := min(len(ciphertext), chunkSize-int((p.offset+p.n)%chunkSize))
+		p.absorb(ciphertext[:n])
+		p.n += int64(n)
+		ciphertext = ciphertext[n:]
+	}
+}
+
 func (p *Part) check(dst, src []byte, mode int8) {
 	if p.mode != mode {
 		if p.mode != 0 {
-			panic("gcmstream: a part cannot both encrypt and decrypt")
+			panic("gcmstream: a part cannot mix encrypting, decrypting and hashing")
 		}
 		p.mode = mode
 	}

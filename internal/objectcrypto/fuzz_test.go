@@ -297,6 +297,20 @@ func checkOpenStream(t *testing.T, w *fuzzWorld, metaJSON, instr, body []byte, e
 		t.Fatalf("GCM: %d plaintext bytes from a %d-byte body", len(pt), len(body))
 	}
 
+	// The verified reader GetObject uses: the same verdict, the same bytes.
+	vr, vrerr := op.VerifiedReader(bytes.NewReader(body), fuzzLimit, -1)
+	if (vrerr == nil) != (verr == nil) {
+		t.Fatalf("VerifiedReader error %v, ReadVerified error %v", vrerr, verr)
+	}
+	if vrerr == nil {
+		got, err := io.ReadAll(vr)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("VerifiedReader gave other bytes (err %v)", err)
+		}
+	} else if !isOneOf(vrerr, bodyErrorClasses) {
+		t.Fatalf("VerifiedReader: untyped error %v", vrerr)
+	}
+
 	// Streaming read, in small irregular reads: same bytes, same verdict.
 	r, err := op.UnverifiedReader(bytes.NewReader(body))
 	if err != nil {

@@ -74,6 +74,16 @@ func TestRoundTripMatrix(t *testing.T) {
 				if err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("%s %v→%v: verified read: %v", name, wp, rp, err)
 				}
+				vr, err := op.VerifiedReader(bytes.NewReader(body), 1<<20, -1)
+				if err != nil {
+					t.Fatalf("%s %v→%v: verified reader: %v", name, wp, rp, err)
+				}
+				if got, err := io.ReadAll(vr); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%s %v→%v: verified reader: %v", name, wp, rp, err)
+				}
+				if _, err := op.VerifiedReader(bytes.NewReader(body), int64(len(data))-1, -1); !errors.Is(err, objectcrypto.ErrTooLarge) {
+					t.Fatalf("verified reader, buffer limit: %v", err)
+				}
 				r, _ := op.UnverifiedReader(bytes.NewReader(body))
 				if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("%s %v→%v: streaming read: %v", name, wp, rp, err)
