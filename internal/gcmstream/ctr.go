@@ -9,6 +9,10 @@ import (
 // four counter blocks.
 const keyStreamBlock = 4 * blockSize
 
+// maxKernelRun bounds the bytes one call of a kernel processes (tens of
+// microseconds), so that a goroutine in a long Read stays preemptible.
+const maxKernelRun = 64 << 10
+
 // vectorCTR is the message's AES-256 CTR keystream computed with vector AES
 // instructions (VAES on 512-bit registers), four to sixteen counter blocks
 // per step. Where the CPU lacks them (or the key is not 256 bits) New leaves
@@ -30,7 +34,10 @@ func (v *vectorCTR) xorAt(dst, src []byte, pos int64) {
 		n := subtle.XORBytes(dst, src, tmp[r:blockSize])
 		dst, src, pos = dst[n:], src[n:], pos+int64(n)
 	}
-	if bulk := len(src) &^ (keyStreamBlock - 1); bulk > 0 {
+	for len(src) >= keyStreamBlock {
+		// At most 64 KiB per call: assembly cannot be preempted, so
+		// long calls would hold up the garbage collector.
+		bulk := min(len(src)&^(keyStreamBlock-1), maxKernelRun)
 		v.counters(&ctr, pos)
 		ctrBlocksVAES(&v.rk, &ctr[0], &dst[0], &src[0], bulk/keyStreamBlock)
 		dst, src, pos = dst[bulk:], src[bulk:], pos+int64(bulk)

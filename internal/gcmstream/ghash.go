@@ -56,7 +56,8 @@ func putKernelElement(dst []byte, x fieldElement) {
 // GHASH state over data from zero.
 func (g *vectorGHASH) sum(h fieldElement, data []byte) fieldElement {
 	var y, last [blockSize]byte
-	if full := len(data) &^ (blockSize - 1); full > 0 {
+	for len(data) >= blockSize {
+		full := min(len(data)&^(blockSize-1), maxKernelRun)
 		ghashBlocks(&g.tab, &y, &data[0], full/blockSize)
 		data = data[full:]
 	}
