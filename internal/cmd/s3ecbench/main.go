@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command s3ecbench compares the encryption client with the plain
 // aws-sdk-go-v2 S3 client on a real S3 endpoint: PutObject and GetObject
 // wall time and peak RSS, for a few object sizes, in one run.

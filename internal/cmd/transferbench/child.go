@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 //lint:file-ignore SA1019 the baseline is feature/s3/manager, the transfer manager users have (deprecated for transfermanager)

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command transferbench compares the encryption client's parallel Upload
 // and Download with the plain aws-sdk-go-v2 transfer manager
 // (feature/s3/manager Uploader and Downloader) on a real S3 endpoint, with
