@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -357,6 +358,11 @@ func TestDelayedAuthenticationAndBufferLimit(t *testing.T) {
 	})
 	if got, err := e.get(delayed, context.Background(), "big"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("delayed: %v", err)
+	}
+	// A limit past anything GCM allows is clamped, never overflowed.
+	huge := e.client(kr, func(o *encryptionclient.Options) { o.BufferSize = math.MaxInt64 })
+	if got, err := e.get(huge, context.Background(), "big"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("BufferSize MaxInt64: %v", err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // hasVAES reports whether the CPU and the OS support the vector AES kernel:
 // AVX-512 (F for the 512-bit registers, BW for byte shuffles) and VAES.
-var hasVAES = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VAES && cpu.X86.HasAES
+var hasVAES = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VAES && cpu.X86.HasAES && cpu.X86.HasAVX
 
 // newVectorCTR returns the vector keystream for an AES-256 key, or nil.
 func newVectorCTR(key, nonce []byte) *vectorCTR {

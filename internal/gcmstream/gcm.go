@@ -477,6 +477,10 @@ func (p *Part) sealRun(dst, src []byte, pos int64) {
 	}
 }
 
+// Wipe clears the part's secret state (its GHASH accumulator and carried
+// bytes); take its Sum first. The part must not be used after.
+func (p *Part) Wipe() { p.wipe() }
+
 // wipe clears the part's secret state; the part must not be used after.
 func (p *Part) wipe() {
 	p.hash = hashState{}

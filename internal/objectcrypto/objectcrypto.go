@@ -149,6 +149,7 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	limit = clampLimit(limit)
 	buf := make([]byte, 0, min(max(sizeHint, 64<<10), limit))
 	for {
 		if int64(len(buf)) >= limit {

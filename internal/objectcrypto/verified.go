@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/s3ec/s3ec-go/envelope"
@@ -39,7 +40,8 @@ func (o *Opener) VerifiedReader(body io.Reader, limit, size int64) (io.ReadClose
 	if err != nil {
 		return nil, err
 	}
-	ct, tag, err := readAndHash(body, limit, size, part)
+	defer part.Wipe()
+	ct, tag, err := readAndHash(body, clampLimit(limit), size, part)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +49,12 @@ func (o *Opener) VerifiedReader(body io.Reader, limit, size int64) (io.ReadClose
 		return nil, envelope.ErrAuthentication
 	}
 	return &verifiedReader{ks: o.gcm.KeyStreamAt(0), ct: ct}, nil
+}
+
+// clampLimit bounds a buffer limit by what GCM can encrypt and what this
+// platform can allocate, so that the arithmetic on it cannot overflow.
+func clampLimit(limit int64) int64 {
+	return max(0, min(limit, gcmstream.MaxPlaintextSize, int64(math.MaxInt)-2*envelope.TagSize))
 }
 
 // readPiece is how much readAndHash reads before hashing: small enough
@@ -112,6 +120,7 @@ func (r *verifiedReader) Read(p []byte) (int, error) {
 		return 0, errReadAfterClose
 	}
 	if len(r.ct) == 0 {
+		r.ct = nil // let the buffer go before Close
 		return 0, io.EOF
 	}
 	n := min(len(p), len(r.ct))

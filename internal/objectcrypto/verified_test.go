@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"math"
 	"testing"
 	"testing/iotest"
 
@@ -75,6 +76,26 @@ func TestVerifiedReaderRoundTrip(t *testing.T) {
 					t.Fatal("read after Close succeeded")
 				}
 			}
+		}
+	}
+}
+
+// Limits beyond what GCM or the platform allows are clamped, not overflowed.
+func TestVerifiedReaderHugeLimit(t *testing.T) {
+	data := []byte("a small object under an absurd buffer limit")
+	op, body := sealed(t, data)
+	for _, limit := range []int64{math.MaxInt64, math.MaxInt64 - 15, 1 << 40} {
+		for _, hint := range []int64{-1, int64(len(body))} {
+			r, err := op.VerifiedReader(bytes.NewReader(body), limit, hint)
+			if err != nil {
+				t.Fatalf("limit %d hint %d: %v", limit, hint, err)
+			}
+			if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("limit %d: %q, %v", limit, got, err)
+			}
+		}
+		if pt, err := op.ReadVerified(bytes.NewReader(body), limit, int64(len(body))); err != nil || !bytes.Equal(pt, data) {
+			t.Fatalf("ReadVerified, limit %d: %v", limit, err)
 		}
 	}
 }
