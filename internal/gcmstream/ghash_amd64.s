@@ -31,6 +31,56 @@ GLOBL ghashPoly<>(SB), RODATA|NOPTR, $16
 // Every multiplication is schoolbook: lo = Xl·Hl, hi = Xh·Hh and
 // mid = Xl·Hh ⊕ Xh·Hl. Sums of products over a turn are reduced once.
 
+// MUL starts the sums: the products of four blocks D with four powers K.
+#define MUL(D, K) \
+	VPCLMULQDQ $0x00, K, D, Z5 \
+	VPCLMULQDQ $0x11, K, D, Z6 \
+	VPCLMULQDQ $0x01, K, D, Z7 \
+	VPCLMULQDQ $0x10, K, D, Z8 \
+	VPXORQ     Z8, Z7, Z7
+
+// MULADD adds the products of four more blocks D with powers K.
+#define MULADD(D, K) \
+	VPCLMULQDQ $0x00, K, D, Z8 \
+	VPCLMULQDQ $0x11, K, D, Z9 \
+	VPCLMULQDQ $0x01, K, D, Z10 \
+	VPCLMULQDQ $0x10, K, D, Z11 \
+	VPXORQ     Z8, Z5, Z5 \
+	VPXORQ     Z9, Z6, Z6 \
+	VPTERNLOGQ $0x96, Z11, Z10, Z7
+
+// FOLD1 sums the four lanes of one sum into its lowest lane.
+#define FOLD1(Z, Y, X) \
+	VEXTRACTI64X4 $1, Z, Y8 \
+	VPXOR         Y8, Y, Y \
+	VEXTRACTI128  $1, Y, X8 \
+	VPXOR         X8, X, X
+
+#define FOLD \
+	FOLD1(Z5, Y5, X5) \
+	FOLD1(Z6, Y6, X6) \
+	FOLD1(Z7, Y7, X7)
+
+// REDUCE combines lo (X5), mid (X7) and hi (X6) into 256 bits and reduces
+// them modulo the polynomial into the new state X0.
+#define REDUCE \
+	VPSLLDQ    $8, X7, X8 \
+	VPSRLDQ    $8, X7, X7 \
+	VPXOR      X8, X5, X5 \
+	VPXOR      X7, X6, X6 \
+	VPCLMULQDQ $0x01, X5, X15, X8 \
+	VPSHUFD    $78, X5, X5 \
+	VPXOR      X8, X5, X5 \
+	VPCLMULQDQ $0x01, X5, X15, X8 \
+	VPSHUFD    $78, X5, X5 \
+	VPXOR      X8, X5, X5 \
+	VPXOR      X6, X5, X0
+
+// LOAD4 loads four blocks from off(SI) into D, byte-reversed.
+#define LOAD4(off, D) \
+	VMOVDQU64 off(SI), D \
+	VPSHUFB   Z20, D, D
+
 // func ghashBlocks(tab *[256]byte, y *[16]byte, data *byte, n int)
 TEXT ·ghashBlocks(SB), NOSPLIT, $0-32
 	MOVQ tab+0(FP), AX
@@ -52,65 +102,17 @@ TEXT ·ghashBlocks(SB), NOSPLIT, $0-32
 loop16:
 	CMPQ CX, $16
 	JB   loop4
-	VMOVDQU64 0(SI), Z1
-	VMOVDQU64 64(SI), Z2
-	VMOVDQU64 128(SI), Z3
-	VMOVDQU64 192(SI), Z4
-	VPSHUFB   Z20, Z1, Z1
-	VPSHUFB   Z20, Z2, Z2
-	VPSHUFB   Z20, Z3, Z3
-	VPSHUFB   Z20, Z4, Z4
-	VPXORQ    Z0, Z1, Z1
-	VPCLMULQDQ $0x00, Z16, Z1, Z5
-	VPCLMULQDQ $0x11, Z16, Z1, Z6
-	VPCLMULQDQ $0x01, Z16, Z1, Z7
-	VPCLMULQDQ $0x10, Z16, Z1, Z8
-	VPXORQ     Z8, Z7, Z7
-	VPCLMULQDQ $0x00, Z17, Z2, Z8
-	VPCLMULQDQ $0x11, Z17, Z2, Z9
-	VPCLMULQDQ $0x01, Z17, Z2, Z10
-	VPCLMULQDQ $0x10, Z17, Z2, Z11
-	VPXORQ     Z8, Z5, Z5
-	VPXORQ     Z9, Z6, Z6
-	VPTERNLOGQ $0x96, Z11, Z10, Z7
-	VPCLMULQDQ $0x00, Z18, Z3, Z8
-	VPCLMULQDQ $0x11, Z18, Z3, Z9
-	VPCLMULQDQ $0x01, Z18, Z3, Z10
-	VPCLMULQDQ $0x10, Z18, Z3, Z11
-	VPXORQ     Z8, Z5, Z5
-	VPXORQ     Z9, Z6, Z6
-	VPTERNLOGQ $0x96, Z11, Z10, Z7
-	VPCLMULQDQ $0x00, Z19, Z4, Z8
-	VPCLMULQDQ $0x11, Z19, Z4, Z9
-	VPCLMULQDQ $0x01, Z19, Z4, Z10
-	VPCLMULQDQ $0x10, Z19, Z4, Z11
-	VPXORQ     Z8, Z5, Z5
-	VPXORQ     Z9, Z6, Z6
-	VPTERNLOGQ $0x96, Z11, Z10, Z7
-	VEXTRACTI64X4 $1, Z5, Y8
-	VPXOR         Y8, Y5, Y5
-	VEXTRACTI128  $1, Y5, X8
-	VPXOR         X8, X5, X5
-	VEXTRACTI64X4 $1, Z6, Y8
-	VPXOR         Y8, Y6, Y6
-	VEXTRACTI128  $1, Y6, X8
-	VPXOR         X8, X6, X6
-	VEXTRACTI64X4 $1, Z7, Y8
-	VPXOR         Y8, Y7, Y7
-	VEXTRACTI128  $1, Y7, X8
-	VPXOR         X8, X7, X7
-	// Combine lo, mid and hi into 256 bits, then reduce to 128.
-	VPSLLDQ    $8, X7, X8
-	VPSRLDQ    $8, X7, X7
-	VPXOR      X8, X5, X5
-	VPXOR      X7, X6, X6
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPXOR      X6, X5, X0
+	LOAD4(0, Z1)
+	LOAD4(64, Z2)
+	LOAD4(128, Z3)
+	LOAD4(192, Z4)
+	VPXORQ Z0, Z1, Z1
+	MUL(Z1, Z16)
+	MULADD(Z2, Z17)
+	MULADD(Z3, Z18)
+	MULADD(Z4, Z19)
+	FOLD
+	REDUCE
 	ADDQ $256, SI
 	SUBQ $16, CX
 	JMP  loop16
@@ -118,38 +120,11 @@ loop16:
 loop4:
 	CMPQ CX, $4
 	JB   loop1
-	VMOVDQU64 0(SI), Z1
-	VPSHUFB   Z20, Z1, Z1
-	VPXORQ    Z0, Z1, Z1
-	VPCLMULQDQ $0x00, Z19, Z1, Z5
-	VPCLMULQDQ $0x11, Z19, Z1, Z6
-	VPCLMULQDQ $0x01, Z19, Z1, Z7
-	VPCLMULQDQ $0x10, Z19, Z1, Z8
-	VPXORQ     Z8, Z7, Z7
-	VEXTRACTI64X4 $1, Z5, Y8
-	VPXOR         Y8, Y5, Y5
-	VEXTRACTI128  $1, Y5, X8
-	VPXOR         X8, X5, X5
-	VEXTRACTI64X4 $1, Z6, Y8
-	VPXOR         Y8, Y6, Y6
-	VEXTRACTI128  $1, Y6, X8
-	VPXOR         X8, X6, X6
-	VEXTRACTI64X4 $1, Z7, Y8
-	VPXOR         Y8, Y7, Y7
-	VEXTRACTI128  $1, Y7, X8
-	VPXOR         X8, X7, X7
-	// Combine lo, mid and hi into 256 bits, then reduce to 128.
-	VPSLLDQ    $8, X7, X8
-	VPSRLDQ    $8, X7, X7
-	VPXOR      X8, X5, X5
-	VPXOR      X7, X6, X6
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPXOR      X6, X5, X0
+	LOAD4(0, Z1)
+	VPXORQ Z0, Z1, Z1
+	MUL(Z1, Z19)
+	FOLD
+	REDUCE
 	ADDQ $64, SI
 	SUBQ $4, CX
 	JMP  loop4
@@ -165,18 +140,7 @@ loop1:
 	VPCLMULQDQ $0x01, X13, X1, X7
 	VPCLMULQDQ $0x10, X13, X1, X8
 	VPXOR      X8, X7, X7
-	// Combine lo, mid and hi into 256 bits, then reduce to 128.
-	VPSLLDQ    $8, X7, X8
-	VPSRLDQ    $8, X7, X7
-	VPXOR      X8, X5, X5
-	VPXOR      X7, X6, X6
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPCLMULQDQ $0x01, X5, X15, X8
-	VPSHUFD    $78, X5, X5
-	VPXOR      X8, X5, X5
-	VPXOR      X6, X5, X0
+	REDUCE
 	ADDQ $16, SI
 	DECQ CX
 	JMP  loop1
@@ -184,6 +148,7 @@ loop1:
 done:
 	VPSHUFB X14, X0, X0
 	VMOVDQU X0, (BX)
+
 	// Leave no hash key, state or data in the registers.
 	VPXORQ Z0, Z0, Z0
 	VPXORQ Z1, Z1, Z1
