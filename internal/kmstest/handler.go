@@ -555,25 +555,32 @@ func (s *Server) managedKey(id string) (*key, *apiError) {
 	return k, allowed(k)
 }
 
-func (s *Server) opEnableKey(req *request) (any, *apiError) {
-	k, err := s.managedKey(req.KeyId)
+// liveKey is managedKey for operations that a key pending deletion
+// refuses (KMSInvalidStateException).
+func (s *Server) liveKey(id string) (*key, *apiError) {
+	k, err := s.managedKey(id)
 	if err != nil {
 		return nil, err
 	}
 	if k.state == statePendingDeletion {
 		return nil, errorf(codeInvalidState, "%s is pending deletion.", k.arn)
+	}
+	return k, nil
+}
+
+func (s *Server) opEnableKey(req *request) (any, *apiError) {
+	k, err := s.liveKey(req.KeyId)
+	if err != nil {
+		return nil, err
 	}
 	k.state = stateEnabled
 	return struct{}{}, nil
 }
 
 func (s *Server) opDisableKey(req *request) (any, *apiError) {
-	k, err := s.managedKey(req.KeyId)
+	k, err := s.liveKey(req.KeyId)
 	if err != nil {
 		return nil, err
-	}
-	if k.state == statePendingDeletion {
-		return nil, errorf(codeInvalidState, "%s is pending deletion.", k.arn)
 	}
 	k.state = stateDisabled
 	return struct{}{}, nil
@@ -587,12 +594,9 @@ func (s *Server) opScheduleKeyDeletion(req *request) (any, *apiError) {
 			return nil, errorf(codeValidation, "PendingWindowInDays must be 7 to 30")
 		}
 	}
-	k, err := s.managedKey(req.KeyId)
+	k, err := s.liveKey(req.KeyId)
 	if err != nil {
 		return nil, err
-	}
-	if k.state == statePendingDeletion {
-		return nil, errorf(codeInvalidState, "%s is pending deletion.", k.arn)
 	}
 	k.state = statePendingDeletion
 	k.deletion = time.Now().Add(time.Duration(days) * 24 * time.Hour)
