@@ -15,6 +15,7 @@ import (
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 const (
@@ -199,15 +200,21 @@ func (c *Client) download(ctx context.Context, w io.WriterAt, in *s3.GetObjectIn
 		req.VersionId = head.VersionId
 	}
 	prog := &progress{fn: o.Progress}
+	// The object's size comes from the server: it is checked against the
+	// format (the GCM limit, the CBC block size and recorded length)
+	// before anything is sized from it.
+	ctLen := int64(-1)
+	if head.ContentLength != nil {
+		ctLen = *head.ContentLength
+		if err := envelope.CheckBodyLength(op.Envelope.Suite, ctLen, op.Envelope.PlaintextLength); err != nil {
+			return 0, err
+		}
+	}
 	if op.Cipher() == nil {
-		return c.downloadSequential(ctx, w, &req, op, optFns, prog)
+		return c.downloadSequential(ctx, w, &req, op, ctLen, optFns, prog)
 	}
-	if head.ContentLength == nil {
-		return 0, errors.New("server returned no object size")
-	}
-	ctLen := *head.ContentLength
-	if ctLen < envelope.TagSize {
-		return 0, ErrAuthentication
+	if ctLen < 0 {
+		return 0, fmt.Errorf("%w: HeadObject returned no object size", ErrBadResponse)
 	}
 	d := &downloader{
 		c: c, w: w, req: &req, optFns: optFns, cipher: op.Cipher(),
@@ -228,13 +235,28 @@ type downloader struct {
 	prog     *progress
 
 	tag [envelope.TagSize]byte // read by the last range's worker
+
+	// sums holds the sum of each range done. It grows as ranges complete
+	// (each one took its bytes from the network), never from the part
+	// count the object's announced size implies.
+	mu   sync.Mutex
+	sums []gcmstream.PartSum
+}
+
+// setSum records the sum of range i.
+func (d *downloader) setSum(i int64, sum gcmstream.PartSum) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := i + 1 - int64(len(d.sums)); n > 0 {
+		d.sums = append(d.sums, make([]gcmstream.PartSum, n)...)
+	}
+	d.sums[i] = sum
 }
 
 func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	parts := max(1, (d.size+d.partSize-1)/d.partSize)
-	sums := make([]gcmstream.PartSum, parts)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(int64(concurrency), parts) {
@@ -255,7 +277,7 @@ func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 					cancel(err)
 					return
 				}
-				sums[i] = sum
+				d.setSum(i, sum)
 			}
 		}()
 	}
@@ -263,7 +285,10 @@ func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 	if err := context.Cause(ctx); err != nil {
 		return 0, err
 	}
-	if err := d.cipher.Verify(d.tag[:], sums...); err != nil {
+	if int64(len(d.sums)) != parts {
+		return 0, fmt.Errorf("download: %d of %d ranges done", len(d.sums), parts)
+	}
+	if err := d.cipher.Verify(d.tag[:], d.sums...); err != nil {
 		return 0, err
 	}
 	return d.size, nil
@@ -299,6 +324,8 @@ func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []b
 			return gcmstream.PartSum{}, err
 		case readErr == nil:
 			return p.Sum(), nil
+		case errors.Is(readErr, ErrTooLarge):
+			return gcmstream.PartSum{}, readErr // more bytes than the range: a lie, not a cut
 		case ctx.Err() != nil:
 			return gcmstream.PartSum{}, context.Cause(ctx)
 		case attempt == downloadResumes:
@@ -312,14 +339,13 @@ func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []b
 // the body, worth resuming; err any other. The body is read on another
 // goroutine into the buffers of free, while this one decrypts.
 func (d *downloader) consume(out *s3.GetObjectOutput, p *gcmstream.Part, pos, end, ctEnd int64, free chan []byte) (_ int64, readErr, err error) {
-	var first, lastByte int64
-	if _, serr := fmt.Sscanf(aws.ToString(out.ContentRange), "bytes %d-%d/", &first, &lastByte); serr != nil || first != pos || lastByte != ctEnd-1 {
+	if err := checkRangeResponse(out, pos, ctEnd-1, d.size+envelope.TagSize); err != nil {
 		out.Body.Close()
-		return pos, nil, fmt.Errorf("server answered range bytes=%d-%d with %q", pos, ctEnd-1, aws.ToString(out.ContentRange))
+		return pos, nil, err
 	}
 	chunks := make(chan chunk, downloadChunks)
 	stop := make(chan struct{})
-	go readChunks(out.Body, ctEnd-pos, free, chunks, stop)
+	go readChunks(newExactBody(out.Body, ctEnd-pos), ctEnd-pos, free, chunks, stop)
 	defer func() {
 		// Stop the reader and wait for it to hand back its buffers.
 		close(stop)
@@ -359,20 +385,30 @@ type chunk struct {
 }
 
 // readChunks reads n bytes of body into buffers from free and sends them
-// on out, which it closes when done: after n bytes, a failure, or stop.
+// on out, which it closes when done: after n bytes and the end of the body,
+// a failure, or stop. body is an exactBody of n bytes: a body that goes on
+// after them ends in a chunk with its error.
 func readChunks(body io.Reader, n int64, free chan []byte, out chan<- chunk, stop <-chan struct{}) {
 	defer close(out)
-	for n > 0 {
+	for {
 		var buf []byte
 		select {
 		case buf = <-free:
 		case <-stop:
 			return
 		}
-		k, err := io.ReadFull(body, buf[:min(int64(len(buf)), n)])
-		n -= int64(k)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+		var k int
+		var err error
+		if n > 0 {
+			k, err = io.ReadFull(body, buf[:min(int64(len(buf)), n)])
+			n -= int64(k)
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+		} else if _, err = body.Read(buf[:1]); err == io.EOF {
+			// The range is complete and the body ends with it.
+			free <- buf
+			return
 		}
 		select {
 		case out <- chunk{buf: buf, n: k, err: err}:
@@ -387,21 +423,37 @@ func readChunks(body io.Reader, n int64, free chan []byte, out chan<- chunk, sto
 }
 
 // downloadSequential reads a CBC object, which has no tag to combine, with
-// one GET.
-func (c *Client) downloadSequential(ctx context.Context, w io.WriterAt, req *s3.GetObjectInput, op *objectcrypto.Opener, optFns []func(*s3.Options), prog *progress) (int64, error) {
+// one GET. CBC has no integrity: what protects the download is the length
+// of the body (its Content-Length, which must be the size HeadObject saw,
+// ctLen, when known), the plaintext length the envelope records, and the
+// padding. A body that ends early is an error, never the end of the
+// object.
+func (c *Client) downloadSequential(ctx context.Context, w io.WriterAt, req *s3.GetObjectInput, op *objectcrypto.Opener, ctLen int64, optFns []func(*s3.Options), prog *progress) (int64, error) {
 	out, err := c.s3.GetObject(ctx, req, optFns...)
 	if err != nil {
-		return 0, err
+		return 0, changedError("read", err)
 	}
 	defer out.Body.Close()
-	r, err := op.UnverifiedReader(out.Body)
+	if err := checkWholeResponse(out, ctLen); err != nil {
+		return 0, err
+	}
+	var body io.Reader = out.Body
+	if out.ContentLength != nil {
+		if err := envelope.CheckBodyLength(op.Envelope.Suite, *out.ContentLength, op.Envelope.PlaintextLength); err != nil {
+			return 0, err
+		}
+		body = newExactBody(out.Body, *out.ContentLength)
+	}
+	r, err := op.UnverifiedReader(body)
 	if err != nil {
 		return 0, err
 	}
 	buf := make([]byte, downloadChunk)
 	var off int64
 	for {
-		n, rerr := io.ReadFull(r, buf)
+		// Only io.EOF ends the object: the decrypter returns it after the
+		// padding and the recorded length checked.
+		n, rerr := streamio.ReadFull(r, buf)
 		if n > 0 {
 			if _, err := w.WriteAt(buf[:n], off); err != nil {
 				return 0, err
@@ -409,7 +461,7 @@ func (c *Client) downloadSequential(ctx context.Context, w io.WriterAt, req *s3.
 			off += int64(n)
 			prog.add(int64(n))
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return off, nil
 		}
 		if rerr != nil {

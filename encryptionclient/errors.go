@@ -58,10 +58,29 @@ var (
 	// encrypt two plaintexts under one key and IV, so the request fails.
 	ErrBodyChanged = errors.New("encryptionclient: body changed between reads")
 
-	// ErrTooLarge reports an object too large to buffer for authentication
-	// before release; see Options.BufferSize and
-	// Options.EnableDelayedAuthentication.
-	ErrTooLarge = errors.New("encryptionclient: object too large to authenticate in memory")
+	// ErrTooLarge reports a size beyond its bound: an object too large to
+	// buffer for authentication before release (see Options.BufferSize and
+	// Options.EnableDelayedAuthentication), a size answered by S3
+	// (Content-Length, Content-Range, x-amz-unencrypted-content-length)
+	// beyond the GCM limit of envelope.MaxGCMPlaintextSize bytes, a body
+	// longer than its Content-Length or than the range asked, or a
+	// plaintext to encrypt beyond the GCM limit. It is one value: the
+	// envelope package's and the engine's ErrTooLarge are this one.
+	ErrTooLarge = envelope.ErrTooLarge
+
+	// ErrTruncated reports a response body that ended before its
+	// Content-Length, the range asked, or the plaintext length the envelope
+	// records: a cut connection or a lying server. Nothing of it is
+	// released as a complete object. It wraps io.ErrUnexpectedEOF.
+	ErrTruncated = envelope.ErrTruncated
+
+	// ErrBadResponse reports an S3 response that does not answer the
+	// request: a ranged GET answered with another status than 206 or
+	// another range than the one asked, a Content-Length that contradicts
+	// the range or the HeadObject seen, a whole-object GET answered with a
+	// range, or a missing or negative object size. Nothing is decrypted
+	// from it.
+	ErrBadResponse = errors.New("encryptionclient: S3 response does not match the request")
 
 	// ErrMetadataTooLarge reports an envelope that does not fit in S3's
 	// user-metadata limit while Options.EnvelopeStorage is StoreMetadata.

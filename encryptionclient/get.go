@@ -54,28 +54,34 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	if err != nil {
 		return nil, err
 	}
-	n := int64(-1)
-	if out.ContentLength != nil {
-		n = *out.ContentLength
-	}
 	body := out.Body
 	defer func() {
 		if body != nil {
 			body.Close()
 		}
 	}()
-	if out.ContentRange != nil {
-		return nil, fmt.Errorf("encryptionclient: server returned a range (%s) that was not requested", aws.ToString(out.ContentRange))
+	if err := checkWholeResponse(out, -1); err != nil {
+		return nil, err
+	}
+	n := int64(-1)
+	if out.ContentLength != nil {
+		// The body must be exactly as long as announced, in every mode:
+		// a short one is ErrTruncated, never taken for the end (a legacy
+		// CBC body cut at a block boundary can end in valid padding).
+		n = *out.ContentLength
+		body = newExactBody(body, n)
 	}
 	op, err := c.open(ctx, refForGet(in), out.Metadata, optFns)
 	if err != nil {
 		return nil, err
 	}
-	ctLen := aws.ToInt64(out.ContentLength)
-	if op.Envelope.Suite.Authenticated() && ctLen < envelope.TagSize && out.ContentLength != nil {
-		op.Close()
-		return nil, ErrAuthentication
+	if n >= 0 {
+		if err := envelope.CheckBodyLength(op.Envelope.Suite, n, op.Envelope.PlaintextLength); err != nil {
+			op.Close()
+			return nil, err
+		}
 	}
+	ctLen := n
 	if c.opts.EnableDelayedAuthentication || op.Cipher() == nil {
 		// Streams decrypt on the caller's goroutine: read the network
 		// ahead on another. (A verified GCM read only hashes while it
@@ -94,8 +100,8 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	} else {
 		defer op.Close()
 		limit := c.opts.BufferSize
-		if out.ContentLength != nil && ctLen-envelope.TagSize > limit {
-			return nil, fmt.Errorf("%w: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
+		if ctLen >= 0 && ctLen-envelope.TagSize > limit {
+			return nil, fmt.Errorf("%w to authenticate in memory: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
 		}
 		r, err := op.VerifiedReader(body, limit, n)
 		if err != nil {
@@ -144,12 +150,19 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 		op.Close()
 		return nil, &envelope.PolicyError{What: "ranged GetObject of a CBC object"}
 	}
-	size := aws.ToInt64(head.ContentLength) - envelope.TagSize
-	if size < 0 {
-		return nil, ErrAuthentication
+	if head.ContentLength == nil {
+		op.Close()
+		return nil, fmt.Errorf("%w: HeadObject returned no object size", ErrBadResponse)
 	}
+	ctLen := *head.ContentLength
+	if err := envelope.CheckBodyLength(op.Envelope.Suite, ctLen, op.Envelope.PlaintextLength); err != nil {
+		op.Close()
+		return nil, err
+	}
+	size := ctLen - envelope.TagSize
 	r, err := envelope.ParseRange(aws.ToString(in.Range), size)
 	if err != nil {
+		op.Close()
 		return nil, err
 	}
 	req := *in
@@ -167,9 +180,16 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 		// or 404 now means the object was replaced or deleted in between.
 		return nil, changedError("ranged read", err)
 	}
-	rr, _ := op.RangeReader(out.Body, r.First)
-	src := out.Body
-	out.Body = &readCloser{Reader: io.LimitReader(rr, r.Len()), close: src.Close}
+	// Decrypting bytes at another offset than asked would release
+	// garbage as plaintext: the answer must be exactly the range.
+	if err := checkRangeResponse(out, r.First, r.Last, ctLen); err != nil {
+		out.Body.Close()
+		op.Close()
+		return nil, err
+	}
+	src := newExactBody(out.Body, r.Len())
+	rr, _ := op.RangeReader(src, r.First)
+	out.Body = &readCloser{Reader: rr, close: src.Close}
 	out.ContentLength = aws.Int64(r.Len())
 	out.ContentRange = aws.String(r.ContentRange(size))
 	clearChecksums(out)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 // HeadObject returns an encrypted object's metadata with ContentLength set
@@ -40,6 +41,13 @@ func (c *Client) headObject(ctx context.Context, in *s3.HeadObjectInput, optFns 
 	}, out.Metadata, optFns)
 	if err != nil {
 		return nil, err
+	}
+	if out.ContentLength != nil {
+		// The size S3 reports is checked against what the format allows
+		// before anyone sizes anything from it.
+		if err := envelope.CheckBodyLength(env.Suite, *out.ContentLength, env.PlaintextLength); err != nil {
+			return nil, err
+		}
 	}
 	out.ContentLength = plaintextLength(env, out.ContentLength)
 	out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME = nil, nil, nil

@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/s3ec/s3ec-go/internal/cbcstream"
 	"github.com/s3ec/s3ec-go/internal/gcmstream"
@@ -35,6 +36,20 @@ var (
 	// the block size or has invalid padding. CBC has no integrity check, so
 	// this is the only error such a body can give.
 	ErrInvalidCiphertext = cbcstream.ErrInvalidCiphertext
+
+	// ErrTooLarge reports a size beyond its bound: a plaintext beyond the
+	// GCM limit (MaxGCMPlaintextSize), a size read from S3 (Content-Length,
+	// Content-Range, x-amz-unencrypted-content-length) beyond that limit, a
+	// body beyond a configured buffer, or a body longer than the length
+	// announced for it. It is one value everywhere (the engine's, the
+	// object layer's and the client's ErrTooLarge are this one).
+	ErrTooLarge = gcmstream.ErrTooLarge
+
+	// ErrTruncated reports a body that ended before the length announced
+	// for it (its Content-Length, its Content-Range, or the plaintext length
+	// the envelope records): a cut connection or a lying server. It wraps
+	// io.ErrUnexpectedEOF, so errors.Is(err, io.ErrUnexpectedEOF) holds too.
+	ErrTruncated = fmt.Errorf("envelope: body ended before its announced length: %w", io.ErrUnexpectedEOF)
 )
 
 // MalformedError reports an envelope that cannot be used: a required key is

@@ -13,9 +13,39 @@ func CiphertextLength(suite Suite, n int64) (int64, error) {
 		return 0, fmt.Errorf("envelope: negative plaintext length %d", n)
 	}
 	if suite.Authenticated() && n > MaxGCMPlaintextSize {
-		return 0, fmt.Errorf("envelope: plaintext of %d bytes exceeds the GCM limit of %d bytes", n, int64(MaxGCMPlaintextSize))
+		return 0, fmt.Errorf("%w: plaintext of %d bytes exceeds the GCM limit of %d bytes", ErrTooLarge, n, int64(MaxGCMPlaintextSize))
 	}
 	return suite.CiphertextSize(n), nil
+}
+
+// CheckBodyLength checks the stored body length n of an object under suite
+// (a Content-Length or Content-Range total read from S3) against what the
+// format allows, before anything is sized from it: a GCM body holds at
+// least the tag and at most MaxGCMPlaintextSize bytes of plaintext before
+// it ([ErrTooLarge]); a CBC body is a positive multiple of 16 bytes
+// ([ErrInvalidCiphertext]). plaintextLength is the length the envelope
+// records (x-amz-unencrypted-content-length), or -1: for CBC, which has no
+// other integrity, it must agree with n ([ErrMalformed]).
+func CheckBodyLength(suite Suite, n, plaintextLength int64) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("%w: negative body length %d", ErrMalformed, n)
+	case suite.Authenticated():
+		if n > MaxGCMPlaintextSize+TagSize {
+			return fmt.Errorf("%w: body of %d bytes exceeds the GCM limit of %d bytes and its tag", ErrTooLarge, n, int64(MaxGCMPlaintextSize))
+		}
+		if n < TagSize {
+			return ErrAuthentication
+		}
+	case suite == SuiteAESCBC:
+		if n < 16 || n%16 != 0 {
+			return fmt.Errorf("%w: body of %d bytes", ErrInvalidCiphertext, n)
+		}
+		if plaintextLength >= 0 && suite.CiphertextSize(plaintextLength) != n {
+			return malformed(KeyUnencryptedLength, "plaintext length %d does not match a body of %d bytes", plaintextLength, n)
+		}
+	}
+	return nil
 }
 
 // PlaintextLength returns the plaintext length of a GCM body of n bytes. For

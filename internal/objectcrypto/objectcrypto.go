@@ -6,7 +6,6 @@ package objectcrypto
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -34,7 +33,7 @@ func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy
 	}
 	suite := policy.EncryptSuite()
 	if plaintextLength > envelope.MaxGCMPlaintextSize {
-		return nil, fmt.Errorf("objectcrypto: plaintext of %d bytes exceeds the GCM limit of %d bytes", plaintextLength, int64(envelope.MaxGCMPlaintextSize))
+		return nil, fmt.Errorf("%w: plaintext of %d bytes exceeds the GCM limit of %d bytes", ErrTooLarge, plaintextLength, int64(envelope.MaxGCMPlaintextSize))
 	}
 	dk, err := kr.GenerateDataKey(ctx, &materials.EncryptionRequest{Suite: suite, EncryptionContext: encCtx, PlaintextLength: plaintextLength})
 	if err != nil {
@@ -128,29 +127,73 @@ func (o *Opener) Cipher() *gcmstream.Cipher { return o.gcm }
 // UnverifiedReader decrypts body as a stream. For GCM objects the plaintext
 // is handed out before the tag is checked: the final Read returns
 // [envelope.ErrAuthentication] when the body was altered, and the caller
-// must discard what it read. CBC objects have no tag at all.
+// must discard what it read. CBC objects have no tag at all: their padding
+// is checked at the end, and so is the plaintext length the envelope
+// records, when it records one (a body cut at a block boundary can end in
+// valid-looking padding; the recorded length catches it).
 func (o *Opener) UnverifiedReader(body io.Reader) (io.Reader, error) {
 	if o.gcm != nil {
 		return o.gcm.UnverifiedDecryptReader(body), nil
 	}
-	return cbcstream.NewDecryptReader(o.cbcKey, o.Envelope.IV, body)
+	r, err := cbcstream.NewDecryptReader(o.cbcKey, o.Envelope.IV, body)
+	if err != nil {
+		return nil, err
+	}
+	if o.Envelope.PlaintextLength < 0 {
+		return r, nil
+	}
+	return &lengthReader{r: r, want: o.Envelope.PlaintextLength}, nil
 }
 
-// ErrTooLarge reports an object whose plaintext exceeds the verified-read
-// buffer limit.
-var ErrTooLarge = errors.New("objectcrypto: object exceeds the buffer limit for verified reads")
+// lengthReader checks that a CBC plaintext has the length its envelope
+// records.
+type lengthReader struct {
+	r    io.Reader
+	want int64
+	got  int64
+	err  error
+}
+
+func (l *lengthReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	l.got += int64(n)
+	switch {
+	case l.got > l.want:
+		l.err = &envelope.MalformedError{Field: envelope.KeyUnencryptedLength, Reason: fmt.Sprintf("the body holds more than the %d bytes of plaintext recorded", l.want)}
+		return 0, l.err
+	case err == io.EOF && l.got < l.want:
+		l.err = fmt.Errorf("%w: %d of the %d bytes of plaintext recorded: %w", ErrTruncated, l.got, l.want,
+			&envelope.MalformedError{Field: envelope.KeyUnencryptedLength, Reason: "longer than the body"})
+		return 0, l.err
+	case err != nil:
+		l.err = err
+	}
+	return n, err
+}
+
+// ErrTooLarge is the class of every size beyond its bound; see
+// [envelope.ErrTooLarge] (the same value).
+var ErrTooLarge = envelope.ErrTooLarge
+
+// ErrTruncated is the class of bodies shorter than announced; see
+// [envelope.ErrTruncated] (the same value).
+var ErrTruncated = envelope.ErrTruncated
 
 // ReadVerified decrypts the whole body into memory and returns the plaintext
 // only after the tag verified; on any error it returns no plaintext. Bodies
 // whose plaintext would exceed limit bytes fail with [ErrTooLarge]. sizeHint
-// is the body's length when known (it sizes the buffer), or 0.
+// is the body's length when known, or 0: it is a claim of the server, so it
+// only caps the buffer's growth; the buffer grows as bytes arrive.
 func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, error) {
 	r, err := o.UnverifiedReader(body)
 	if err != nil {
 		return nil, err
 	}
 	limit = clampLimit(limit)
-	buf := make([]byte, 0, min(max(sizeHint, 64<<10), limit))
+	buf := make([]byte, 0, initialBuffer(limit, sizeHint))
 	for {
 		if int64(len(buf)) >= limit {
 			// At the limit: the body must end here, or it is too large.
@@ -166,7 +209,7 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 			return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 		}
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, int(min(int64(cap(buf))+1, limit-int64(len(buf)))))
+			buf = grow(buf, limit)
 		}
 		end := int(min(int64(cap(buf)), limit))
 		n, err := r.Read(buf[len(buf):end])
@@ -179,6 +222,32 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 			return nil, err
 		}
 	}
+}
+
+// initialBuffer is the first capacity of a buffer for a body of size
+// bytes (a claim of the server, or ≤ 0 when unknown) that may not exceed
+// most: no more than firstBuffer is allocated before any byte arrived.
+func initialBuffer(most, size int64) int {
+	if size <= 0 {
+		size = firstBuffer
+	}
+	return int(min(size, most, firstBuffer))
+}
+
+// firstBuffer is the most a buffered read allocates before the body's
+// bytes arrive; the buffer then doubles as they do.
+const firstBuffer = 1 << 20
+
+// grow doubles the capacity of the full buffer b, up to most bytes; the
+// old buffer is wiped (it may hold plaintext).
+func grow(b []byte, most int64) []byte {
+	n := int(min(int64(max(cap(b), 4096)), most-int64(len(b))))
+	if n <= 0 || cap(b)-len(b) >= n {
+		return b
+	}
+	nb := slices.Grow(b, n)
+	clear(b[:cap(b)])
+	return nb
 }
 
 // RangeReader decrypts a ciphertext range that starts at plaintext offset

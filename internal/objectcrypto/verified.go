@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/gcmstream"
@@ -62,10 +61,14 @@ func clampLimit(limit int64) int64 {
 const readPiece = 256 << 10
 
 // readAndHash reads a GCM body into memory and hashes its ciphertext as it
-// arrives; the last 16 bytes are the tag.
+// arrives; the last 16 bytes are the tag. size is the body's length when
+// known, or −1; it is a claim of the server, so it never sizes more than
+// the first buffer: the buffer doubles as bytes arrive, up to the limit.
+// (Whether the body has exactly the announced length is the caller's
+// check.)
 func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []byte, tag [envelope.TagSize]byte, err error) {
 	most := limit + envelope.TagSize // the longest body allowed
-	buf := make([]byte, 0, min(max(size, 64<<10), most))
+	buf := make([]byte, 0, initialBuffer(most, size))
 	hashed := 0
 	for {
 		var n int
@@ -84,10 +87,7 @@ func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []
 				if int64(len(buf)) >= most {
 					return nil, tag, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 				}
-				if len(buf) == cap(buf) {
-					buf = slices.Grow(buf, int(min(int64(cap(buf)), most-int64(len(buf)))))
-				}
-				buf = append(buf, one[0])
+				buf = append(grow(buf, most), one[0])
 			}
 		}
 		if end := len(buf) - envelope.TagSize; end > hashed {

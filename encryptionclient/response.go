@@ -1,0 +1,127 @@
+package encryptionclient
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/s3ec/s3ec-go/internal/streamio"
+)
+
+// The checks of what S3 answers to a GET: the status, the range and the
+// length of the body. The server (or the network before it) may say
+// anything; nothing is decrypted, allocated or released on its word
+// before these checks.
+
+// statusCode returns the HTTP status of a response, or 0 when the output
+// did not come through the SDK's HTTP stack (a test double).
+func statusCode(out *s3.GetObjectOutput) int {
+	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok && raw.Response != nil {
+		return raw.StatusCode
+	}
+	return 0
+}
+
+// checkWholeResponse checks the answer to a GET without a Range: a 200
+// with no Content-Range and a non-negative Content-Length (when there is
+// one) that equals want (when want ≥ 0: the size HeadObject saw).
+func checkWholeResponse(out *s3.GetObjectOutput, want int64) error {
+	if code := statusCode(out); code != 0 && code != http.StatusOK {
+		return fmt.Errorf("%w: status %d for a whole-object GET", ErrBadResponse, code)
+	}
+	if out.ContentRange != nil {
+		return fmt.Errorf("%w: a range (%s) that was not requested", ErrBadResponse, aws.ToString(out.ContentRange))
+	}
+	if out.ContentLength != nil {
+		switch n := *out.ContentLength; {
+		case n < 0:
+			return fmt.Errorf("%w: Content-Length %d", ErrBadResponse, n)
+		case want >= 0 && n != want:
+			return fmt.Errorf("%w: Content-Length %d, HeadObject saw %d bytes", ErrBadResponse, n, want)
+		}
+	}
+	return nil
+}
+
+// checkRangeResponse checks the answer to a GET of body bytes first-last
+// of an object of total bytes: a 206 whose Content-Range is exactly that
+// range and whose Content-Length (when there is one) is its length. Both
+// ranged GetObject and every range of Download use it.
+func checkRangeResponse(out *s3.GetObjectOutput, first, last, total int64) error {
+	asked := fmt.Sprintf("bytes=%d-%d", first, last)
+	if code := statusCode(out); code != 0 && code != http.StatusPartialContent {
+		return fmt.Errorf("%w: range %s answered with status %d", ErrBadResponse, asked, code)
+	}
+	if got, want := aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-%d/%d", first, last, total); got != want {
+		return fmt.Errorf("%w: range %s of a %d-byte object answered with Content-Range %q", ErrBadResponse, asked, total, got)
+	}
+	if out.ContentLength != nil && *out.ContentLength != last-first+1 {
+		return fmt.Errorf("%w: range %s answered with Content-Length %d", ErrBadResponse, asked, *out.ContentLength)
+	}
+	return nil
+}
+
+// exactBody reads a response body that must hold exactly n bytes: one that
+// ends sooner fails with ErrTruncated (which wraps io.ErrUnexpectedEOF, as
+// a cut connection does), one that goes on fails with ErrTooLarge. Its
+// io.EOF therefore means exactly n bytes arrived.
+type exactBody struct {
+	rc   io.ReadCloser
+	n    int64 // announced
+	left int64
+	err  error
+}
+
+func newExactBody(rc io.ReadCloser, n int64) *exactBody {
+	return &exactBody{rc: rc, n: n, left: n}
+}
+
+func (b *exactBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.left == 0 {
+		// Everything announced arrived: the body must end here.
+		var one [1]byte
+		k, err := streamio.ReadFull(b.rc, one[:])
+		switch {
+		case k > 0:
+			b.err = fmt.Errorf("%w: the body goes on past its %d bytes", ErrTooLarge, b.n)
+		case err == io.EOF:
+			b.err = io.EOF
+		default:
+			b.err = err
+		}
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	k, err := b.rc.Read(p)
+	if k < 0 || k > len(p) {
+		b.err = streamio.ErrInvalidCount
+		return 0, b.err
+	}
+	b.left -= int64(k)
+	switch {
+	case err == nil:
+	case err == io.EOF && b.left == 0:
+		err = nil // the next Read checks that the body ends
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		b.err = fmt.Errorf("%w: %d of %d bytes", ErrTruncated, b.n-b.left, b.n)
+		err = b.err
+	default:
+		b.err = err
+	}
+	return k, err
+}
+
+func (b *exactBody) Close() error { return b.rc.Close() }
