@@ -466,3 +466,40 @@ func TestLyingLegacyCBCCut(t *testing.T) {
 		t.Fatalf("honest Download of the CBC object: %v", err)
 	}
 }
+
+// Rewrap copies an object onto itself, in parts when it is large: the
+// part table was sized from HeadObject's Content-Length, and a size near
+// 2^63 overflowed it (a panic). The size is bounded before any write, and
+// nothing is left behind (no multipart upload).
+func TestLyingSizeRewrap(t *testing.T) {
+	e := newLiarEnv(t)
+	ctx := context.Background()
+	c := e.lyingClient(e.krs["aes"])
+	data := randBytes(t, 5000)
+	if err := e.put(c, ctx, "obj", data); err != nil {
+		t.Fatal(err)
+	}
+	newAES, err := materials.NewAESKeyring(randBytes(t, 32), func(o *materials.AESKeyringOptions) {
+		o.MaterialDescription = map[string]string{"purpose": "new"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{1<<63 - 1, 1 << 62, envelope.MaxGCMPlaintextSize + envelope.TagSize + 1} {
+		e.liar.Reset()
+		e.liar.On(s3test.Head("obj"), 0, s3test.SetHeader("Content-Length", strconv.FormatInt(size, 10)))
+		_, err := c.Rewrap(ctx, &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("obj"), Keyring: newAES})
+		if !errors.Is(err, encryptionclient.ErrTooLarge) {
+			t.Errorf("Rewrap, HeadObject size %d: %v, want ErrTooLarge", size, err)
+		}
+		for _, r := range e.liar.Requests() {
+			if !strings.HasPrefix(r, "HEAD ") && !strings.HasPrefix(r, "GET ") {
+				t.Errorf("Rewrap, HeadObject size %d, wrote: %s", size, r)
+			}
+		}
+	}
+	e.liar.Reset()
+	if got, err := e.get(e.client(e.krs["aes"]), ctx, "obj"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the object after the refused re-wraps: %v", err)
+	}
+}

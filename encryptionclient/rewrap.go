@@ -194,6 +194,13 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	if env.Format == envelope.FormatV1 || env.Suite == envelope.SuiteAESCBC {
 		return nil, &envelope.PolicyError{What: fmt.Sprintf("re-wrapping a %v %s object (its format is never written; re-encrypt it instead)", env.Format, env.Suite.CipherName())}
 	}
+	if head.ContentLength != nil {
+		// The size decides the copy and sizes its part table: bound it
+		// by the format before any of that.
+		if err := envelope.CheckBodyLength(env.Suite, *head.ContentLength, env.PlaintextLength); err != nil {
+			return nil, err
+		}
+	}
 
 	newKey, out, err := c.rewrapKey(ctx, in, env)
 	if err != nil {
