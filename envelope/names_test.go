@@ -158,6 +158,22 @@ func TestMixedSources(t *testing.T) {
 		t.Fatalf("agreeing object key: %v", err)
 	}
 
+	// Java SDK v1 puts the plaintext length on the object alone.
+	ea := newTestEnvelope(t, SuiteAESGCM, WrapAESGCM, nil)
+	_, bodyA, err := ea.InstructionFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(bodyA), KeyUnencryptedLength) {
+		t.Fatal("local-wrap instruction file holds the plaintext length")
+	}
+	if _, err := Decode(map[string]string{"x-amz-unencrypted-content-length": "5", KeyInstrFileMark: ""}, bodyA); err != nil {
+		t.Fatalf("plaintext length on the object alone: %v", err)
+	}
+	// Any other key on the object alone has no counterpart to agree with.
+	_, err = decodeN(t, 20, map[string]string{"x-amz-matdesc": `{"a":"b"}`}, bodyA)
+	wantMalformedField(t, err, KeyMatDesc)
+
 	// V3 names in a V2 envelope (on the object, or beside an instruction
 	// file) and V2 names in a V3 one.
 	for _, k := range []string{KeyV3Content, KeyV3Wrap, KeyV3Commitment, KeyV3MessageID, KeyV3Context, KeyV3MatDesc} {
