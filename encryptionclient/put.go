@@ -153,13 +153,41 @@ func metadataSize(m map[string]string) int {
 	return n
 }
 
+// checkUserMetadata refuses caller metadata that cannot be stored as
+// given: envelope names; names that HTTP cannot carry; values with control
+// characters; and names that differ only in case, of which S3 (whose
+// metadata names are case-insensitive) would keep one, chosen by map order.
+// The error names the first offending name in sort order, so that it is the
+// same on every call.
 func checkUserMetadata(m map[string]string) error {
-	for k := range m {
-		if envelope.IsReservedKey(k) {
-			return invalid("metadata name %q is reserved for the encryption envelope", k)
+	var bad string
+	var why error
+	report := func(k string, err error) {
+		if why == nil || k < bad {
+			bad, why = k, err
 		}
 	}
-	return nil
+	seen := make(map[string]string, len(m))
+	for k, v := range m {
+		lk := strings.ToLower(k)
+		switch {
+		case envelope.IsReservedKey(k):
+			report(k, invalid("metadata name %q is reserved for the encryption envelope", k))
+		case k == "" || strings.IndexFunc(k, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+		}) >= 0:
+			report(k, invalid("metadata name %q is not a valid HTTP header name", k))
+		case strings.IndexFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0:
+			report(k, invalid("metadata %q: the value holds a control character, which HTTP cannot carry", k))
+		}
+		if other, dup := seen[lk]; dup {
+			a, b := min(k, other), max(k, other)
+			report(a, invalid("metadata names %q and %q differ only in case; S3 would keep one of them", a, b))
+		} else {
+			seen[lk] = k
+		}
+	}
+	return why
 }
 
 func checkPlaintextChecksums(in *s3.PutObjectInput) error {

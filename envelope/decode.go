@@ -1,9 +1,13 @@
 package envelope
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,16 +17,58 @@ import (
 // keys).
 type metadata map[string]string
 
-func normalize(m map[string]string) metadata {
+// normalize lower-cases the envelope names of m (ASCII only: metadata names
+// are ASCII, and a name that lower-cases to an envelope name only through
+// Unicode folding is not one) and keeps their non-empty values. Two names
+// that differ only in case would make the envelope mean whichever one Go's
+// map order put last, so they are refused, whatever their values.
+func normalize(m map[string]string) (metadata, error) {
 	out := metadata{}
+	var spellings map[string][]string
 	for k, v := range m {
-		lk := strings.ToLower(k)
-		if !IsReservedKey(lk) || v == "" {
+		if !IsReservedKey(k) {
 			continue
 		}
-		out[lk] = v
+		lk := asciiLower(k)
+		if spellings == nil {
+			spellings = map[string][]string{}
+		}
+		spellings[lk] = append(spellings[lk], k)
+		if v != "" {
+			out[lk] = v
+		}
 	}
-	return out
+	var dup []string
+	for lk, names := range spellings {
+		if len(names) > 1 {
+			dup = append(dup, lk)
+		}
+	}
+	if len(dup) > 0 {
+		slices.Sort(dup)
+		names := spellings[dup[0]]
+		slices.Sort(names)
+		return nil, malformed(dup[0], "present more than once, as %s (names match case-insensitively)", quoteAll(names))
+	}
+	return out, nil
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, " and ")
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func (m metadata) has(k string) bool { _, ok := m[k]; return ok }
@@ -57,7 +103,11 @@ const (
 // Detect reports where the envelope of an object with the given user metadata
 // is. Callers fetch the instruction file unless it returns LayoutObject.
 func Detect(meta map[string]string) (Layout, error) {
-	return normalize(meta).layout()
+	m, err := normalize(meta)
+	if err != nil {
+		return 0, err
+	}
+	return m.layout()
 }
 
 func (m metadata) layout() (Layout, error) {
@@ -90,7 +140,10 @@ func (m metadata) layout() (Layout, error) {
 // Decode checks the envelope's syntax and consistency only; apply
 // [Policy.CheckDecrypt] before unwrapping any key.
 func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
-	m := normalize(meta)
+	m, err := normalize(meta)
+	if err != nil {
+		return nil, err
+	}
 	layout, err := m.layout()
 	if err != nil {
 		return nil, err
@@ -102,7 +155,7 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 		if instructionFile == nil {
 			return nil, ErrNotEncrypted
 		}
-		return decodeInstructionFileOnly(instructionFile)
+		return decodeInstructionFileOnly(instructionFile, nil)
 	case LayoutV3Split:
 		if instructionFile == nil {
 			return nil, malformed(KeyV3WrappedKey, "missing: object has V3 content keys but no instruction file was found")
@@ -139,8 +192,9 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 		}
 		// The object carries stray envelope keys and the envelope proper is
 		// in the instruction file: read only the instruction file, so that
-		// keys on the object cannot change how it is read.
-		return decodeInstructionFileOnly(instructionFile)
+		// keys on the object cannot change how it is read, and refuse keys
+		// on the object that say something else.
+		return decodeInstructionFileOnly(instructionFile, m)
 	}
 }
 
@@ -148,7 +202,13 @@ func Decode(meta map[string]string, instructionFile []byte) (*Envelope, error) {
 // instruction file. A V3 envelope may not be: its content keys (x-amz-c,
 // x-amz-d, x-amz-i) must stay on the object, or whoever can replace the
 // instruction file could replace the commitment with the wrapped key.
-func decodeInstructionFileOnly(body []byte) (*Envelope, error) {
+//
+// object holds the envelope keys found on the object itself. They take no
+// part in the decoding, but each must be in the instruction file with the
+// same value, so that the object has one meaning whichever of the two a
+// reader consults. x-amz-unencrypted-content-length (informational, and put
+// on the object by Java SDK v1 writers) may be on the object alone.
+func decodeInstructionFileOnly(body []byte, object metadata) (*Envelope, error) {
 	inst, err := parseInstructionFile(body)
 	if err != nil {
 		return nil, err
@@ -163,24 +223,56 @@ func decodeInstructionFileOnly(body []byte) (*Envelope, error) {
 			return nil, malformed(k, "V3 content keys must be stored on the object, not in the instruction file")
 		}
 	}
+	keys := slices.Sorted(maps.Keys(object))
+	for _, k := range keys {
+		v, ok := inst[k]
+		switch {
+		case k == KeyInstrFileMark:
+		case ok && v != object[k]:
+			return nil, malformed(k, "the object metadata and the instruction file hold different values")
+		case !ok && k != KeyUnencryptedLength:
+			return nil, malformed(k, "on the object but not in the instruction file that holds its envelope")
+		}
+	}
 	return inst.decode(true)
 }
 
 // parseInstructionFile reads an instruction-file body: one JSON object whose
 // values are strings (numbers are accepted for the tag and length keys).
+// The object is walked token by token, as encoding/json would silently
+// keep the last of two equal keys: every key must appear once, and envelope
+// names once in any case.
 func parseInstructionFile(body []byte) (metadata, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, malformed("instruction file", "not a JSON object: %v", err)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, malformed("instruction file", "not a JSON object")
 	}
 	m := map[string]string{}
-	for k, v := range raw {
+	seen := map[string]bool{}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, malformed("instruction file", "not a JSON object: %v", err)
+		}
+		k := kt.(string) // object keys are always strings
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed("instruction file", "not a JSON object: %v", err)
+		}
+		if seen[k] {
+			field := k
+			if IsReservedKey(k) {
+				field = asciiLower(k)
+			}
+			return nil, malformed(field, "present more than once in the instruction file")
+		}
+		seen[k] = true
 		var s string
 		if err := json.Unmarshal(v, &s); err == nil {
 			m[k] = s
 			continue
 		}
-		lk := strings.ToLower(k)
+		lk := asciiLower(k)
 		var n json.Number
 		if (lk == KeyTagLen || lk == KeyUnencryptedLength) && json.Unmarshal(v, &n) == nil {
 			m[k] = n.String()
@@ -189,8 +281,15 @@ func parseInstructionFile(body []byte) (metadata, error) {
 		if IsReservedKey(lk) {
 			return nil, malformed(lk, "instruction-file value is not a string")
 		}
+		m[k] = "" // another key: kept only so that its spellings are counted
 	}
-	return normalize(m), nil
+	if _, err := dec.Token(); err != nil { // closing brace
+		return nil, malformed("instruction file", "not a JSON object: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, malformed("instruction file", "data after the JSON object")
+	}
+	return normalize(m)
 }
 
 func (m metadata) decode(fromInstr bool) (*Envelope, error) {
@@ -200,15 +299,34 @@ func (m metadata) decode(fromInstr bool) (*Envelope, error) {
 	case m.has(KeyV3WrappedKey):
 		e, err = m.decodeV3()
 	case m.has(KeyV2WrappedKey):
-		e, err = m.decodeV2()
+		err = m.refuseV3Keys()
+		if err == nil {
+			e, err = m.decodeV2()
+		}
 	default:
-		e, err = m.decodeV1()
+		err = m.refuseV3Keys()
+		if err == nil {
+			e, err = m.decodeV1()
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	e.InInstructionFile = fromInstr
 	return e, nil
+}
+
+// refuseV3Keys refuses the V3 names in a V1/V2 envelope: x-amz-c beside
+// x-amz-cek-alg (or x-amz-t beside x-amz-matdesc) gives the object two
+// meanings, and readers that look at the V3 names first would take the
+// other one. (decodeV3 refuses the V1/V2 names likewise.)
+func (m metadata) refuseV3Keys() error {
+	for _, k := range []string{KeyV3Content, KeyV3Wrap, KeyV3Commitment, KeyV3MessageID, KeyV3Context, KeyV3MatDesc} {
+		if m.has(k) {
+			return malformed(k, "V3 key in a V1/V2 envelope (mixed formats)")
+		}
+	}
+	return nil
 }
 
 func (m metadata) decodeV1() (*Envelope, error) {
@@ -393,7 +511,7 @@ func (m metadata) description(k string) (map[string]string, error) {
 	if !ok {
 		return map[string]string{}, nil
 	}
-	d, err := ParseDescription(UndoS3Encoding(v))
+	d, err := readDescription(v)
 	if err != nil {
 		return nil, malformed(k, "%v", err)
 	}

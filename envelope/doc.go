@@ -23,8 +23,17 @@
 //
 // Metadata names match case-insensitively, S3's RFC 2047 encoding of
 // non-ASCII values is undone, and JSON descriptions are accepted in any key
-// order and escaping. Keys of another format added to an object cannot
-// change how it is read: the format is decided by its wrapped-key entry
-// alone. Errors are typed: [*MalformedError] names the field at fault,
+// order and escaping. Every envelope has one meaning: an envelope name
+// present twice (in two cases in metadata, or twice in an instruction file),
+// keys of V2 and V3 mixed, or a key on the object that the instruction file
+// contradicts are refused, and the format is decided by its wrapped-key
+// entry alone. Errors are typed: [*MalformedError] names the field at fault,
 // [*PolicyError] names the option that would allow what was refused.
+//
+// # Writing exactly
+//
+// A description is stored so that readers get it back exactly: the "?" of
+// "=?" is written as ?, so that no value is taken for an RFC 2047
+// encoded word, and what cannot read back (text that is not valid UTF-8) is
+// refused with a [*DescriptionError] ([CheckDescription]).
 package envelope

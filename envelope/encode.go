@@ -7,8 +7,10 @@ import (
 )
 
 // Validate checks that e can be written: a current format (V2 or V3), a
-// matching suite, a non-legacy wrap and fields of the right sizes. This
-// library never writes V1, CBC or legacy wraps.
+// matching suite, a non-legacy wrap, fields of the right sizes and a
+// description that reads back exactly ([CheckDescription]; a
+// [*DescriptionError] otherwise). This library never writes V1, CBC or
+// legacy wraps.
 func (e *Envelope) Validate() error {
 	switch e.Format {
 	case FormatV2:
@@ -37,7 +39,14 @@ func (e *Envelope) Validate() error {
 	if len(e.EncryptedKey) == 0 {
 		return malformed(KeyV2WrappedKey, "empty wrapped key")
 	}
-	return nil
+	field := KeyMatDesc
+	if e.Format == FormatV3 {
+		field = KeyV3MatDesc
+		if e.WrapAlgorithm == WrapKMSContext {
+			field = KeyV3Context
+		}
+	}
+	return CheckDescription(field, e.Description)
 }
 
 // Metadata renders e as S3 user metadata, with every key on the object. Its
@@ -49,7 +58,10 @@ func (e *Envelope) Metadata() (map[string]string, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	m := e.wrappedKeyKeys()
+	m, err := e.wrappedKeyKeys()
+	if err != nil {
+		return nil, err
+	}
 	maps.Copy(m, e.contentKeys())
 	return m, nil
 }
@@ -64,14 +76,15 @@ func (e *Envelope) InstructionFile() (objectMeta map[string]string, body []byte,
 		return nil, nil, err
 	}
 	var order []string
-	var inst map[string]string
+	inst, err := e.wrappedKeyKeys()
+	if err != nil {
+		return nil, nil, err
+	}
 	if e.Format == FormatV3 {
 		objectMeta = e.contentKeys()
-		inst = e.wrappedKeyKeys()
 		order = []string{KeyV3WrappedKey, KeyV3Wrap, KeyV3MatDesc, KeyV3Context}
 	} else {
 		objectMeta = map[string]string{}
-		inst = e.wrappedKeyKeys()
 		maps.Copy(inst, e.contentKeys())
 		order = []string{KeyIV, KeyV2WrappedKey, KeyMatDesc, KeyWrapAlg, KeyCEKAlg, KeyTagLen, KeyUnencryptedLength}
 	}
@@ -85,8 +98,9 @@ func (e *Envelope) InstructionFile() (objectMeta map[string]string, body []byte,
 }
 
 // wrappedKeyKeys are the keys that belong to the wrapped data key: the ones a
-// re-wrap replaces.
-func (e *Envelope) wrappedKeyKeys() map[string]string {
+// re-wrap replaces. The description is stored so that it reads back
+// exactly (storeDescription), or refused.
+func (e *Envelope) wrappedKeyKeys() (map[string]string, error) {
 	b64 := base64.StdEncoding.EncodeToString
 	m := map[string]string{}
 	if e.Format == FormatV3 {
@@ -94,18 +108,26 @@ func (e *Envelope) wrappedKeyKeys() map[string]string {
 		m[KeyV3WrappedKey] = b64(e.EncryptedKey)
 		m[KeyV3Wrap] = code
 		if len(e.Description) > 0 {
+			field := KeyV3MatDesc
 			if e.WrapAlgorithm == WrapKMSContext {
-				m[KeyV3Context] = RenderDescription(e.Description)
-			} else {
-				m[KeyV3MatDesc] = RenderDescription(e.Description)
+				field = KeyV3Context
 			}
+			d, err := storeDescription(field, e.Description)
+			if err != nil {
+				return nil, err
+			}
+			m[field] = d
 		}
-		return m
+		return m, nil
+	}
+	d, err := storeDescription(KeyMatDesc, e.Description)
+	if err != nil {
+		return nil, err
 	}
 	m[KeyV2WrappedKey] = b64(e.EncryptedKey)
 	m[KeyWrapAlg] = string(e.WrapAlgorithm)
-	m[KeyMatDesc] = RenderDescription(e.Description)
-	return m
+	m[KeyMatDesc] = d
+	return m, nil
 }
 
 // contentKeys are the keys that describe the content encryption.

@@ -92,3 +92,31 @@ func (e *PolicyError) Error() string {
 
 // Is makes errors.Is(err, ErrPolicy) true.
 func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
+
+// ErrInvalidDescription is the class of every [*DescriptionError]: a
+// material description or encryption context that cannot be stored so that
+// every reader gets it back exactly. It is refused before anything is
+// written.
+var ErrInvalidDescription = errors.New("envelope: description cannot be stored exactly")
+
+// DescriptionError reports a material description or encryption context
+// that would not read back as written: a name or value that is not valid
+// UTF-8 (JSON would replace it). Field names what holds the description:
+// an envelope key (x-amz-matdesc, x-amz-t, x-amz-m) or the caller's option
+// (e.g. "encryption context"). Key is the entry at fault, when one is.
+type DescriptionError struct {
+	Field  string
+	Key    string
+	Reason string
+}
+
+func (e *DescriptionError) Error() string {
+	s := "envelope: " + e.Field + " cannot be stored exactly"
+	if e.Key != "" {
+		s += fmt.Sprintf(": entry %q", e.Key)
+	}
+	return s + ": " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrInvalidDescription) true.
+func (e *DescriptionError) Is(target error) bool { return target == ErrInvalidDescription }

@@ -21,7 +21,8 @@ type AESKeyringOptions struct {
 	// authenticated: it only tells a reader which key to use, so never put
 	// anything in it that a reader must be able to trust. Change it when you
 	// change the key, and keep the old key in AdditionalKeys under the old
-	// description. Default: none (stored as {}).
+	// description. Default: none (stored as {}). Names and values must be
+	// valid UTF-8 ([ErrInvalidDescription] otherwise).
 	MaterialDescription map[string]string
 
 	// AdditionalKeys are older wrapping keys, used only for decryption. An
@@ -84,11 +85,19 @@ func NewAESKeyring(key []byte, optFns ...func(*AESKeyringOptions)) (*AESKeyring,
 	if err != nil {
 		return nil, err
 	}
+	// The description is stored with every object and selects the key on
+	// read: it must read back exactly.
+	if err := envelope.CheckDescription("AESKeyringOptions.MaterialDescription", o.MaterialDescription); err != nil {
+		return nil, err
+	}
 	k := &AESKeyring{def: def, desc: def.desc, legacy: o.EnableLegacyWrapping}
 	for i, ak := range o.AdditionalKeys {
 		wk, err := newAESWrappingKey(ak.Key, ak.MaterialDescription)
 		if err != nil {
 			return nil, fmt.Errorf("materials: additional key %d: %w", i, rawUnprefix(err))
+		}
+		if err := envelope.CheckDescription(fmt.Sprintf("AESKeyringOptions.AdditionalKeys[%d].MaterialDescription", i), ak.MaterialDescription); err != nil {
+			return nil, err
 		}
 		if maps.Equal(wk.desc, k.desc) {
 			return nil, fmt.Errorf("materials: additional key %d has the same material description as the default key", i)

@@ -3,6 +3,8 @@ package materials
 import (
 	"errors"
 	"strings"
+
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 var (
@@ -29,6 +31,12 @@ var (
 	// ErrReservedContextKey reports a caller context that uses a name the
 	// client reserves (aws:x-amz-cek-alg, kms_cmk_id).
 	ErrReservedContextKey = errors.New("materials: encryption context uses a reserved key")
+
+	// ErrInvalidDescription reports an encryption context or material
+	// description that cannot be stored so that it reads back exactly (a
+	// name or value that is not valid UTF-8). The *envelope.DescriptionError
+	// names the field. It is refused before anything is wrapped or stored.
+	ErrInvalidDescription = envelope.ErrInvalidDescription
 
 	// ErrEncryptOnly reports a decryption asked of a keyring that holds only a
 	// public key.

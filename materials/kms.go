@@ -118,8 +118,10 @@ func (k *KMSKeyring) KeyID() string { return k.keyID }
 // Description, is req.EncryptionContext plus aws:x-amz-cek-alg =
 // req.Suite.CipherName(). req.Suite must be [envelope.SuiteAESGCM] or
 // [envelope.SuiteAESGCMCommitting]; a caller context that uses
-// aws:x-amz-cek-alg or kms_cmk_id is refused with [ErrReservedContextKey].
-// KMS errors are wrapped and stay reachable with errors.As.
+// aws:x-amz-cek-alg or kms_cmk_id is refused with [ErrReservedContextKey],
+// and one that cannot be stored so that it reads back exactly (a name or
+// value that is not valid UTF-8) with [ErrInvalidDescription], before KMS
+// is called. KMS errors are wrapped and stay reachable with errors.As.
 func (k *KMSKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest) (*DataKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("materials: kms generate data key: %w", err)
@@ -174,6 +176,12 @@ func kmsWrapContext(op string, s envelope.Suite, caller map[string]string) (map[
 		ec[name] = v
 	}
 	ec[envelope.ReservedContextKey] = s.CipherName()
+	// Stored with the object, the context must read back exactly, or no
+	// read with the caller's context would ever match it: refuse before
+	// KMS binds it.
+	if err := envelope.CheckDescription("encryption context", ec); err != nil {
+		return nil, err
+	}
 	return ec, nil
 }
 

@@ -28,7 +28,8 @@ type RSAKeyringOptions struct {
 	// authenticated: it only tells a reader which key to use. Change it
 	// when you change the key pair, and keep the old private key in
 	// AdditionalKeys under the old description. Default: none (stored as
-	// {}).
+	// {}). Names and values must be valid UTF-8 ([ErrInvalidDescription]
+	// otherwise).
 	MaterialDescription map[string]string
 
 	// AdditionalKeys are older private keys, used only for decryption. An
@@ -92,6 +93,11 @@ func NewRSAKeyring(pub *rsa.PublicKey, priv *rsa.PrivateKey, optFns ...func(*RSA
 	if err := checkRSAPublicKey(pub); err != nil {
 		return nil, err
 	}
+	// The description is stored with every object and selects the key on
+	// read: it must read back exactly.
+	if err := envelope.CheckDescription("RSAKeyringOptions.MaterialDescription", o.MaterialDescription); err != nil {
+		return nil, err
+	}
 	k := &RSAKeyring{pub: pub, priv: priv, desc: cloneContext(o.MaterialDescription), legacy: o.EnableLegacyWrapping}
 	for i, ak := range o.AdditionalKeys {
 		if ak.PrivateKey == nil {
@@ -99,6 +105,9 @@ func NewRSAKeyring(pub *rsa.PublicKey, priv *rsa.PrivateKey, optFns ...func(*RSA
 		}
 		if err := checkRSAPrivateKey(ak.PrivateKey); err != nil {
 			return nil, fmt.Errorf("materials: additional key %d: %w", i, rawUnprefix(err))
+		}
+		if err := envelope.CheckDescription(fmt.Sprintf("RSAKeyringOptions.AdditionalKeys[%d].MaterialDescription", i), ak.MaterialDescription); err != nil {
+			return nil, err
 		}
 		desc := cloneContext(ak.MaterialDescription)
 		if maps.Equal(desc, k.desc) {
