@@ -255,7 +255,10 @@ func instructionSettings(in *s3.CreateMultipartUploadInput) *s3.PutObjectInput {
 // UploadPart encrypts one part of an upload made by CreateMultipartUpload
 // and sends it. The plaintext is read into memory (up to the part size)
 // and sealed there, so SDK retries resend identical bytes. Its length is
-// in.ContentLength when set, or what the body holds. Declare the last part
+// in.ContentLength when set (the body must hold exactly that: ErrBodyLength
+// otherwise), or what the body holds. An error of the body, even one
+// returned with its last bytes, fails the call before anything is sent.
+// Declare the last part
 // with WithLastPart. See CreateMultipartUpload for the rules; a checksum or
 // ContentMD5 of the plaintext is refused (set ChecksumAlgorithm instead).
 // The output's ETag and checksums are those of the stored ciphertext, as

@@ -104,7 +104,10 @@ type UploadOutput struct {
 // and stores it: with one PutObject below UploadOptions.Threshold, or with
 // a multipart upload whose parts are encrypted and uploaded in parallel.
 // The body may be any io.Reader; its length is in.ContentLength, or found
-// by seeking, or unknown (the body is then read to its end).
+// by seeking, or unknown. It is always read to its end: a body that holds
+// more or fewer bytes than its length fails with ErrBodyLength, and an
+// error of the body, even one returned with its last bytes, fails the
+// upload (the multipart upload is aborted).
 //
 // The object is one AES-GCM stream, exactly as PutObject writes it: any S3
 // Encryption Client can read it, and GetObject or Download can. Each part is
