@@ -1,27 +1,36 @@
 package encryptionclient
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // segmentSize is the unit in which a rewound body is compared with what it
 // gave before.
 const segmentSize = 256 << 10
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // encryptingBody is the request body of an encrypting PutObject: the
 // ciphertext and tag of exactly size plaintext bytes. When the source can
 // seek, the body can be rewound (the SDK reads it once to sign it and again
 // to send it, and again on retries); every pass must then see the same
-// plaintext, or the same key and IV would encrypt two plaintexts. A
-// checksum of each segment from the first pass is compared on later ones,
-// before the segment is encrypted.
+// plaintext, or the same key and IV would encrypt two plaintexts, and two
+// such ciphertexts reveal the GCM hash key. Each segment of the plaintext
+// is authenticated on the first pass with a MAC under a key drawn for this
+// body alone (see segmentMAC), and checked on later passes before any byte
+// of it is encrypted.
+//
+// Any error of the body is final: a source error, a length that differs
+// from size, or a change between passes fails every later pass too, so
+// that no retry of the SDK gets around it.
 type encryptingBody struct {
 	sealer *objectcrypto.Sealer
 	src    io.Reader
@@ -30,7 +39,8 @@ type encryptingBody struct {
 	size   int64     // plaintext bytes
 	ctLen  int64     // ciphertext bytes
 
-	sums   []uint32 // per-segment checksums seen on the first pass
+	mac    segmentSummer
+	sums   [][macSize]byte // per-segment MACs of the first pass that read each segment
 	pass   int
 	r      io.Reader // current ciphertext stream
 	pos    int64     // ciphertext bytes read in this pass
@@ -42,6 +52,10 @@ type encryptingBody struct {
 
 func newEncryptingBody(s *objectcrypto.Sealer, src io.Reader, seeker io.Seeker, start, size, ctLen int64) *encryptingBody {
 	b := &encryptingBody{sealer: s, src: src, seeker: seeker, start: start, size: size, ctLen: ctLen}
+	if seeker != nil {
+		// A body that cannot rewind is read once: nothing to compare.
+		b.mac = newSegmentMAC()
+	}
 	b.reset()
 	return b
 }
@@ -57,6 +71,9 @@ func (b *encryptingBody) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, errors.New("encryptionclient: read of a closed body")
 	}
+	if b.err != nil {
+		return 0, b.err
+	}
 	if b.atEnd {
 		return 0, io.EOF
 	}
@@ -71,6 +88,10 @@ func (b *encryptingBody) Read(p []byte) (int, error) {
 // Seek supports what the SDK does with a body: find the position and the
 // length, and rewind to the start.
 func (b *encryptingBody) Seek(offset int64, whence int) (int64, error) {
+	if b.err != nil {
+		// Failed for good: no rewind starts another attempt.
+		return 0, b.err
+	}
 	cur := b.pos
 	if b.atEnd {
 		cur = b.ctLen
@@ -119,7 +140,9 @@ func (b *encryptingBody) Close() error {
 }
 
 // segmentGuard hands the plaintext to the cipher one whole segment at a
-// time, after comparing the segment's checksum with the first pass's.
+// time, after checking the segment's MAC against the first pass's. No byte
+// of a segment that differs is encrypted, so its ciphertext is never
+// produced, let alone sent.
 type segmentGuard struct {
 	body *encryptingBody
 	src  io.Reader
@@ -139,14 +162,21 @@ func (g *segmentGuard) Read(p []byte) (int, error) {
 		} else {
 			g.seg++
 		}
-		n, err := io.ReadFull(g.src, g.buf[:cap(g.buf)])
+		// streamio.ReadFull keeps an error that comes with the bytes that
+		// fill the buffer; io.ReadFull would drop it.
+		n, err := streamio.ReadFull(g.src, g.buf[:cap(g.buf)])
 		g.buf, g.off = g.buf[:n], 0
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
+		if err != nil && err != io.EOF {
+			// A source error fails the body; the bytes that came with it
+			// are not encrypted.
+			clear(g.buf)
+			g.buf, g.err = g.buf[:0], err
+			return 0, err
 		}
 		g.err = err
 		if n > 0 {
-			if cerr := g.check(crc32.Checksum(g.buf, castagnoli)); cerr != nil {
+			if cerr := g.check(); cerr != nil {
+				clear(g.buf)
 				g.buf, g.err = g.buf[:0], cerr
 				return 0, cerr
 			}
@@ -160,10 +190,16 @@ func (g *segmentGuard) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (g *segmentGuard) check(sum uint32) error {
+// check compares the MAC of the segment in buf with the one the first pass
+// that read this segment recorded, or records it.
+func (g *segmentGuard) check() error {
 	b := g.body
+	if b.mac == nil {
+		return nil
+	}
+	sum := b.mac.sum(g.seg, g.buf)
 	if g.seg < len(b.sums) {
-		if b.sums[g.seg] != sum {
+		if subtle.ConstantTimeCompare(b.sums[g.seg][:], sum[:]) != 1 {
 			return ErrBodyChanged
 		}
 		return nil
@@ -174,26 +210,133 @@ func (g *segmentGuard) check(sum uint32) error {
 	return nil
 }
 
-// exactReader yields exactly size bytes of r, failing if r ends early.
+// macSize is the size of a segment's MAC.
+const macSize = 16
+
+// segmentSummer computes the MAC of segment seg of a body.
+type segmentSummer interface {
+	sum(seg int, data []byte) [macSize]byte
+}
+
+// segmentMAC is GMAC (AES-GCM over empty plaintext, the segment as
+// additional data) under a 256-bit key drawn from crypto/rand for one body
+// and never stored or shown. It is a universal hash masked by AES: a change
+// of the segment, chosen by someone who knows the plaintext but not the
+// key, goes undetected with probability at most (blocks+1)/2^128. (A CRC,
+// being affine, is defeated by a difference with a zero CRC.) The MACs live
+// in memory only and are compared in constant time; after a mismatch the
+// body fails for good, so there is one guess per key. It is the fastest
+// cryptographic check the standard library offers here: about 5 GB/s with
+// AES-NI and PCLMULQDQ, against 1.4 GB/s for SHA-256 (SHA-NI).
+type segmentMAC struct {
+	aead cipher.AEAD
+}
+
+func newSegmentMAC() *segmentMAC {
+	var key [32]byte
+	rand.Read(key[:]) // never fails (Go 1.24)
+	block, err := aes.NewCipher(key[:])
+	clear(key[:])
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &segmentMAC{aead: aead}
+}
+
+func (m *segmentMAC) sum(seg int, data []byte) [macSize]byte {
+	var nonce [12]byte // unique per segment; the key is the body's alone
+	binary.BigEndian.PutUint64(nonce[4:], uint64(seg))
+	var out [macSize]byte
+	m.aead.Seal(out[:0], nonce[:], nil, data)
+	return out
+}
+
+// exactReader yields exactly size bytes of r. It fails with ErrBodyLength
+// if r ends early or holds more than size bytes: after the last byte it
+// reads on to see r's end, as net/http does for the plain SDK, and it
+// returns r's error (which may come with the last bytes, or after them)
+// together with the last bytes.
 type exactReader struct {
 	r          io.Reader
 	left, size int64
+	done       bool // the end of r was confirmed
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.left == 0 {
+		if !e.done {
+			// size 0, or an earlier call stopped before the end check.
+			if err := expectEnd(e.r, e.size); err != nil {
+				return 0, err
+			}
+			e.done = true
+		}
 		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
 	}
 	if int64(len(p)) > e.left {
 		p = p[:e.left]
 	}
 	n, err := e.r.Read(p)
+	if n < 0 || n > len(p) {
+		return 0, streamio.ErrInvalidCount
+	}
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
-		return n, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, e.size-e.left, e.size)
+	switch {
+	case err == io.EOF && e.left > 0:
+		return n, shortBody(e.size-e.left, e.size)
+	case err != nil && err != io.EOF:
+		return n, err
+	case e.left == 0:
+		if err == nil {
+			// The source may still hold bytes, or an error.
+			if err := expectEnd(e.r, e.size); err != nil {
+				return n, err
+			}
+		}
+		e.done = true
+		return n, io.EOF
 	}
-	if e.left == 0 && err == nil {
-		err = io.EOF
+	return n, nil
+}
+
+func shortBody(got, want int64) error {
+	return fmt.Errorf("%w: body ended after %d of %d bytes", ErrBodyLength, got, want)
+}
+
+// expectEnd checks that r, after the size bytes of a body were read, is at
+// its end: it returns r's error, or ErrBodyLength if r holds more bytes.
+func expectEnd(r io.Reader, size int64) error {
+	var one [1]byte
+	n, err := streamio.ReadFull(r, one[:])
+	switch {
+	case n > 0:
+		return fmt.Errorf("%w: body holds more than %d bytes", ErrBodyLength, size)
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return io.ErrNoProgress // not reached: ReadFull fills or fails
 	}
-	return n, err
+	return err
+}
+
+// readExact reads exactly len(buf) bytes of r into buf and checks that r
+// ends there (see exactReader).
+func readExact(r io.Reader, buf []byte) error {
+	n, err := streamio.ReadFull(r, buf)
+	switch {
+	case err == io.EOF && n < len(buf):
+		return shortBody(int64(n), int64(len(buf)))
+	case err != nil && err != io.EOF:
+		return err
+	case err == nil:
+		return expectEnd(r, int64(len(buf)))
+	}
+	return nil
 }

@@ -50,8 +50,13 @@ var (
 	// a seekable body, or use a multipart upload.
 	ErrUnknownLength = errors.New("encryptionclient: body length unknown: set ContentLength or pass an io.ReadSeeker")
 
-	// ErrBodyLength reports a body that ended before ContentLength bytes.
-	ErrBodyLength = errors.New("encryptionclient: body shorter than ContentLength")
+	// ErrBodyLength reports a body whose length is not the one declared:
+	// it ended before ContentLength bytes (or before the length found by
+	// seeking), or it holds more. The body is read to its end, as net/http
+	// reads it for the plain SDK, which refuses such a request too;
+	// encrypting only the first ContentLength bytes would store a silently
+	// truncated object.
+	ErrBodyLength = errors.New("encryptionclient: body length differs from ContentLength")
 
 	// ErrBodyChanged reports a seekable body that returned different bytes
 	// when the SDK rewound it (for signing or a retry). Sending them would

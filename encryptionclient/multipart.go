@@ -15,6 +15,7 @@ import (
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // Limits of S3 multipart uploads, in plaintext bytes.
@@ -254,7 +255,10 @@ func instructionSettings(in *s3.CreateMultipartUploadInput) *s3.PutObjectInput {
 // UploadPart encrypts one part of an upload made by CreateMultipartUpload
 // and sends it. The plaintext is read into memory (up to the part size)
 // and sealed there, so SDK retries resend identical bytes. Its length is
-// in.ContentLength when set, or what the body holds. Declare the last part
+// in.ContentLength when set (the body must hold exactly that: ErrBodyLength
+// otherwise), or what the body holds. An error of the body, even one
+// returned with its last bytes, fails the call before anything is sent.
+// Declare the last part
 // with WithLastPart. See CreateMultipartUpload for the rules; a checksum or
 // ContentMD5 of the plaintext is refused (set ChecksumAlgorithm instead).
 // The output's ETag and checksums are those of the stored ciphertext, as
@@ -404,11 +408,13 @@ func (st *mpu) record(id string, num int32, last bool, sum gcmstream.PartSum) ([
 var errPartTooLarge = errors.New("part too large")
 
 // readPart reads a part's plaintext into a buffer with room for the tag.
+// Every error of the body fails it, also one that comes with the last
+// bytes; with ContentLength the body must end exactly there (ErrBodyLength
+// otherwise, as with PutObject).
 func readPart(body io.Reader, contentLength *int64, partSize int64) ([]byte, error) {
 	if body == nil {
 		body = eofReader{}
 	}
-	want := partSize + 1
 	if contentLength != nil {
 		switch n := *contentLength; {
 		case n < 0:
@@ -416,28 +422,24 @@ func readPart(body io.Reader, contentLength *int64, partSize int64) ([]byte, err
 		case n > partSize:
 			return nil, errPartTooLarge
 		default:
-			want = n
+			buf := make([]byte, n, n+envelope.TagSize)
+			if err := readExact(body, buf); err != nil {
+				return nil, err
+			}
+			return buf, nil
 		}
 	}
+	want := partSize + 1
 	buf := make([]byte, want, want+envelope.TagSize)
-	n, err := io.ReadFull(body, buf)
+	n, err := streamio.ReadFull(body, buf)
 	buf = buf[:n]
-	if contentLength != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, n, want)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	switch err {
-	case nil:
+	switch {
+	case err != nil && err != io.EOF:
+		return nil, err
+	case int64(n) == want:
 		return nil, errPartTooLarge // partSize+1 bytes
-	case io.EOF, io.ErrUnexpectedEOF:
-		return buf, nil
 	}
-	return nil, err
+	return buf, nil
 }
 
 func checkPartChecksums(in *s3.UploadPartInput) error {

@@ -20,8 +20,13 @@ import (
 // The body is streamed in constant memory. Its length must be known:
 // in.ContentLength, or a seekable body. A seekable body can be rewound by
 // the SDK for signing and retries, and every pass is checked to give the
-// same bytes (ErrBodyChanged otherwise); a non-seekable body is sent in one
-// pass with an unsigned payload, and cannot be retried. Every other input
+// same bytes (ErrBodyChanged otherwise; the check is a MAC under a key
+// drawn for the request, made before any changed byte is encrypted); a
+// non-seekable body is sent in one pass with an unsigned payload, and
+// cannot be retried. The body is read to its end: one that holds more or
+// fewer bytes than ContentLength fails with ErrBodyLength, and an error of
+// the body (even one returned with its last bytes, as a gzip.Reader does
+// for a bad checksum) fails the request; no object is stored either way. Every other input
 // field is kept (content type, cache control, tags, ACLs, conditional
 // headers, SSE settings, ChecksumAlgorithm — computed over the
 // ciphertext). Checksum values and ContentMD5 computed over the plaintext

@@ -16,6 +16,7 @@ import (
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // Defaults of Upload and Download.
@@ -103,7 +104,10 @@ type UploadOutput struct {
 // and stores it: with one PutObject below UploadOptions.Threshold, or with
 // a multipart upload whose parts are encrypted and uploaded in parallel.
 // The body may be any io.Reader; its length is in.ContentLength, or found
-// by seeking, or unknown (the body is then read to its end).
+// by seeking, or unknown. It is always read to its end: a body that holds
+// more or fewer bytes than its length fails with ErrBodyLength, and an
+// error of the body, even one returned with its last bytes, fails the
+// upload (the multipart upload is aborted).
 //
 // The object is one AES-GCM stream, exactly as PutObject writes it: any S3
 // Encryption Client can read it, and GetObject or Download can. Each part is
@@ -174,11 +178,9 @@ func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOpt
 		req.ContentLength = aws.Int64(size)
 		if seeker == nil {
 			// Held in memory, a body the SDK can rewind for a retry.
+			// The source must end after size bytes, without an error.
 			buf := make([]byte, size)
-			if n, err := io.ReadFull(src, buf); err != nil {
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return nil, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, n, size)
-				}
+			if err := readExact(src, buf); err != nil {
 				return nil, err
 			}
 			req.Body = bytes.NewReader(buf)
@@ -212,6 +214,8 @@ func (c *Client) uploadSingle(ctx context.Context, in *s3.PutObjectInput, o *Upl
 }
 
 // readUpTo reads at most limit bytes of r, growing its buffer as it goes.
+// An error of r fails it, also one that comes with the bytes that reach the
+// limit.
 func readUpTo(r io.Reader, limit int64) ([]byte, error) {
 	buf := make([]byte, 0, min(limit, 64<<10))
 	for int64(len(buf)) < limit {
@@ -219,7 +223,7 @@ func readUpTo(r io.Reader, limit int64) ([]byte, error) {
 			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
 		}
 		end := int(min(int64(cap(buf)), limit))
-		n, err := r.Read(buf[len(buf):end])
+		n, err := streamio.ReadFull(r, buf[len(buf):end])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
@@ -446,34 +450,45 @@ func (u *uploader) run(ctx context.Context) (int64, error) {
 }
 
 // read fills buf with the plaintext of the part at offset off and reports
-// whether it is the last part.
+// whether it is the last part. Every error of the source fails it, also
+// one that comes with the part's last bytes; a source of known size must
+// end exactly there (ErrBodyLength otherwise).
 func (u *uploader) read(buf []byte, off int64) (n int, last bool, err error) {
 	if u.size >= 0 {
 		n = int(min(int64(len(buf)), u.size-off))
-		k, err := io.ReadFull(u.src, buf[:n])
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return 0, false, fmt.Errorf("%w: got %d of %d bytes", ErrBodyLength, off+int64(k), u.size)
+		k, err := streamio.ReadFull(u.src, buf[:n])
+		switch {
+		case err == io.EOF && k < n:
+			return 0, false, shortBody(off+int64(k), u.size)
+		case err != nil && err != io.EOF:
+			return 0, false, err
 		}
-		return n, off+int64(n) == u.size, err
+		last = off+int64(n) == u.size
+		if last && err == nil {
+			if err := expectEnd(u.src, u.size); err != nil {
+				return 0, false, err
+			}
+		}
+		return n, last, nil
 	}
 	if u.hasPeek {
 		buf[0], n, u.hasPeek = u.peek[0], 1, false
 	}
-	k, err := io.ReadFull(u.src, buf[n:])
+	k, err := streamio.ReadFull(u.src, buf[n:])
 	n += k
 	switch err {
 	case nil:
 		// A full part: the next byte says whether another part follows.
-		m, err := io.ReadFull(u.src, u.peek[:])
+		m, err := streamio.ReadFull(u.src, u.peek[:])
 		switch {
+		case err != nil && err != io.EOF:
+			return 0, false, err
 		case m == 1:
 			u.hasPeek = true
-		case err == io.EOF:
-			last = true
 		default:
-			return 0, false, err
+			last = true
 		}
-	case io.EOF, io.ErrUnexpectedEOF:
+	case io.EOF:
 		last = true
 	default:
 		return 0, false, err

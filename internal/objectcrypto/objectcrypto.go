@@ -55,7 +55,11 @@ func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy
 	return &Sealer{Envelope: env, cipher: c}, nil
 }
 
-// Reader returns the ciphertext (and tag) of plaintext.
+// Reader returns the ciphertext (and tag) of plaintext. An error of
+// plaintext, also one returned with its last bytes, is returned as it is,
+// and the tag is then never produced. The caller checks that plaintext
+// has the declared length and, if it reads it more than once, that it
+// gives the same bytes every time.
 func (s *Sealer) Reader(plaintext io.Reader) io.Reader {
 	return s.cipher.EncryptReader(plaintext)
 }

@@ -16,7 +16,10 @@ var ErrInvalidCount = errors.New("s3ec: source returned an invalid read count")
 
 // ReadFull reads from src into b until b is full or src returns an error,
 // which it returns (io.EOF included, even after a partial read — unlike
-// io.ReadFull, which would report io.ErrUnexpectedEOF).
+// io.ReadFull, which would report io.ErrUnexpectedEOF). An error that comes
+// with the bytes that fill b is returned too, with len(b): io.ReadFull
+// would drop it, and with it, say, a gzip.Reader's checksum error on the
+// last bytes of a stream.
 func ReadFull(src io.Reader, b []byte) (int, error) {
 	n, zeros := 0, 0
 	for n < len(b) {

@@ -16,6 +16,21 @@ type badCount struct{}
 
 func (badCount) Read(p []byte) (int, error) { return len(p) + 1, nil }
 
+// lastBytesErr returns all its data and err in one Read.
+type lastBytesErr struct {
+	data []byte
+	err  error
+}
+
+func (r *lastBytesErr) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, r.err
+	}
+	return n, nil
+}
+
 func TestReadFull(t *testing.T) {
 	data := []byte("0123456789")
 	b := make([]byte, 4)
@@ -29,6 +44,10 @@ func TestReadFull(t *testing.T) {
 	boom := errors.New("boom")
 	if n, err := ReadFull(io.MultiReader(bytes.NewReader(data[:2]), iotest.ErrReader(boom)), b); n != 2 || err != boom {
 		t.Fatalf("error: %d %v", n, err)
+	}
+	// An error that comes with the bytes that fill b is kept.
+	if n, err := ReadFull(&lastBytesErr{data: data[:4], err: boom}, b); n != 4 || err != boom {
+		t.Fatalf("error with the last bytes: %d %v", n, err)
 	}
 	if _, err := ReadFull(zeroReader{}, b); err != io.ErrNoProgress {
 		t.Fatalf("no progress: %v", err)
