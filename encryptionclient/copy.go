@@ -64,16 +64,30 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 	if err != nil {
 		return nil, err
 	}
-	src := objectRef{bucket: aws.String(srcBucket), key: aws.String(srcKey), owner: in.ExpectedSourceBucketOwner, payer: in.RequestPayer}
-	if layout == envelope.LayoutNone {
-		// The envelope can only be in an instruction file; without one the
-		// source is not encrypted.
-		instr, err := c.getInstructionFile(ctx, src, optFns)
-		if err != nil {
+	src := objectRef{
+		bucket: aws.String(srcBucket), key: aws.String(srcKey), versionID: srcVersion,
+		sseAlg: in.CopySourceSSECustomerAlgorithm, sseKey: in.CopySourceSSECustomerKey, sseMD5: in.CopySourceSSECustomerKeyMD5,
+		owner: in.ExpectedSourceBucketOwner, payer: in.RequestPayer,
+	}
+	var instr *instructionFile
+	if layout != envelope.LayoutObject {
+		// The instruction file of the version copied (not necessarily the
+		// current one), proven to belong to it; a copy that could not be
+		// read back is refused before anything is written.
+		if instr, err = c.findInstructionFile(ctx, src, head.Metadata, optFns); err != nil {
 			return nil, err
 		}
-		if instr == nil {
+		if instr == nil && layout == envelope.LayoutNone {
+			// The envelope can only be in an instruction file; without one
+			// the source is not encrypted.
 			return nil, ErrNotEncrypted
+		}
+		var body []byte
+		if instr != nil {
+			body = instr.body
+		}
+		if _, err := envelope.Decode(head.Metadata, body); err != nil {
+			return nil, err
 		}
 	}
 
@@ -84,7 +98,7 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 			meta = map[string]string{}
 		}
 		for k, v := range head.Metadata {
-			if envelope.IsReservedKey(k) {
+			if envelope.IsReservedKey(k) || strings.EqualFold(k, instrBindingKey) {
 				meta[strings.ToLower(k)] = v
 			}
 		}
@@ -96,11 +110,12 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 	// A copy onto itself (the usual way to edit metadata or the storage
 	// class) keeps the instruction file where it is: the envelope does not
 	// change, and S3 refuses a copy of an object onto itself that changes
-	// nothing.
-	sameObject := srcBucket == aws.ToString(in.Bucket) && srcKey == aws.ToString(in.Key) && srcVersion == nil
-	needInstr := layout != envelope.LayoutObject && !sameObject
+	// nothing. The same holds when an old version is restored onto its key
+	// and the current instruction file is the one that belongs to it.
+	sameKey := srcBucket == aws.ToString(in.Bucket) && srcKey == aws.ToString(in.Key)
+	needInstr := instr != nil && !(sameKey && instr.current)
 	existed := true
-	if needInstr {
+	if needInstr && !sameKey {
 		// For the clean-up: it may remove only what this copy creates.
 		existed = c.existsBefore(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
 	}
@@ -110,10 +125,15 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 	}
 	if needInstr {
 		suffix := c.suffix(ctx)
+		instrSource := url.PathEscape(srcBucket) + "/" + escapeKey(srcKey+suffix)
+		if !instr.current && createdVersion(instr.version) {
+			instrSource += "?versionId=" + url.QueryEscape(*instr.version)
+		}
 		_, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{
 			Bucket:                         in.Bucket,
 			Key:                            aws.String(aws.ToString(in.Key) + suffix),
-			CopySource:                     aws.String(url.PathEscape(srcBucket) + "/" + escapeKey(srcKey+suffix)),
+			CopySource:                     aws.String(instrSource),
+			CopySourceIfMatch:              instr.etag,
 			ExpectedBucketOwner:            in.ExpectedBucketOwner,
 			ExpectedSourceBucketOwner:      in.ExpectedSourceBucketOwner,
 			RequestPayer:                   in.RequestPayer,

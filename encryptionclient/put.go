@@ -137,6 +137,7 @@ func (c *Client) placeEnvelope(env *envelope.Envelope, user map[string]string) (
 		meta = map[string]string{}
 	}
 	maps.Copy(meta, objEnv)
+	meta[instrBindingKey] = instructionID(body) // pairs the object with this instruction file
 	if metadataSize(meta) > c.opts.MetadataLimit {
 		return nil, nil, invalid("user metadata exceeds the %d-byte limit", c.opts.MetadataLimit)
 	}
@@ -155,7 +156,7 @@ func metadataSize(m map[string]string) int {
 
 func checkUserMetadata(m map[string]string) error {
 	for k := range m {
-		if envelope.IsReservedKey(k) {
+		if envelope.IsReservedKey(k) || strings.EqualFold(k, instrBindingKey) {
 			return invalid("metadata name %q is reserved for the encryption envelope", k)
 		}
 	}

@@ -39,12 +39,32 @@ import (
 //   - x-amz-version-id is the version the copy created (none in an
 //     unversioned bucket), and x-amz-copy-source-version-id the source's.
 //
-// UploadPartCopy (a copy with ?uploadId) is left to gofakes3. One deviation
-// stays: s3mem merges the user metadata of every PUT (and so of every copy)
-// with that of the object it replaces, where S3 replaces it.
+// A HEAD of a version (?versionId=) is served as a GET of it without the
+// body: gofakes3 answers it with the current version.
+//
+// UploadPartCopy (a copy with ?uploadId) is left to gofakes3.
+//
+// s3mem merges the metadata of every PUT with that of the object it
+// replaces, where S3 replaces it: exactVersions.PutObject marks the names
+// the new object does not have with unsetMeta, and the answers leave them
+// out (unsetFilter).
 func exactCopy(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &unsetFilter{ResponseWriter: rw}
+		defer w.finish()
 		q := r.URL.Query()
+		if v := q.Get("versionId"); r.Method == http.MethodHead && v != "" && v != "null" {
+			// gofakes3 answers a HEAD of a version with the current version.
+			get := r.Clone(r.Context())
+			get.Method = http.MethodGet
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, get)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			return
+		}
 		if r.Method != http.MethodPut || r.Header.Get("X-Amz-Copy-Source") == "" || q.Has("uploadId") || q.Has("partNumber") {
 			next.ServeHTTP(w, r)
 			return
@@ -123,12 +143,12 @@ func serveCopy(next http.Handler, w http.ResponseWriter, r *http.Request) {
 		from = r.Header
 	}
 	for k, v := range from {
-		if strings.HasPrefix(http.CanonicalHeaderKey(k), "X-Amz-Meta-") {
+		if strings.HasPrefix(http.CanonicalHeaderKey(k), "X-Amz-Meta-") && (len(v) == 0 || v[0] != unsetMeta) {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
 	}
 	for _, k := range copiedHeaders {
-		if v := from.Get(k); v != "" {
+		if v := from.Get(k); v != "" && v != unsetMeta {
 			h.Set(k, v)
 		}
 	}
@@ -254,6 +274,89 @@ func (b exactVersions) DeleteObjectVersion(bucket, key string, id gofakes3.Versi
 	}
 	_, err = b.Backend.PutObject(bucket, key, obj.Metadata, bytes.NewReader(body), int64(len(body)), nil)
 	return res, err
+}
+
+// ListBucketVersions lists the versions of each key newest first, as S3
+// does (s3mem lists them oldest first).
+func (b exactVersions) ListBucketVersions(bucket string, prefix *gofakes3.Prefix, page *gofakes3.ListBucketVersionsPage) (*gofakes3.ListBucketVersionsResult, error) {
+	res, err := b.Backend.ListBucketVersions(bucket, prefix, page)
+	if err != nil || res == nil {
+		return res, err
+	}
+	key := func(v gofakes3.VersionItem) string {
+		switch v := v.(type) {
+		case *gofakes3.Version:
+			return v.Key
+		case *gofakes3.DeleteMarker:
+			return v.Key
+		}
+		return ""
+	}
+	vs := res.Versions
+	for i := 0; i < len(vs); {
+		j := i + 1
+		for j < len(vs) && key(vs[j]) == key(vs[i]) {
+			j++
+		}
+		for a, z := i, j-1; a < z; a, z = a+1, z-1 {
+			vs[a], vs[z] = vs[z], vs[a]
+		}
+		i = j
+	}
+	return res, nil
+}
+
+// unsetMeta marks a metadata name that a PUT did not set (see exactCopy).
+const unsetMeta = "s3test-unset-5f0c2e"
+
+// PutObject stores the object with exactly the metadata given: the names
+// of the object it replaces that s3mem would carry over are marked unset.
+func (b exactVersions) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	if old, err := b.Backend.HeadObject(bucket, key); err == nil && old != nil {
+		if old.Contents != nil {
+			old.Contents.Close()
+		}
+		for k := range old.Metadata {
+			if _, ok := meta[k]; !ok {
+				meta[k] = unsetMeta
+			}
+		}
+	}
+	return b.Backend.PutObject(bucket, key, meta, input, size, conditions)
+}
+
+// unsetFilter leaves the headers marked unsetMeta out of an answer.
+type unsetFilter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (f *unsetFilter) WriteHeader(code int) {
+	f.filter()
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *unsetFilter) filter() {
+	if f.wrote {
+		return
+	}
+	f.wrote = true
+	for k, v := range f.Header() {
+		if len(v) > 0 && v[0] == unsetMeta {
+			delete(f.Header(), k)
+		}
+	}
+}
+
+// finish filters the headers of a handler that wrote neither a status
+// nor a body (net/http then sends them as they are).
+func (f *unsetFilter) finish() { f.filter() }
+
+func (f *unsetFilter) Write(p []byte) (int, error) {
+	if !f.wrote {
+		f.WriteHeader(http.StatusOK)
+	}
+	return f.ResponseWriter.Write(p)
 }
 
 type keyVersion struct {
