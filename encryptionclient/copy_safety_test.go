@@ -321,3 +321,44 @@ func TestInstructionFileOfAnotherWriteRefused(t *testing.T) {
 		t.Fatal("a refused copy wrote its destination")
 	}
 }
+
+// A re-wrap rewrites the instruction file and keeps its binding: an old
+// version then reads with the newest instruction file bound to it (the
+// re-wrapped one), under the new key.
+func TestOldVersionAfterRewrapUsesNewestBoundInstructionFile(t *testing.T) {
+	e := newEnv(t)
+	e.enableVersioning()
+	opt := func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }
+	c := e.client(e.krs["aes"], opt)
+	v1 := e.putVersion(c, "obj", "old plaintext")
+	newKR := newAESKeyringForTest(t)
+	if _, err := c.Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("obj"), Keyring: newKR}); err != nil {
+		t.Fatal(err)
+	}
+	e.putVersion(c, "obj", "new plaintext")
+	got, err := e.getVersion(e.client(newKR, opt), "obj", v1)
+	if err != nil || got != "old plaintext" {
+		t.Fatalf("old version after a re-wrap, with the new keyring: %q, %v", got, err)
+	}
+}
+
+// An instruction file rewritten by another client (no binding) still
+// serves the current object, as before.
+func TestUnboundInstructionFileServesCurrentObject(t *testing.T) {
+	e := newEnv(t)
+	e.enableVersioning()
+	c := e.client(e.krs["aes"], func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	v := e.putVersion(c, "obj", "data")
+	body, meta, err := e.raw("obj.instruction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(meta, "s3ec-instruction-id")
+	e.putRaw("obj.instruction", body, meta)
+	if got, err := e.get(c, context.Background(), "obj"); err != nil || string(got) != "data" {
+		t.Fatalf("current object: %q, %v", got, err)
+	}
+	if got, err := e.getVersion(c, "obj", v); err != nil || got != "data" {
+		t.Fatalf("current object by version id: %q, %v", got, err)
+	}
+}
