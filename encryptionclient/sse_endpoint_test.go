@@ -330,3 +330,56 @@ func TestSSECNotSentOnRedirectToHTTP(t *testing.T) {
 		})
 	}
 }
+
+// A redirect from HTTPS to HTTPS (S3's 307 to a bucket's regional
+// endpoint) is still followed with the key.
+func TestSSECFollowsRedirectToHTTPS(t *testing.T) {
+	target := s3test.NewFakeTLS()
+	defer target.Close()
+	setup := target.Client()
+	bucket := target.CreateBucket(t, setup)
+	kr := newEnv(t).krs["aes"]
+	w, err := encryptionclient.New(setup, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssec := func(in *s3.GetObjectInput) *s3.GetObjectInput {
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String("AES256"), aws.String(testSSECKey), aws.String(testSSECMD5)
+		return in
+	}
+	if _, err := w.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: &bucket, Key: aws.String("x"), Body: bytes.NewReader([]byte("0123456789")),
+		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(testSSECKey), SSECustomerKeyMD5: aws.String(testSSECMD5),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	tlsConfig := redirector.Client().Transport.(*http.Transport).TLSClientConfig // trusts both test servers
+	for name, hc := range map[string]aws.HTTPClient{
+		"SDK BuildableClient": awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.TLSClientConfig = tlsConfig.Clone() }),
+		"net/http Client":     &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig.Clone()}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			plain := s3.New(s3.Options{
+				Region: "us-east-1", UsePathStyle: true, BaseEndpoint: aws.String(redirector.URL), HTTPClient: hc,
+				Credentials:                credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
+				RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+				ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+			})
+			c, err := encryptionclient.New(plain, kr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ { // the second time through the cached guarded client
+				out, err := c.GetObject(context.Background(), ssec(&s3.GetObjectInput{Bucket: &bucket, Key: aws.String("x")}))
+				if err != nil {
+					t.Fatalf("GetObject with SSE-C redirected to https://: %v", err)
+				}
+				out.Body.Close()
+			}
+		})
+	}
+}
