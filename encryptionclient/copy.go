@@ -2,6 +2,7 @@ package encryptionclient
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/url"
 	"strings"
@@ -18,6 +19,13 @@ import (
 // source), and so does the instruction file. The source must be encrypted
 // (ErrNotEncrypted otherwise); the content is not re-encrypted. Copies up
 // to S3's 5 GiB CopyObject limit.
+//
+// A copy of an object onto itself (to change its metadata with REPLACE,
+// or its storage class) leaves its instruction file as it is. When the
+// instruction file of a copy cannot be written, the copy is removed again
+// only if this call created it: the version it wrote (versioned buckets),
+// or an object that did not exist before; an object that existed before is
+// never deleted, and the error says it was left unreadable.
 func (c *Client) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
 	if in == nil {
 		return nil, invalid("nil CopyObjectInput")
@@ -56,16 +64,30 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 	if err != nil {
 		return nil, err
 	}
-	src := objectRef{bucket: aws.String(srcBucket), key: aws.String(srcKey), owner: in.ExpectedSourceBucketOwner, payer: in.RequestPayer}
-	if layout == envelope.LayoutNone {
-		// The envelope can only be in an instruction file; without one the
-		// source is not encrypted.
-		instr, err := c.getInstructionFile(ctx, src, optFns)
-		if err != nil {
+	src := objectRef{
+		bucket: aws.String(srcBucket), key: aws.String(srcKey), versionID: srcVersion,
+		sseAlg: in.CopySourceSSECustomerAlgorithm, sseKey: in.CopySourceSSECustomerKey, sseMD5: in.CopySourceSSECustomerKeyMD5,
+		owner: in.ExpectedSourceBucketOwner, payer: in.RequestPayer,
+	}
+	var instr *instructionFile
+	if layout != envelope.LayoutObject {
+		// The instruction file of the version copied (not necessarily the
+		// current one), proven to belong to it; a copy that could not be
+		// read back is refused before anything is written.
+		if instr, err = c.findInstructionFile(ctx, src, head.Metadata, optFns); err != nil {
 			return nil, err
 		}
-		if instr == nil {
+		if instr == nil && layout == envelope.LayoutNone {
+			// The envelope can only be in an instruction file; without one
+			// the source is not encrypted.
 			return nil, ErrNotEncrypted
+		}
+		var body []byte
+		if instr != nil {
+			body = instr.body
+		}
+		if _, err := envelope.Decode(head.Metadata, body); err != nil {
+			return nil, err
 		}
 	}
 
@@ -76,7 +98,7 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 			meta = map[string]string{}
 		}
 		for k, v := range head.Metadata {
-			if envelope.IsReservedKey(k) {
+			if envelope.IsReservedKey(k) || strings.EqualFold(k, instrBindingKey) {
 				meta[strings.ToLower(k)] = v
 			}
 		}
@@ -85,16 +107,33 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 	if req.CopySourceIfMatch == nil {
 		req.CopySourceIfMatch = head.ETag // copy the object whose envelope was read
 	}
+	// A copy onto itself (the usual way to edit metadata or the storage
+	// class) keeps the instruction file where it is: the envelope does not
+	// change, and S3 refuses a copy of an object onto itself that changes
+	// nothing. The same holds when an old version is restored onto its key
+	// and the current instruction file is the one that belongs to it.
+	sameKey := srcBucket == aws.ToString(in.Bucket) && srcKey == aws.ToString(in.Key)
+	needInstr := instr != nil && !(sameKey && instr.current)
+	existed := true
+	if needInstr && !sameKey {
+		// For the clean-up: it may remove only what this copy creates.
+		existed = c.existsBefore(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
+	}
 	out, err := c.s3.CopyObject(ctx, &req, optFns...)
 	if err != nil {
 		return nil, err
 	}
-	if layout != envelope.LayoutObject {
+	if needInstr {
 		suffix := c.suffix(ctx)
+		instrSource := url.PathEscape(srcBucket) + "/" + escapeKey(srcKey+suffix)
+		if !instr.current && createdVersion(instr.version) {
+			instrSource += "?versionId=" + url.QueryEscape(*instr.version)
+		}
 		_, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{
 			Bucket:                         in.Bucket,
 			Key:                            aws.String(aws.ToString(in.Key) + suffix),
-			CopySource:                     aws.String(url.PathEscape(srcBucket) + "/" + escapeKey(srcKey+suffix)),
+			CopySource:                     aws.String(instrSource),
+			CopySourceIfMatch:              instr.etag,
 			ExpectedBucketOwner:            in.ExpectedBucketOwner,
 			ExpectedSourceBucketOwner:      in.ExpectedSourceBucketOwner,
 			RequestPayer:                   in.RequestPayer,
@@ -112,11 +151,15 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 			CopySourceSSECustomerKeyMD5:    in.CopySourceSSECustomerKeyMD5,
 		}, optFns...)
 		if err != nil {
-			// The copy is unreadable without its instruction file.
-			cctx, cancel := cleanupContext(ctx)
-			defer cancel()
-			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: in.Bucket, Key: in.Key, VersionId: out.VersionId})
-			return nil, err
+			// The copy is unreadable without its instruction file. Remove
+			// it only if this call created it (cleanupCreated).
+			if c.cleanupCreated(ctx, createdObject{
+				bucket: in.Bucket, key: in.Key, version: out.VersionId, existedBefore: existed,
+				owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			}, optFns) {
+				return nil, fmt.Errorf("copy instruction file (the object copied was removed again): %w", err)
+			}
+			return nil, fmt.Errorf("copy instruction file: %w; the destination existed before this copy and was left in place, with its content replaced and its instruction file not: it cannot be read until the copy is repeated", err)
 		}
 	}
 	return out, nil

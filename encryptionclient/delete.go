@@ -12,9 +12,11 @@ import (
 const maxDeleteBatch = 1000
 
 // DeleteObject deletes an object and its instruction file, if any. With a
-// VersionId only that version of the object is deleted: which version of
-// the instruction file belongs to it is not recorded, so the instruction
-// file is left alone.
+// VersionId only that version of the object is deleted, and the
+// instruction file is left alone: its versions are found by the binding id
+// the object carries (see findInstructionFile), and a copy or restore of
+// the version carries the same id, so an instruction-file version may
+// belong to more than one object version.
 func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
 	if in == nil {
 		return nil, invalid("nil DeleteObjectInput")

@@ -3,9 +3,12 @@ package encryptionclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -20,7 +23,8 @@ import (
 const maxInstructionFile = 64 << 10
 
 // putInstructionFile stores the instruction file of the object in, with
-// the object's server-side encryption, access and storage settings.
+// the object's server-side encryption, access and storage settings, and
+// the binding id that placeEnvelope put on the object (instructionID).
 func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, body []byte, optFns []func(*s3.Options)) error {
 	_, err := c.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:                  in.Bucket,
@@ -28,7 +32,7 @@ func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, 
 		Body:                    bytes.NewReader(body),
 		ContentLength:           aws.Int64(int64(len(body))),
 		ContentType:             aws.String("application/json"),
-		Metadata:                map[string]string{envelope.KeyInstrFileMark: ""},
+		Metadata:                map[string]string{envelope.KeyInstrFileMark: "", instrBindingKey: instructionID(body)},
 		ACL:                     in.ACL,
 		GrantFullControl:        in.GrantFullControl,
 		GrantRead:               in.GrantRead,
@@ -59,12 +63,32 @@ type objectRef struct {
 	payer                  types.RequestPayer
 }
 
-// getInstructionFile reads the instruction file of ref; it returns nil and
-// no error when there is none.
+// getInstructionFile reads the current instruction file of ref; it returns
+// nil and no error when there is none.
 func (c *Client) getInstructionFile(ctx context.Context, ref objectRef, optFns []func(*s3.Options)) ([]byte, error) {
+	f, err := c.readInstructionFile(ctx, ref, nil, optFns)
+	if f == nil || err != nil {
+		return nil, err
+	}
+	return f.body, nil
+}
+
+// instructionFile is one version of an instruction file, as read.
+type instructionFile struct {
+	body    []byte
+	binding string  // its instrBindingKey metadata, "" if none
+	version *string // its version id (nil or "null" when unversioned)
+	etag    *string
+	current bool // read as the current version (without a version id)
+}
+
+// readInstructionFile reads the instruction file of ref, the given version
+// of it or (nil) the current one; nil and no error when there is none.
+func (c *Client) readInstructionFile(ctx context.Context, ref objectRef, version *string, optFns []func(*s3.Options)) (*instructionFile, error) {
 	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:               ref.bucket,
 		Key:                  aws.String(aws.ToString(ref.key) + c.suffix(ctx)),
+		VersionId:            version,
 		SSECustomerAlgorithm: ref.sseAlg,
 		SSECustomerKey:       ref.sseKey,
 		SSECustomerKeyMD5:    ref.sseMD5,
@@ -85,11 +109,16 @@ func (c *Client) getInstructionFile(ctx context.Context, ref objectRef, optFns [
 	if len(b) > maxInstructionFile {
 		return nil, &envelope.MalformedError{Field: "instruction file", Reason: "larger than 64 KiB"}
 	}
-	return b, nil
+	v := out.VersionId
+	if version != nil {
+		v = version
+	}
+	return &instructionFile{body: b, binding: bindingOf(out.Metadata), version: v, etag: out.ETag, current: version == nil}, nil
 }
 
 // loadEnvelope decodes the envelope of an object from its metadata, reading
-// the instruction file when the metadata does not hold the wrapped key.
+// the instruction file when the metadata does not hold the wrapped key:
+// the one that belongs to the object version ref names (findInstructionFile).
 func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[string]string, optFns []func(*s3.Options)) (*envelope.Envelope, error) {
 	layout, err := envelope.Detect(meta)
 	if err != nil {
@@ -97,11 +126,182 @@ func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[strin
 	}
 	var instr []byte
 	if layout != envelope.LayoutObject {
-		if instr, err = c.getInstructionFile(ctx, ref, optFns); err != nil {
+		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
+		if err != nil {
 			return nil, err
+		}
+		if f != nil {
+			instr = f.body
 		}
 	}
 	return envelope.Decode(meta, instr)
+}
+
+// Which instruction file belongs to which object version.
+//
+// An instruction file is an object of its own, with versions of its own:
+// in a versioned bucket, the current instruction file belongs to the
+// current object, and an older object version needs the instruction-file
+// version written with it. s3ec-go binds the two when it writes them: the
+// object's user metadata and the instruction file's both carry
+// instrBindingKey, an id taken from the instruction file's first contents
+// (instructionID). A re-wrap rewrites the instruction file and keeps the
+// id. The reader (findInstructionFile):
+//
+//  1. reads the current instruction file; if its id is the object's, it is
+//     the one (no extra request);
+//  2. if the object or the current instruction file has no id (written by
+//     another client, or re-wrapped by one), the current instruction file
+//     is used for the current object version only; an older version of an
+//     object without an id cannot be paired: ErrInstructionFileMismatch;
+//  3. otherwise it looks through the versions of the instruction file
+//     (ListObjectVersions, newest first, at most maxInstructionVersions of
+//     them) for the newest one with the object's id; none:
+//     ErrInstructionFileMismatch.
+//
+// The id is not authenticated and need not be: it only selects which
+// instruction file to try. A wrong one still fails authentication (and
+// the key commitment of V3 objects), as a replaced instruction file does.
+// It lets a wrong pairing be reported as what it is, and an old version be
+// read, copied and restored.
+
+// instrBindingKey is the user-metadata name of the id that binds an object
+// to its instruction file (on both).
+const instrBindingKey = "s3ec-instruction-id"
+
+// maxInstructionVersions bounds the instruction-file versions looked at
+// for one object version.
+const maxInstructionVersions = 100
+
+// instructionID is the binding id of an instruction file with body: 16
+// bytes of its SHA-256, base64url.
+func instructionID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// bindingOf returns the binding id in user metadata, "" if none.
+func bindingOf(meta map[string]string) string {
+	for k, v := range meta {
+		if strings.EqualFold(k, instrBindingKey) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// versionLister is the optional S3 call the search of step 3 needs;
+// *s3.Client has it.
+type versionLister interface {
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+}
+
+// findInstructionFile returns the instruction file that belongs to the
+// object version ref names, whose metadata is meta (see above); nil and
+// no error when the object has none at all.
+func (c *Client) findInstructionFile(ctx context.Context, ref objectRef, meta map[string]string, optFns []func(*s3.Options)) (*instructionFile, error) {
+	want := bindingOf(meta)
+	cur, err := c.readInstructionFile(ctx, ref, nil, optFns)
+	if err != nil {
+		return nil, err
+	}
+	if want != "" && cur != nil && cur.binding == want {
+		return cur, nil
+	}
+	if want == "" || (cur != nil && cur.binding == "") {
+		current, err := c.isCurrentVersion(ctx, ref, optFns)
+		if err != nil {
+			return nil, err
+		}
+		if current {
+			return cur, nil
+		}
+		if want == "" {
+			if cur == nil {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%w: version %s is not the current one and was written without a binding to its instruction file (by another client), so which version of the instruction file belongs to it cannot be told", ErrInstructionFileMismatch, aws.ToString(ref.versionID))
+		}
+	}
+	f, err := c.searchInstructionVersions(ctx, ref, want, optFns)
+	if err != nil || f != nil {
+		return f, err
+	}
+	if cur == nil {
+		return nil, nil // no instruction file at all
+	}
+	what := "the object"
+	if ref.versionID != nil {
+		what = "version " + aws.ToString(ref.versionID)
+	}
+	return nil, fmt.Errorf("%w: the current instruction file was written for another object or version, and no version of it carries the id of %s (%s %s)", ErrInstructionFileMismatch, what, instrBindingKey, want)
+}
+
+// isCurrentVersion reports whether ref names the current version of its
+// object: no version id, or the current one's.
+func (c *Client) isCurrentVersion(ctx context.Context, ref objectRef, optFns []func(*s3.Options)) (bool, error) {
+	if ref.versionID == nil {
+		return true, nil
+	}
+	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: ref.bucket, Key: ref.key,
+		SSECustomerAlgorithm: ref.sseAlg, SSECustomerKey: ref.sseKey, SSECustomerKeyMD5: ref.sseMD5,
+		ExpectedBucketOwner: ref.owner, RequestPayer: ref.payer,
+	}, optFns...)
+	if isNotFound(err) {
+		return false, nil // the current version is a delete marker
+	}
+	if err != nil {
+		return false, err
+	}
+	norm := func(v *string) string {
+		if s := aws.ToString(v); s != "" {
+			return s
+		}
+		return "null"
+	}
+	return norm(head.VersionId) == norm(ref.versionID), nil
+}
+
+// searchInstructionVersions returns the newest version of ref's
+// instruction file whose binding id is want; nil if none.
+func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, want string, optFns []func(*s3.Options)) (*instructionFile, error) {
+	lister, ok := c.s3.(versionLister)
+	if !ok {
+		return nil, fmt.Errorf("%w: the current instruction file does not belong to the object, and the S3 client (%T) has no ListObjectVersions to look for the one that does", ErrInstructionFileMismatch, c.s3)
+	}
+	name := aws.ToString(ref.key) + c.suffix(ctx)
+	in := &s3.ListObjectVersionsInput{Bucket: ref.bucket, Prefix: aws.String(name), ExpectedBucketOwner: ref.owner, RequestPayer: ref.payer}
+	looked := 0
+	for {
+		out, err := lister.ListObjectVersions(ctx, in, optFns...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: list the versions of the instruction file: %w", ErrInstructionFileMismatch, err)
+		}
+		for _, v := range out.Versions {
+			k := aws.ToString(v.Key)
+			if k > name {
+				return nil, nil // S3 lists keys in order: past ours
+			}
+			if k != name || v.VersionId == nil {
+				continue
+			}
+			if looked++; looked > maxInstructionVersions {
+				return nil, fmt.Errorf("%w: none of the newest %d versions of the instruction file carries the object's id", ErrInstructionFileMismatch, maxInstructionVersions)
+			}
+			f, err := c.readInstructionFile(ctx, ref, v.VersionId, optFns)
+			if err != nil {
+				return nil, err
+			}
+			if f != nil && f.binding == want {
+				return f, nil
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil, nil
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
 }
 
 // isNotFound reports an S3 404.
@@ -121,3 +321,11 @@ func isNotFound(err error) bool {
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
+
+// ErrInstructionFileMismatch reports an object whose envelope is in an
+// instruction file when the instruction file that belongs to it (to this
+// version of it) cannot be found or proven: the current instruction file
+// was written for another object or version, and no older version of it
+// belongs to this one. Nothing is decrypted with an instruction file that
+// does not belong to the object, and a CopyObject writes nothing.
+var ErrInstructionFileMismatch = errors.New("encryptionclient: the instruction file does not belong to this object version")

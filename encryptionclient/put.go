@@ -142,6 +142,7 @@ func (c *Client) placeEnvelope(env *envelope.Envelope, user map[string]string) (
 		meta = map[string]string{}
 	}
 	maps.Copy(meta, objEnv)
+	meta[instrBindingKey] = instructionID(body) // pairs the object with this instruction file
 	if metadataSize(meta) > c.opts.MetadataLimit {
 		return nil, nil, invalid("user metadata exceeds the %d-byte limit", c.opts.MetadataLimit)
 	}
@@ -176,7 +177,7 @@ func checkUserMetadata(m map[string]string) error {
 	for k, v := range m {
 		lk := strings.ToLower(k)
 		switch {
-		case envelope.IsReservedKey(k):
+		case envelope.IsReservedKey(k) || strings.EqualFold(k, instrBindingKey):
 			report(k, invalid("metadata name %q is reserved for the encryption envelope", k))
 		case k == "" || strings.IndexFunc(k, func(r rune) bool {
 			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))

@@ -46,8 +46,8 @@ const (
 // Its metadata limit is raised, as gofakes3 counts the SDK's own headers in
 // it (real servers enforce S3's 2 KB user-metadata limit).
 func NewFake() *Server {
-	faker := gofakes3.New(s3mem.New(), gofakes3.WithMetadataSizeLimit(16<<10), gofakes3.WithLogger(gofakes3.DiscardLog()))
-	ts := httptest.NewServer(faker.Server())
+	faker := gofakes3.New(exactVersions{s3mem.New()}, gofakes3.WithMetadataSizeLimit(16<<10), gofakes3.WithLogger(gofakes3.DiscardLog()))
+	ts := httptest.NewServer(exactCopy(faker.Server()))
 	return &Server{
 		URL: ts.URL, AccessKey: "test", SecretKey: "testsecret", Region: "us-east-1",
 		Name: "gofakes3", close: ts.Close,
@@ -58,8 +58,8 @@ func NewFake() *Server {
 // certificate that Client trusts), for requests S3 accepts only over TLS
 // such as SSE-C.
 func NewFakeTLS() *Server {
-	faker := gofakes3.New(s3mem.New(), gofakes3.WithMetadataSizeLimit(16<<10), gofakes3.WithLogger(gofakes3.DiscardLog()))
-	ts := httptest.NewTLSServer(faker.Server())
+	faker := gofakes3.New(exactVersions{s3mem.New()}, gofakes3.WithMetadataSizeLimit(16<<10), gofakes3.WithLogger(gofakes3.DiscardLog()))
+	ts := httptest.NewTLSServer(exactCopy(faker.Server()))
 	return &Server{
 		URL: ts.URL, AccessKey: "test", SecretKey: "testsecret", Region: "us-east-1",
 		Name: "gofakes3-tls", close: ts.Close, httpClient: ts.Client(),
