@@ -38,6 +38,39 @@
 // the counter block the chunk needs, after which the tag Seal returns
 // yields the chunk's GHASH (see sealRun in gcm.go).
 //
+// # FIPS 140-3 mode
+//
+// When the program runs with the Go Cryptographic Module in FIPS 140-3
+// mode (GODEBUG=fips140=on or only, or built with GOFIPS140;
+// crypto/fips140.Enabled reports it), New never turns the vector kernels
+// on: they are code outside the module. Every AES computation then runs
+// in the module: the key schedule and single blocks (aes.NewCipher and
+// Block.Encrypt: H, E_K(J0), the masks, the keystream of a started block),
+// the CTR keystream (cipher.NewCTR), and the GHASH of every chunk, which
+// the module's GCM computes (cipher.NewGCM Seal of an empty plaintext with
+// the chunk as additional data; for whole 64 KiB chunks of encryption,
+// cipher.NewGCMWithNonceSize Seal of the chunk under a 16-byte IV).
+//
+// That is not the module's AES-GCM service, and this package does not
+// claim it is. The module's GCM works on whole messages in one call; a
+// stream in constant memory, or parts of one message on many goroutines,
+// cannot be sealed or opened by it, since its Open needs the whole
+// ciphertext before it releases anything. What runs outside the module,
+// in this package's Go code, is the arithmetic in GF(2¹²⁸) that turns the
+// module's per-chunk results into the message's GHASH and tag (field.go:
+// unmasking, the chaining W(A‖B) = W(A)·H^m ⊕ W(B), the 16-byte IVs of
+// the one-pass path), with H taken out of the module to do it, and the
+// constant-time comparison of the tag. The module's own service
+// indicator counts the CTR calls as approved and the single-block AES and
+// the GCM Seal under a nonce chosen outside it as not approved.
+//
+// Under GODEBUG=fips140=only the module refuses GCM under a nonce chosen
+// outside it (cipher.NewGCM fails), and the S3EC format stores such a
+// nonce with every object. New then fails with an error of the library's
+// FIPS class (materials.ErrFIPS) that names the mode: this package does
+// not work around the refusal. (A purego build cannot run in FIPS 140-3
+// mode at all: the Go runtime refuses to start.)
+//
 // # Secrets
 //
 // H, E_K(J0), the internal tags and the PartSum accumulators are secret;
