@@ -29,6 +29,15 @@
 // registers that held secrets before they return. Two passes through them
 // run faster than the stdlib's fused Seal and Open.
 //
+// On CPUs with AVX2, VAES and VPCLMULQDQ but no AVX-512 (such as AMD Zen
+// 3, or AVX-512 turned off), the same two kernels on 256-bit registers
+// serve (ctr256_amd64.s): sixteen blocks per turn in eight registers, the
+// round keys and powers of H read from memory as each step needs them,
+// every register cleared (VZEROALL) before they return. x/sys/cpu reports
+// VAES and VPCLMULQDQ only with AVX-512, so their CPUID bits are read
+// directly. Each kernel call handles at most 64 KiB, so that goroutines
+// stay preemptible.
+//
 // Elsewhere, and under the purego build tag, the stdlib does the work and
 // GHASH is never a table-driven Go implementation: sealing an empty
 // plaintext with additional data X gives a tag that, once unmasked, is W
