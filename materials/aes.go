@@ -122,7 +122,11 @@ func newAESWrappingKey(key []byte, desc map[string]string) (aesWrappingKey, erro
 	if err != nil {
 		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key: %w", err)
 	}
-	gcm, err := cipher.NewGCM(block)
+	// The module's GCM with random nonces: it draws the IV inside the Go
+	// Cryptographic Module and lays the wrap out as S3EC's AES/GCM wrap
+	// does (IV ‖ ciphertext ‖ tag), so AES/GCM wrapping is the module's
+	// approved AES-GCM in FIPS 140-3 mode and works under fips140=only.
+	gcm, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
 		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key: %w", err)
 	}
@@ -266,13 +270,9 @@ func (k *AESKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 }
 
 // wrapGCM wraps a data key for suite s: random IV || AES-GCM(dk) || tag,
-// with the suite's cipher name as additional data.
+// with the suite's cipher name as additional data. The module draws the IV.
 func (wk *aesWrappingKey) wrapGCM(s envelope.Suite, dk []byte) ([]byte, error) {
-	wrapped := make([]byte, envelope.GCMIVSize, aesGCMWrappedSize)
-	if _, err := rand.Read(wrapped); err != nil {
-		return nil, fmt.Errorf("materials: generating wrap IV: %w", err)
-	}
-	return wk.gcm.Seal(wrapped, wrapped, dk, []byte(s.CipherName())), nil
+	return wk.gcm.Seal(make([]byte, 0, aesGCMWrappedSize), nil, dk, []byte(s.CipherName())), nil
 }
 
 // rawCheckWrap checks a WrapRequest for a local keyring.
@@ -302,8 +302,7 @@ func (wk *aesWrappingKey) unwrapGCM(s envelope.Suite, wrapped []byte) ([]byte, e
 	if !s.Known() || len(wrapped) != aesGCMWrappedSize {
 		return nil, errRawUnwrap
 	}
-	iv, ct := wrapped[:envelope.GCMIVSize], wrapped[envelope.GCMIVSize:]
-	dk, err := wk.gcm.Open(nil, iv, ct, []byte(s.CipherName()))
+	dk, err := wk.gcm.Open(nil, nil, wrapped, []byte(s.CipherName()))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/fipsmode"
 )
 
 var (
@@ -45,6 +46,15 @@ var (
 	// ErrDecryptOnly reports a data key asked of a keyring that can only
 	// unwrap (discovery keyrings, Multi without a generator).
 	ErrDecryptOnly = errors.New("materials: keyring can only decrypt")
+
+	// ErrFIPS reports an operation refused because the program runs in FIPS
+	// 140-only mode (GODEBUG=fips140=only), where the Go Cryptographic
+	// Module refuses algorithms it does not approve: RSA PKCS #1 v1.5 and
+	// RSA-OAEP with SHA-1 wraps, MGF1 with SHA-1, RSA keys below 2048 bits,
+	// and the S3EC content cipher (GCM under a nonce chosen outside the
+	// module). It is the one FIPS error class of the library: content
+	// errors match it too.
+	ErrFIPS = fipsmode.ErrRefused
 )
 
 // NoMatchError reports that no keyring of a [MultiKeyring] could unwrap a data key.

@@ -11,6 +11,7 @@ import (
 	"errors"
 
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/fipsmode"
 )
 
 // This file holds the unwraps of the legacy wrapping algorithms, which the
@@ -119,12 +120,23 @@ func rsaPKCS1Unwrap(priv *rsa.PrivateKey, wrapped []byte) ([]byte, error) {
 // provider that transformation means OAEP with SHA-256 and MGF1 with SHA-1;
 // a writer that used BouncyCastle for the same name would have used MGF1
 // with SHA-256, which is tried second.
+//
+// In FIPS 140-only mode the module refuses MGF1 with SHA-1: only the
+// second form is tried, and a failure is an [ErrFIPS] error, since the
+// first might have opened the key.
 func rsaOAEPSHA256Unwrap(priv *rsa.PrivateKey, wrapped []byte) ([]byte, error) {
+	refusal := fipsmode.Refuse("RSA-OAEP with MGF1-SHA-1 (the SunJCE form of wrap algorithm \"RSA/ECB/OAEPWithSHA-256AndMGF1Padding\")")
 	for _, mgf := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		if mgf == crypto.SHA1 && refusal != nil {
+			continue
+		}
 		key, err := priv.Decrypt(nil, wrapped, &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: mgf})
 		if err == nil {
 			return key, nil
 		}
+	}
+	if refusal != nil {
+		return nil, refusal
 	}
 	return nil, errRawUnwrap
 }

@@ -13,6 +13,7 @@ import (
 	"maps"
 
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/fipsmode"
 )
 
 var _ Keyring = (*RSAKeyring)(nil)
@@ -211,6 +212,9 @@ func (k *RSAKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 	if priv == nil {
 		return nil, fmt.Errorf("%w: the RSA keyring has no private key", ErrEncryptOnly)
 	}
+	if err := rawRSAFIPSRefusal(w); err != nil {
+		return nil, err
+	}
 	var (
 		dk  []byte
 		err error
@@ -222,6 +226,9 @@ func (k *RSAKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 		dk, err = rsaPKCS1Unwrap(priv, req.Key.Ciphertext)
 	case envelope.WrapRSAOAEPSHA256:
 		dk, err = rsaOAEPSHA256Unwrap(priv, req.Key.Ciphertext)
+	}
+	if errors.Is(err, ErrFIPS) {
+		return nil, fmt.Errorf("%w: %s wrap does not open with MGF1-SHA-256, and %w", ErrUnwrap, w, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s wrap does not open with the selected key or for suite %v", ErrUnwrap, w, req.Suite)
@@ -276,6 +283,9 @@ func (k *RSAKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 // rsaOAEPSHA1Wrap encrypts the pseudo data key (length byte, data key,
 // suite cipher name) of dk for suite s to pub.
 func rsaOAEPSHA1Wrap(pub *rsa.PublicKey, s envelope.Suite, dk []byte) ([]byte, error) {
+	if err := rawRSAFIPSRefusal(envelope.WrapRSAOAEPSHA1); err != nil {
+		return nil, err
+	}
 	suffix := s.CipherName()
 	pseudo := make([]byte, 1+len(dk)+len(suffix))
 	defer clear(pseudo)
@@ -287,6 +297,21 @@ func rsaOAEPSHA1Wrap(pub *rsa.PublicKey, s envelope.Suite, dk []byte) ([]byte, e
 		return nil, fmt.Errorf("materials: RSA-OAEP-SHA1 wrap: %w", err)
 	}
 	return wrapped, nil
+}
+
+// rawRSAFIPSRefusal returns an [ErrFIPS] error for wrap algorithm w when
+// the program runs in FIPS 140-only mode and the Go Cryptographic Module
+// refuses the algorithm: PKCS #1 v1.5 encryption, and SHA-1 in RSA-OAEP.
+// The check comes before the module is called, whose refusal would
+// otherwise look like a wrapped key that does not open.
+func rawRSAFIPSRefusal(w envelope.WrapAlgorithm) error {
+	switch w {
+	case envelope.WrapRSAPKCS1:
+		return fipsmode.Refuse("RSA PKCS #1 v1.5 key unwrapping (wrap algorithm \"RSA\")")
+	case envelope.WrapRSAOAEPSHA1:
+		return fipsmode.Refuse("RSA-OAEP with SHA-1 (wrap algorithm \"RSA-OAEP-SHA1\")")
+	}
+	return nil
 }
 
 func (k *RSAKeyring) selectKey(desc map[string]string) *rsa.PrivateKey {

@@ -14,7 +14,7 @@ const keyStreamBlock = 4 * blockSize
 const maxKernelRun = 64 << 10
 
 // vectorCTR is the message's AES-256 CTR keystream computed with vector AES
-// instructions (VAES on 512-bit registers), four to sixteen counter blocks
+// instructions (VAES on 512- or 256-bit registers), four to sixteen counter blocks
 // per step. Where the CPU lacks them (or the key is not 256 bits) New leaves
 // Cipher.vec nil and the stdlib CTR serves instead. Everything in it is
 // secret.
@@ -39,7 +39,7 @@ func (v *vectorCTR) xorAt(dst, src []byte, pos int64) {
 		// long calls would hold up the garbage collector.
 		bulk := min(len(src)&^(keyStreamBlock-1), maxKernelRun)
 		v.counters(&ctr, pos)
-		ctrBlocksVAES(&v.rk, &ctr[0], &dst[0], &src[0], bulk/keyStreamBlock)
+		ctrBlocks(&v.rk, &ctr[0], &dst[0], &src[0], bulk/keyStreamBlock)
 		dst, src, pos = dst[bulk:], src[bulk:], pos+int64(bulk)
 	}
 	if len(src) > 0 {
@@ -55,7 +55,7 @@ func (v *vectorCTR) keyStream(ks *[keyStreamBlock]byte, pos int64) {
 	var ctr [keyStreamBlock]byte
 	v.counters(&ctr, pos)
 	clear(ks[:])
-	ctrBlocksVAES(&v.rk, &ctr[0], &ks[0], &ks[0], 1)
+	ctrBlocks(&v.rk, &ctr[0], &ks[0], &ks[0], 1)
 }
 
 // counters puts into c the four counter blocks of offset pos (a multiple of

@@ -9,9 +9,33 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// hasVAES reports whether the CPU and the OS support the vector AES kernel:
-// AVX-512 (F for the 512-bit registers, BW for byte shuffles) and VAES.
-var hasVAES = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VAES && cpu.X86.HasAES && cpu.X86.HasAVX
+// hasVAES512 reports whether the CPU and the OS support the 512-bit vector
+// AES kernel: AVX-512 (F for the 512-bit registers, BW for byte shuffles)
+// and VAES.
+var hasVAES512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VAES && cpu.X86.HasAES && cpu.X86.HasAVX
+
+// hasVAES256 reports whether the CPU and the OS support the 256-bit vector
+// AES kernel: AVX2 (with the OS saving the ymm registers, which x/sys/cpu
+// checks) and VAES. x/sys/cpu reports VAES only together with AVX-512, so
+// its CPUID bit (leaf 7, ECX bit 9) is read here.
+var hasVAES256 = cpu.X86.HasAVX2 && cpu.X86.HasAES && cpu.X86.HasAVX && cpuid7()&(1<<9) != 0
+
+// hasVAES reports whether one of the vector AES kernels can run.
+var hasVAES = hasVAES512 || hasVAES256
+
+// useZMM selects the 512-bit kernels where the CPU has them; otherwise
+// the 256-bit ones run. Tests clear it to exercise the 256-bit kernels on
+// an AVX-512 CPU.
+var useZMM = true
+
+// ctrBlocks runs the CTR kernel chosen for this CPU.
+func ctrBlocks(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int) {
+	if useZMM && hasVAES512 {
+		ctrBlocksVAES(rk, ctr, dst, src, n)
+	} else {
+		ctrBlocksVAES256(rk, ctr, dst, src, n)
+	}
+}
 
 // newVectorCTR returns the vector keystream for an AES-256 key, or nil.
 func newVectorCTR(key, nonce []byte) *vectorCTR {
@@ -62,3 +86,11 @@ func subWord(x uint32) uint32
 //
 //go:noescape
 func ctrBlocksVAES(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int)
+
+// ctrBlocksVAES256 is ctrBlocksVAES on 256-bit registers (AVX2 and VAES).
+//
+//go:noescape
+func ctrBlocksVAES256(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int)
+
+// cpuid7 returns ECX of CPUID leaf 7, subleaf 0.
+func cpuid7() uint32

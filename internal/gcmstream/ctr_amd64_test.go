@@ -5,6 +5,9 @@ package gcmstream
 import (
 	"bytes"
 	"testing"
+
+	"github.com/s3ec/s3ec-go/internal/fipsmode"
+	"golang.org/x/sys/cpu"
 )
 
 func TestVectorCTRKeySchedule(t *testing.T) {
@@ -25,4 +28,45 @@ func TestVectorCTRKeySchedule(t *testing.T) {
 	if !bytes.Equal(rk[:32], key) {
 		t.Fatal("the first two round keys are not the key")
 	}
+}
+
+// On a CPU with AVX-512 the 512-bit kernels serve; this runs the kernel
+// comparisons and the engine's stdlib comparisons again on the 256-bit
+// kernels, at random offsets, lengths and splits. On a CPU with only the
+// 256-bit kernels the other tests already run them, and this repeats them.
+func TestKernels256MatchStdlib(t *testing.T) {
+	if !hasVAES256 || !hasVPCLMUL256 {
+		t.Skip("this CPU has no VAES/VPCLMULQDQ on AVX2")
+	}
+	old := useZMM
+	useZMM = false
+	t.Cleanup(func() { useZMM = old })
+	t.Run("CTR", TestVectorCTRMatchesStdlib)
+	t.Run("GHASH", TestVectorGHASHMatchesStdlib)
+	t.Run("Parts", TestPartsMatchStdlib)
+	t.Run("Readers", TestEncryptDecryptReadersMatchStdlib)
+	t.Run("Tampering", TestDecryptRejectsTampering)
+}
+
+// The kernels are chosen by what the CPU has: never the 512-bit ones
+// without AVX-512, and the vector path whenever either width can run.
+func TestKernelSelection(t *testing.T) {
+	if hasVAES != (hasVAES512 || hasVAES256) || hasVPCLMUL != (hasVPCLMUL512 || hasVPCLMUL256) {
+		t.Fatal("hasVAES/hasVPCLMUL disagree with the kernels' features")
+	}
+	if !cpu.X86.HasAVX512F && (hasVAES512 || hasVPCLMUL512) {
+		t.Fatal("512-bit kernels without AVX-512")
+	}
+	if !cpu.X86.HasAVX2 && (hasVAES256 || hasVPCLMUL256) {
+		t.Fatal("256-bit kernels without AVX2")
+	}
+	c, err := New(make([]byte, 32), make([]byte, NonceSize), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := !fipsmode.Enabled() // FIPS 140-3 mode: never the kernels
+	if (c.vec != nil) != (on && hasVAES) || (c.gh != nil) != (on && hasVPCLMUL) {
+		t.Fatalf("New: vector CTR %v, GHASH %v; CPU: %v, %v; FIPS mode %v", c.vec != nil, c.gh != nil, hasVAES, hasVPCLMUL, !on)
+	}
+	t.Logf("VAES 512/256: %v/%v, VPCLMULQDQ 512/256: %v/%v", hasVAES512, hasVAES256, hasVPCLMUL512, hasVPCLMUL256)
 }

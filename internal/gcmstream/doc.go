@@ -29,6 +29,15 @@
 // registers that held secrets before they return. Two passes through them
 // run faster than the stdlib's fused Seal and Open.
 //
+// On CPUs with AVX2, VAES and VPCLMULQDQ but no AVX-512 (such as AMD Zen
+// 3, or AVX-512 turned off), the same two kernels on 256-bit registers
+// serve (ctr256_amd64.s): sixteen blocks per turn in eight registers, the
+// round keys and powers of H read from memory as each step needs them,
+// every register cleared (VZEROALL) before they return. x/sys/cpu reports
+// VAES and VPCLMULQDQ only with AVX-512, so their CPUID bits are read
+// directly. Each kernel call handles at most 64 KiB, so that goroutines
+// stay preemptible.
+//
 // Elsewhere, and under the purego build tag, the stdlib does the work and
 // GHASH is never a table-driven Go implementation: sealing an empty
 // plaintext with additional data X gives a tag that, once unmasked, is W
@@ -37,6 +46,39 @@
 // stdlib GCM itself: a 16-byte nonce chosen so that GCM derives exactly
 // the counter block the chunk needs, after which the tag Seal returns
 // yields the chunk's GHASH (see sealRun in gcm.go).
+//
+// # FIPS 140-3 mode
+//
+// When the program runs with the Go Cryptographic Module in FIPS 140-3
+// mode (GODEBUG=fips140=on or only, or built with GOFIPS140;
+// crypto/fips140.Enabled reports it), New never turns the vector kernels
+// on: they are code outside the module. Every AES computation then runs
+// in the module: the key schedule and single blocks (aes.NewCipher and
+// Block.Encrypt: H, E_K(J0), the masks, the keystream of a started block),
+// the CTR keystream (cipher.NewCTR), and the GHASH of every chunk, which
+// the module's GCM computes (cipher.NewGCM Seal of an empty plaintext with
+// the chunk as additional data; for whole 64 KiB chunks of encryption,
+// cipher.NewGCMWithNonceSize Seal of the chunk under a 16-byte IV).
+//
+// That is not the module's AES-GCM service, and this package does not
+// claim it is. The module's GCM works on whole messages in one call; a
+// stream in constant memory, or parts of one message on many goroutines,
+// cannot be sealed or opened by it, since its Open needs the whole
+// ciphertext before it releases anything. What runs outside the module,
+// in this package's Go code, is the arithmetic in GF(2¹²⁸) that turns the
+// module's per-chunk results into the message's GHASH and tag (field.go:
+// unmasking, the chaining W(A‖B) = W(A)·H^m ⊕ W(B), the 16-byte IVs of
+// the one-pass path), with H taken out of the module to do it, and the
+// constant-time comparison of the tag. The module's own service
+// indicator counts the CTR calls as approved and the single-block AES and
+// the GCM Seal under a nonce chosen outside it as not approved.
+//
+// Under GODEBUG=fips140=only the module refuses GCM under a nonce chosen
+// outside it (cipher.NewGCM fails), and the S3EC format stores such a
+// nonce with every object. New then fails with an error of the library's
+// FIPS class (materials.ErrFIPS) that names the mode: this package does
+// not work around the refusal. (A purego build cannot run in FIPS 140-3
+// mode at all: the Go runtime refuses to start.)
 //
 // # Secrets
 //

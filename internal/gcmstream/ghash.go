@@ -6,8 +6,8 @@ import "encoding/binary"
 // per turn, and the number of powers of H its table holds.
 const ghashTableBlocks = 16
 
-// vectorGHASH holds what the GHASH kernel (VPCLMULQDQ on AVX-512
-// registers) needs: H^16 … H^1 in the kernel's representation. Where the
+// vectorGHASH holds what the GHASH kernels (VPCLMULQDQ on AVX-512 or
+// AVX2 registers) need: H^16 … H^1 in the kernel's representation. Where the
 // CPU lacks it New leaves Cipher.gh nil and GHASH goes through the stdlib's
 // Seal instead. Everything in it is secret.
 type vectorGHASH struct {

@@ -4,12 +4,36 @@ package gcmstream
 
 import "golang.org/x/sys/cpu"
 
-// hasVPCLMUL reports whether the CPU and the OS support the vector GHASH
-// kernel: AVX-512 (F, BW for byte shuffles) and VPCLMULQDQ.
-var hasVPCLMUL = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VPCLMULQDQ && cpu.X86.HasPCLMULQDQ && cpu.X86.HasAVX && cpu.X86.HasAVX2
+// hasVPCLMUL512 reports whether the CPU and the OS support the 512-bit
+// vector GHASH kernel: AVX-512 (F, BW for byte shuffles) and VPCLMULQDQ.
+var hasVPCLMUL512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VPCLMULQDQ && cpu.X86.HasPCLMULQDQ && cpu.X86.HasAVX && cpu.X86.HasAVX2
 
-// ghashBlocks absorbs n 16-byte blocks of data into the GHASH state y (a
+// hasVPCLMUL256 reports whether the CPU and the OS support the 256-bit
+// GHASH kernel: AVX2 and VPCLMULQDQ (CPUID leaf 7, ECX bit 10; see
+// hasVAES256).
+var hasVPCLMUL256 = cpu.X86.HasAVX2 && cpu.X86.HasPCLMULQDQ && cpu.X86.HasAVX && cpuid7()&(1<<10) != 0
+
+// hasVPCLMUL reports whether one of the vector GHASH kernels can run.
+var hasVPCLMUL = hasVPCLMUL512 || hasVPCLMUL256
+
+// ghashBlocks absorbs n 16-byte blocks of data into the GHASH state y
+// with the kernel chosen for this CPU (see useZMM).
+func ghashBlocks(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int) {
+	if useZMM && hasVPCLMUL512 {
+		ghashBlocks512(tab, y, data, n)
+	} else {
+		ghashBlocks256(tab, y, data, n)
+	}
+}
+
+// ghashBlocks512 absorbs n 16-byte blocks of data into the GHASH state y (a
 // GCM block, updated in place): y = (…((y ⊕ X₁)·H ⊕ X₂)·H … ⊕ Xₙ)·H.
 //
 //go:noescape
-func ghashBlocks(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int)
+func ghashBlocks512(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int)
+
+// ghashBlocks256 is ghashBlocks512 on 256-bit registers (AVX2 and
+// VPCLMULQDQ).
+//
+//go:noescape
+func ghashBlocks256(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int)

@@ -81,8 +81,8 @@ GLOBL ghashPoly<>(SB), RODATA|NOPTR, $16
 	VMOVDQU64 off(SI), D \
 	VPSHUFB   Z20, D, D
 
-// func ghashBlocks(tab *[256]byte, y *[16]byte, data *byte, n int)
-TEXT ·ghashBlocks(SB), NOSPLIT, $0-32
+// func ghashBlocks512(tab *[256]byte, y *[16]byte, data *byte, n int)
+TEXT ·ghashBlocks512(SB), NOSPLIT, $0-32
 	MOVQ tab+0(FP), AX
 	MOVQ y+8(FP), BX
 	MOVQ data+16(FP), SI

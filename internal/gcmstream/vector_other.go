@@ -11,7 +11,7 @@ const (
 
 func newVectorCTR(key, nonce []byte) *vectorCTR { return nil }
 
-func ctrBlocksVAES(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int) {
+func ctrBlocks(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int) {
 	panic("gcmstream: no vector AES kernel on this platform")
 }
 

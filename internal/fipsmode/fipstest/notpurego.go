@@ -1,0 +1,5 @@
+//go:build !purego
+
+package fipstest
+
+const purego = false
