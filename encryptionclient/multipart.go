@@ -524,7 +524,7 @@ func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMul
 	forgetUpload(k)
 	if st.instr != nil {
 		if err := c.putInstructionFile(ctx, st.instrIn, st.instr, optFns); err != nil {
-			c.deleteUnreadable(ctx, st.instrIn)
+			c.deleteUnreadable(ctx, st.instrIn, out.VersionId, optFns)
 			return nil, err
 		}
 	}
@@ -572,14 +572,17 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 	return slices.Clone(given.Parts), size, nil
 }
 
-// deleteUnreadable removes an object whose instruction file could not be
-// written: without it the object cannot be read.
-func (c *Client) deleteUnreadable(ctx context.Context, in *s3.PutObjectInput) {
-	cctx, cancel := cleanupContext(ctx)
-	defer cancel()
-	c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
-		Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-	})
+// deleteUnreadable removes the object a PutObject or CompleteMultipartUpload
+// just wrote when its instruction file could not be written: without it the
+// object cannot be read. In a versioned bucket it deletes exactly the
+// version the write created (the previous version becomes current again,
+// rather than being hidden by a delete marker); otherwise the key holds
+// what this call wrote, which cannot be read (cleanupCreated).
+func (c *Client) deleteUnreadable(ctx context.Context, in *s3.PutObjectInput, version *string, optFns []func(*s3.Options)) {
+	c.cleanupCreated(ctx, createdObject{
+		bucket: in.Bucket, key: in.Key, version: version,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+	}, optFns)
 }
 
 // AbortMultipartUpload aborts a multipart upload and forgets what the

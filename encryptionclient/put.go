@@ -94,13 +94,7 @@ func (c *Client) putObject(ctx context.Context, in *s3.PutObjectInput, optFns []
 	}
 	if instr != nil {
 		if err := c.putInstructionFile(ctx, in, instr, optFns); err != nil {
-			// Without its instruction file the object cannot be read:
-			// remove it rather than leave it behind.
-			cctx, cancel := cleanupContext(ctx)
-			defer cancel()
-			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
-				Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-			})
+			c.deleteUnreadable(ctx, in, out.VersionId, optFns)
 			return nil, err
 		}
 	}

@@ -316,7 +316,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	}
 	if instr != nil {
 		if err := c.putInstructionFile(ctx, in, instr, optFns); err != nil {
-			c.deleteUnreadable(ctx, in)
+			c.deleteUnreadable(ctx, in, out.VersionId, optFns)
 			return nil, err
 		}
 	}
