@@ -3,7 +3,6 @@ package encryptionclient
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -301,23 +300,32 @@ func rewrapThreshold(in *RewrapInput) int64 {
 
 // rewrapKey moves the data key of env under in.Keyring and returns the new
 // wrapped key, with an output that records the KMS keys when KMS moved it.
+// The move is authorized by the client's keyring as a read would be
+// (commitment policy, key identity, allow-list, context); an object that it
+// refuses fails, unless the new keyring proves it already wraps the data
+// key (ErrSameWrappingKey).
 func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope) (*materials.EncryptedDataKey, *RewrapOutput, error) {
-	stored := storedUserContext(env)
+	if err := c.opts.policy().CheckDecrypt(env.Suite); err != nil {
+		return nil, nil, err
+	}
 	expected, given := ctx.Value(encryptionContextKey{}).(map[string]string)
-	if !given {
-		expected = stored
+	r := newRewrapRequest(env, expected, given, in.EncryptionContext)
+	k, out, err := c.moveKey(ctx, in, env, r)
+	if err == nil || in.AllowSameKey || ctx.Err() != nil || errors.Is(err, ErrSameWrappingKey) || errors.Is(err, ErrInvalidInput) {
+		return k, out, err
 	}
-	newContext := in.EncryptionContext
-	if newContext == nil {
-		newContext = stored
+	if alreadyUnderNewKey(ctx, in.Keyring, r) {
+		return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
 	}
-	old := materials.EncryptedDataKey{WrapAlgorithm: env.WrapAlgorithm, Ciphertext: env.EncryptedKey, Description: env.Description}
+	return nil, nil, err
+}
 
+// moveKey re-wraps the stored key on the authority of the client's keyring:
+// from KMS to KMS with ReEncrypt when that keyring can authorize one,
+// otherwise by unwrapping with it and wrapping with in.Keyring.
+func (c *Client) moveKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope, r *rewrapRequest) (*materials.EncryptedDataKey, *RewrapOutput, error) {
 	if re, ok := in.Keyring.(materials.ReEncrypter); ok && isKMSWrap(env.WrapAlgorithm) {
-		k, err := re.ReEncryptDataKey(ctx, &materials.ReEncryptRequest{
-			Suite: env.Suite, Key: old, SourceEncryptionContext: expected,
-			EncryptionContext: newContext, AllowSameKey: in.AllowSameKey,
-		})
+		k, err := authorizedReEncrypt(ctx, c.keyring, re, r, in.AllowSameKey)
 		if err == nil {
 			return &k.EncryptedDataKey, &RewrapOutput{SourceKeyID: k.SourceKeyID, KeyID: k.KeyID}, nil
 		}
@@ -329,7 +337,7 @@ func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.E
 	if !ok {
 		return nil, nil, invalid("the new keyring (%T) cannot wrap an existing data key: it implements neither materials.KeyWrapper nor, for a KMS-wrapped key, materials.ReEncrypter", in.Keyring)
 	}
-	dataKey, err := c.unwrapForRewrap(ctx, in, w, env, old, expected)
+	dataKey, err := c.keyring.DecryptDataKey(ctx, &r.read)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -345,47 +353,22 @@ func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.E
 		}
 		params.Zero()
 	}
-	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: newContext, Plaintext: dataKey}
+	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: r.newContext, Plaintext: dataKey}
 	if !in.AllowSameKey {
-		req.Replaces = &old
+		// The new keyring's own unwrap is the proof that it already wraps
+		// the data key (keyrings of other packages may not check
+		// Replaces); a material description proves nothing.
+		if dk, err := in.Keyring.DecryptDataKey(ctx, &r.read); err == nil {
+			materials.Zero(dk)
+			return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
+		}
+		req.Replaces, req.Current = &r.read.Key, c.keyring
 	}
 	k, err := w.WrapDataKey(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !in.AllowSameKey && !isKMSWrap(k.WrapAlgorithm) && k.WrapAlgorithm == old.WrapAlgorithm && maps.Equal(k.Description, old.Description) {
-		// A third-party local keyring that does not check Replaces: the
-		// material description selects the key, so it must change.
-		return nil, nil, fmt.Errorf("%w: the material description is the one already stored", ErrSameWrappingKey)
-	}
 	return k, &RewrapOutput{}, nil
-}
-
-// unwrapForRewrap unwraps the data key with the client's keyring. When that
-// fails, the object may already be under the new key (a rotation run
-// again): the new keyring is tried, and if it cannot unwrap either, it is
-// asked whether the stored key is under its own wrapping key (by wrapping
-// a throwaway key with Replaces set), so that such objects are reported
-// with ErrSameWrappingKey rather than as failures.
-func (c *Client) unwrapForRewrap(ctx context.Context, in *RewrapInput, w materials.KeyWrapper, env *envelope.Envelope, old materials.EncryptedDataKey, expected map[string]string) ([]byte, error) {
-	req := &materials.DecryptionRequest{Suite: env.Suite, Key: old, EncryptionContext: expected}
-	dataKey, err := c.keyring.DecryptDataKey(ctx, req)
-	if err == nil || ctx.Err() != nil || in.AllowSameKey {
-		return dataKey, err
-	}
-	if k, err2 := in.Keyring.DecryptDataKey(ctx, req); err2 == nil {
-		return k, nil
-	}
-	probe := make([]byte, envelope.DataKeySize)
-	if _, err2 := rand.Read(probe); err2 != nil {
-		return nil, err
-	}
-	defer materials.Zero(probe)
-	_, err2 := w.WrapDataKey(ctx, &materials.WrapRequest{Suite: env.Suite, Plaintext: probe, Replaces: &old})
-	if errors.Is(err2, materials.ErrSameWrappingKey) {
-		return nil, err2
-	}
-	return nil, err
 }
 
 func isKMSWrap(w envelope.WrapAlgorithm) bool {
