@@ -49,7 +49,9 @@ type RewrapInput struct {
 	// EncryptionContext is the encryption context to bind the re-wrapped
 	// key to (KMS keyrings). Nil keeps the object's current context; an
 	// empty map removes it, as a move from KMS to a local keyring, which
-	// cannot bind a context, requires.
+	// cannot bind a context, requires. A context that is changed or
+	// removed must be named with WithEncryptionContext (none for an object
+	// without one), exactly as a read requires.
 	EncryptionContext map[string]string
 
 	// AllowSameKey lets the new wrapping key be the one that already wraps
@@ -123,16 +125,30 @@ type RewrapOutput struct {
 // no longer with the old one (with KMS: the new blob only opens under the
 // new key; the old KMS key still opens old copies of the envelope).
 //
-// When both the old and the new wrap are KMS, the key moves with KMS
-// ReEncrypt and the plaintext data key never reaches this process; the
-// client's keyring is then not used. Any other pair unwraps the key with
+// Nothing is re-wrapped unless the client's keyring (the current one)
+// would authorize reading the object, with the checks of a read: the
+// client's commitment policy (a V2 object needs one that reads V2, such as
+// RequireEncryptAllowDecrypt; V1 and AES-CBC objects are never re-wrapped,
+// as the library never writes their formats), the keyring's key identity
+// or allow-list, and the encryption context. When both the old and the new
+// wrap are KMS, the key moves with KMS ReEncrypt and the plaintext data key
+// never reaches this process: ReEncrypt names the client's KMS key as
+// SourceKeyId (for a discovery keyring: its one allowed key), and KMS's
+// answer is kept only when the source key it reports is one the client's
+// keyring reads and the destination is the new keyring's key (see
+// [materials.ReEncryptAuthorizer]; a keyring of another package that cannot
+// answer is asked to unwrap instead). Any other pair unwraps the key with
 // the client's keyring (checking a V3 object's commitment) and wraps it
-// with the new one. The stored encryption context is checked against the
-// one from WithEncryptionContext when ctx carries one; without it, any
-// stored context is accepted and kept (see RewrapInput.EncryptionContext).
-// The client's commitment policy does not apply: V2 and V3 objects are
-// re-wrapped alike. V1 and AES-CBC objects cannot be, as the library never
-// writes their formats.
+// with the new one. An object the client's keyring refuses fails with its
+// error, unless the new keyring proves that it already wraps the data key
+// (it unwraps it, or KMS reports a ReEncrypt from and to the new key):
+// then ErrSameWrappingKey.
+//
+// The stored encryption context is checked against the one from
+// WithEncryptionContext; without one, an object must have no caller
+// context, as on a read, except when the re-wrap keeps the stored context
+// (RewrapInput.EncryptionContext nil): any stored context is then accepted
+// and moves unchanged to the new wrap, where readers keep checking it.
 //
 // Objects whose envelope is in their metadata are rewritten in place with
 // CopyObject (MetadataDirective REPLACE, conditional on the ETag read,
@@ -150,8 +166,11 @@ type RewrapOutput struct {
 // the old wrapped key.
 //
 // It fails with ErrSameWrappingKey when the new wrapping key is the one that
-// already wraps the data key (unless in.AllowSameKey), and with
-// ErrNotEncrypted for an object without an envelope.
+// already wraps the data key (unless in.AllowSameKey): the same KMS key as
+// KMS reports it, or the same local key, proven by unwrapping or by
+// comparing the keys; two local keys with the same material description
+// are two keys. It fails with ErrNotEncrypted for an object without an
+// envelope.
 func (c *Client) Rewrap(ctx context.Context, in *RewrapInput, optFns ...func(*s3.Options)) (*RewrapOutput, error) {
 	if in == nil {
 		return nil, invalid("nil RewrapInput")

@@ -184,9 +184,16 @@ type RotatePrefixOutput struct {
 // in.Keyring, as [Client.Rewrap] does for one object, listing them with
 // ListObjectsV2 and working on in.Concurrency objects at once.
 //
+// Every object is authorized by the client's keyring as Rewrap describes
+// (commitment policy, key identity or allow-list, context): one it refuses,
+// such as an object a bucket writer planted under a KMS key of their own,
+// counts as a failure, never as rotated or skipped.
+//
 // Objects already under the new wrapping key are skipped (ErrSameWrappingKey
-// counts as done), so a second run skips everything and an interrupted run
-// can simply be started again; to avoid relisting, pass the ResumeAfter of
+// counts as done: the new keyring proved it wraps the data key), so a
+// second run skips everything and an interrupted run can simply be started
+// again (with an encrypt-only RSA keyring as the new one, which cannot
+// prove anything, resume with StartAfter instead); to avoid relisting, pass the ResumeAfter of
 // the output or of the last progress event as StartAfter. Objects without
 // an envelope and the instruction files of existing objects are skipped
 // too; an object whose name merely ends with the instruction-file suffix is
