@@ -159,9 +159,9 @@ func invalid(format string, args ...any) error {
 // pinned to the object version their envelope came from.
 var (
 	// ErrSameWrappingKey: the new wrapping key is the one that already wraps
-	// the object's data key (the same KMS key, or the same local key or
-	// material description). RotatePrefix counts such objects as already
-	// rotated.
+	// the object's data key (the same KMS key, or the same local key, as
+	// the new keyring proves; a material description proves nothing).
+	// RotatePrefix counts such objects as already rotated.
 	ErrSameWrappingKey = materials.ErrSameWrappingKey
 
 	// ErrObjectChanged reports an object (or instruction file) that was

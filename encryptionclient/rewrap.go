@@ -3,7 +3,6 @@ package encryptionclient
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +49,9 @@ type RewrapInput struct {
 	// EncryptionContext is the encryption context to bind the re-wrapped
 	// key to (KMS keyrings). Nil keeps the object's current context; an
 	// empty map removes it, as a move from KMS to a local keyring, which
-	// cannot bind a context, requires.
+	// cannot bind a context, requires. A context that is changed or
+	// removed must be named with WithEncryptionContext (none for an object
+	// without one), exactly as a read requires.
 	EncryptionContext map[string]string
 
 	// AllowSameKey lets the new wrapping key be the one that already wraps
@@ -124,16 +125,30 @@ type RewrapOutput struct {
 // no longer with the old one (with KMS: the new blob only opens under the
 // new key; the old KMS key still opens old copies of the envelope).
 //
-// When both the old and the new wrap are KMS, the key moves with KMS
-// ReEncrypt and the plaintext data key never reaches this process; the
-// client's keyring is then not used. Any other pair unwraps the key with
+// Nothing is re-wrapped unless the client's keyring (the current one)
+// would authorize reading the object, with the checks of a read: the
+// client's commitment policy (a V2 object needs one that reads V2, such as
+// RequireEncryptAllowDecrypt; V1 and AES-CBC objects are never re-wrapped,
+// as the library never writes their formats), the keyring's key identity
+// or allow-list, and the encryption context. When both the old and the new
+// wrap are KMS, the key moves with KMS ReEncrypt and the plaintext data key
+// never reaches this process: ReEncrypt names the client's KMS key as
+// SourceKeyId (for a discovery keyring: its one allowed key), and KMS's
+// answer is kept only when the source key it reports is one the client's
+// keyring reads and the destination is the new keyring's key (see
+// [materials.ReEncryptAuthorizer]; a keyring of another package that cannot
+// answer is asked to unwrap instead). Any other pair unwraps the key with
 // the client's keyring (checking a V3 object's commitment) and wraps it
-// with the new one. The stored encryption context is checked against the
-// one from WithEncryptionContext when ctx carries one; without it, any
-// stored context is accepted and kept (see RewrapInput.EncryptionContext).
-// The client's commitment policy does not apply: V2 and V3 objects are
-// re-wrapped alike. V1 and AES-CBC objects cannot be, as the library never
-// writes their formats.
+// with the new one. An object the client's keyring refuses fails with its
+// error, unless the new keyring proves that it already wraps the data key
+// (it unwraps it, or KMS reports a ReEncrypt from and to the new key):
+// then ErrSameWrappingKey.
+//
+// The stored encryption context is checked against the one from
+// WithEncryptionContext; without one, an object must have no caller
+// context, as on a read, except when the re-wrap keeps the stored context
+// (RewrapInput.EncryptionContext nil): any stored context is then accepted
+// and moves unchanged to the new wrap, where readers keep checking it.
 //
 // Objects whose envelope is in their metadata are rewritten in place with
 // CopyObject (MetadataDirective REPLACE, conditional on the ETag read,
@@ -151,8 +166,11 @@ type RewrapOutput struct {
 // the old wrapped key.
 //
 // It fails with ErrSameWrappingKey when the new wrapping key is the one that
-// already wraps the data key (unless in.AllowSameKey), and with
-// ErrNotEncrypted for an object without an envelope.
+// already wraps the data key (unless in.AllowSameKey): the same KMS key as
+// KMS reports it, or the same local key, proven by unwrapping or by
+// comparing the keys; two local keys with the same material description
+// are two keys. It fails with ErrNotEncrypted for an object without an
+// envelope.
 func (c *Client) Rewrap(ctx context.Context, in *RewrapInput, optFns ...func(*s3.Options)) (*RewrapOutput, error) {
 	if in == nil {
 		return nil, invalid("nil RewrapInput")
@@ -308,23 +326,32 @@ func rewrapThreshold(in *RewrapInput) int64 {
 
 // rewrapKey moves the data key of env under in.Keyring and returns the new
 // wrapped key, with an output that records the KMS keys when KMS moved it.
+// The move is authorized by the client's keyring as a read would be
+// (commitment policy, key identity, allow-list, context); an object that it
+// refuses fails, unless the new keyring proves it already wraps the data
+// key (ErrSameWrappingKey).
 func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope) (*materials.EncryptedDataKey, *RewrapOutput, error) {
-	stored := storedUserContext(env)
+	if err := c.opts.policy().CheckDecrypt(env.Suite); err != nil {
+		return nil, nil, err
+	}
 	expected, given := ctx.Value(encryptionContextKey{}).(map[string]string)
-	if !given {
-		expected = stored
+	r := newRewrapRequest(env, expected, given, in.EncryptionContext)
+	k, out, err := c.moveKey(ctx, in, env, r)
+	if err == nil || in.AllowSameKey || ctx.Err() != nil || errors.Is(err, ErrSameWrappingKey) || errors.Is(err, ErrInvalidInput) {
+		return k, out, err
 	}
-	newContext := in.EncryptionContext
-	if newContext == nil {
-		newContext = stored
+	if alreadyUnderNewKey(ctx, in.Keyring, r) {
+		return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
 	}
-	old := materials.EncryptedDataKey{WrapAlgorithm: env.WrapAlgorithm, Ciphertext: env.EncryptedKey, Description: env.Description}
+	return nil, nil, err
+}
 
+// moveKey re-wraps the stored key on the authority of the client's keyring:
+// from KMS to KMS with ReEncrypt when that keyring can authorize one,
+// otherwise by unwrapping with it and wrapping with in.Keyring.
+func (c *Client) moveKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope, r *rewrapRequest) (*materials.EncryptedDataKey, *RewrapOutput, error) {
 	if re, ok := in.Keyring.(materials.ReEncrypter); ok && isKMSWrap(env.WrapAlgorithm) {
-		k, err := re.ReEncryptDataKey(ctx, &materials.ReEncryptRequest{
-			Suite: env.Suite, Key: old, SourceEncryptionContext: expected,
-			EncryptionContext: newContext, AllowSameKey: in.AllowSameKey,
-		})
+		k, err := authorizedReEncrypt(ctx, c.keyring, re, r, in.AllowSameKey)
 		if err == nil {
 			return &k.EncryptedDataKey, &RewrapOutput{SourceKeyID: k.SourceKeyID, KeyID: k.KeyID}, nil
 		}
@@ -336,7 +363,7 @@ func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.E
 	if !ok {
 		return nil, nil, invalid("the new keyring (%T) cannot wrap an existing data key: it implements neither materials.KeyWrapper nor, for a KMS-wrapped key, materials.ReEncrypter", in.Keyring)
 	}
-	dataKey, err := c.unwrapForRewrap(ctx, in, w, env, old, expected)
+	dataKey, err := c.keyring.DecryptDataKey(ctx, &r.read)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -352,47 +379,22 @@ func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.E
 		}
 		params.Zero()
 	}
-	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: newContext, Plaintext: dataKey}
+	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: r.newContext, Plaintext: dataKey}
 	if !in.AllowSameKey {
-		req.Replaces = &old
+		// The new keyring's own unwrap is the proof that it already wraps
+		// the data key (keyrings of other packages may not check
+		// Replaces); a material description proves nothing.
+		if dk, err := in.Keyring.DecryptDataKey(ctx, &r.read); err == nil {
+			materials.Zero(dk)
+			return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
+		}
+		req.Replaces, req.Current = &r.read.Key, c.keyring
 	}
 	k, err := w.WrapDataKey(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !in.AllowSameKey && !isKMSWrap(k.WrapAlgorithm) && k.WrapAlgorithm == old.WrapAlgorithm && maps.Equal(k.Description, old.Description) {
-		// A third-party local keyring that does not check Replaces: the
-		// material description selects the key, so it must change.
-		return nil, nil, fmt.Errorf("%w: the material description is the one already stored", ErrSameWrappingKey)
-	}
 	return k, &RewrapOutput{}, nil
-}
-
-// unwrapForRewrap unwraps the data key with the client's keyring. When that
-// fails, the object may already be under the new key (a rotation run
-// again): the new keyring is tried, and if it cannot unwrap either, it is
-// asked whether the stored key is under its own wrapping key (by wrapping
-// a throwaway key with Replaces set), so that such objects are reported
-// with ErrSameWrappingKey rather than as failures.
-func (c *Client) unwrapForRewrap(ctx context.Context, in *RewrapInput, w materials.KeyWrapper, env *envelope.Envelope, old materials.EncryptedDataKey, expected map[string]string) ([]byte, error) {
-	req := &materials.DecryptionRequest{Suite: env.Suite, Key: old, EncryptionContext: expected}
-	dataKey, err := c.keyring.DecryptDataKey(ctx, req)
-	if err == nil || ctx.Err() != nil || in.AllowSameKey {
-		return dataKey, err
-	}
-	if k, err2 := in.Keyring.DecryptDataKey(ctx, req); err2 == nil {
-		return k, nil
-	}
-	probe := make([]byte, envelope.DataKeySize)
-	if _, err2 := rand.Read(probe); err2 != nil {
-		return nil, err
-	}
-	defer materials.Zero(probe)
-	_, err2 := w.WrapDataKey(ctx, &materials.WrapRequest{Suite: env.Suite, Plaintext: probe, Replaces: &old})
-	if errors.Is(err2, materials.ErrSameWrappingKey) {
-		return nil, err2
-	}
-	return nil, err
 }
 
 func isKMSWrap(w envelope.WrapAlgorithm) bool {

@@ -277,7 +277,12 @@ func testRewrapPair(t *testing.T, e *env, key string, oldKR, newKR, newReadKR ma
 	etagBefore := aws.ToString(e.head(key).ETag)
 
 	h := newHook(e)
-	c := e.hclient(h, oldKR, func(o *encryptionclient.Options) { o.EnvelopeStorage = storage })
+	// The re-wrap applies the client's commitment policy as a read does: a
+	// V2 object needs one that reads V2.
+	c := e.hclient(h, oldKR, func(o *encryptionclient.Options) {
+		o.EnvelopeStorage = storage
+		o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
+	})
 	e.kms.ResetCalls()
 	out, err := c.Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String(key), Keyring: newKR})
 	if err != nil {
@@ -549,12 +554,11 @@ func TestRewrapEnforcesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct{ old, new materials.Keyring }{
-		"kms same key":                    {e.krs["kms"], e.krs["kms"]},
-		"kms same key through an alias":   {e.krs["kms"], aliasKR},
-		"aes same keyring":                {e.krs["aes"], e.krs["aes"]},
-		"aes same description, other key": {e.krs["aes"], mustAES(t, map[string]string{"purpose": "test"})},
-		"rsa same keyring":                {rsaKR, rsaKR},
-		"rsa same key pair, other desc":   {rsaKR, samePairNewDesc},
+		"kms same key":                  {e.krs["kms"], e.krs["kms"]},
+		"kms same key through an alias": {e.krs["kms"], aliasKR},
+		"aes same keyring":              {e.krs["aes"], e.krs["aes"]},
+		"rsa same keyring":              {rsaKR, rsaKR},
+		"rsa same key pair, other desc": {rsaKR, samePairNewDesc},
 	} {
 		key := "same/" + strings.ReplaceAll(name, " ", "-")
 		if err := e.put(e.client(c.old), context.Background(), key, []byte("x")); err != nil {
@@ -817,7 +821,7 @@ func TestRewrapRefusalsDryRunAndContexts(t *testing.T) {
 	// A dry run calls KMS but writes nothing.
 	h := newHook(e)
 	e.kms.ResetCalls()
-	out, err := e.hclient(h, kms).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("ctx"), Keyring: newAES, EncryptionContext: map[string]string{}, DryRun: true})
+	out, err := e.hclient(h, kms).Rewrap(ctx, &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("ctx"), Keyring: newAES, EncryptionContext: map[string]string{}, DryRun: true})
 	if err != nil || out.ETag != nil || out.To != envelope.WrapAESGCM {
 		t.Fatalf("dry run: %+v %v", out, err)
 	}
@@ -872,14 +876,25 @@ func (k wrapOnly) WrapDataKey(ctx context.Context, req *materials.WrapRequest) (
 func TestRewrapThirdPartyKeyWrapperSameDescription(t *testing.T) {
 	e := newEnv(t)
 	aes := e.krs["aes"]
-	if err := e.put(e.client(aes), context.Background(), "tp", []byte("x")); err != nil {
+	for _, k := range []string{"tp", "tp-same"} {
+		if err := e.put(e.client(aes), context.Background(), k, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same key behind a keyring that checks nothing: its own unwrap
+	// proves it already wraps the data key.
+	_, err := e.client(aes).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("tp-same"), Keyring: wrapOnly{aes, aes.(materials.KeyWrapper)}})
+	mustErrorIs(t, err, encryptionclient.ErrSameWrappingKey)
+	// Same material description, different key: a description is not a
+	// key's identity, so the object moves (a reader with only the new key
+	// reads it).
+	other := mustAES(t, map[string]string{"purpose": "test"})
+	if _, err := e.client(aes).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("tp"), Keyring: wrapOnly{other, other}}); err != nil {
 		t.Fatal(err)
 	}
-	// Same material description, different key: the client refuses, as
-	// readers select local keys by description.
-	other := mustAES(t, map[string]string{"purpose": "test"})
-	_, err := e.client(aes).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("tp"), Keyring: wrapOnly{other, other}})
-	mustErrorIs(t, err, encryptionclient.ErrSameWrappingKey)
+	if got, err := e.get(e.client(other), context.Background(), "tp"); err != nil || string(got) != "x" {
+		t.Fatalf("read with the new key: %q %v", got, err)
+	}
 }
 
 // A V2 object of the legacy "kms" wrap (AWS SDK for Go v1 and older Java
@@ -919,11 +934,14 @@ func TestRewrapUpgradesLegacyKMSWrap(t *testing.T) {
 	newKey := e.kms.CreateKey()
 	strict, _ := materials.NewKMSKeyring(e.kms.Client(), newKey)
 	_, err = e.client(oldKR).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("legacy"), Keyring: strict})
+	mustErrorIs(t, err, encryptionclient.ErrPolicy) // V2 under the default commitment policy
+	_, err = e.reader(oldKR).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("legacy"), Keyring: strict})
 	mustErrorIs(t, err, encryptionclient.ErrPolicy)
 
 	upgrade, _ := materials.NewKMSKeyring(e.kms.Client(), newKey, legacyOK)
 	h := newHook(e)
-	out, err := e.hclient(h, oldKR).Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("legacy"), Keyring: upgrade})
+	out, err := e.hclient(h, oldKR, func(o *encryptionclient.Options) { o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt }).
+		Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("legacy"), Keyring: upgrade})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -84,9 +85,12 @@ const (
 	RotateSkippedCurrent
 	// RotateSkippedNotEncrypted: the object has no encryption envelope.
 	RotateSkippedNotEncrypted
-	// RotateSkippedInstructionFile: the key names an instruction file (it ends
-	// with the instruction-file suffix); instruction files are rewritten
-	// with their objects.
+	// RotateSkippedInstructionFile: the key names the instruction file of
+	// an existing object (it ends with the instruction-file suffix, has no
+	// envelope of its own, and the object named by the key without the
+	// suffix keeps its wrapped key in an instruction file); instruction
+	// files are rewritten with their objects. Any other key that ends with
+	// the suffix is handled as an object.
 	RotateSkippedInstructionFile
 	// RotateFailed: the re-wrap failed; RotateEvent.Err says why.
 	RotateFailed
@@ -180,11 +184,20 @@ type RotatePrefixOutput struct {
 // in.Keyring, as [Client.Rewrap] does for one object, listing them with
 // ListObjectsV2 and working on in.Concurrency objects at once.
 //
+// Every object is authorized by the client's keyring as Rewrap describes
+// (commitment policy, key identity or allow-list, context): one it refuses,
+// such as an object a bucket writer planted under a KMS key of their own,
+// counts as a failure, never as rotated or skipped.
+//
 // Objects already under the new wrapping key are skipped (ErrSameWrappingKey
-// counts as done), so a second run skips everything and an interrupted run
-// can simply be started again; to avoid relisting, pass the ResumeAfter of
+// counts as done: the new keyring proved it wraps the data key), so a
+// second run skips everything and an interrupted run can simply be started
+// again (with an encrypt-only RSA keyring as the new one, which cannot
+// prove anything, resume with StartAfter instead); to avoid relisting, pass the ResumeAfter of
 // the output or of the last progress event as StartAfter. Objects without
-// an envelope and instruction files are skipped too. A failed object does
+// an envelope and the instruction files of existing objects are skipped
+// too; an object whose name merely ends with the instruction-file suffix is
+// rotated like any other. A failed object does
 // not stop the rotation: it is counted, reported to Progress and listed in
 // the output, and a later run retries it.
 //
@@ -235,7 +248,9 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 			defer wg.Done()
 			for j := range jobs {
 				r := result{job: j}
-				if strings.HasSuffix(j.key, suffix) {
+				if instr, err := c.isInstructionFile(ctx, in, j.key, suffix, optFns); err != nil {
+					r.status, r.err = RotateFailed, objectError("RotatePrefix", in.Bucket, aws.String(j.key), err)
+				} else if instr {
 					r.status = RotateSkippedInstructionFile
 				} else {
 					rw := &RewrapInput{
@@ -334,4 +349,62 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 		return out, err
 	}
 	return out, nil
+}
+
+// isInstructionFile reports whether key is the instruction file of an
+// existing object, so that a rotation may skip it: it ends with suffix, its
+// own metadata holds no envelope key, and the object named by key without
+// the suffix exists and keeps (part of) its envelope in an instruction
+// file. Anything else, an ordinary object named like an instruction file
+// or an orphaned instruction file, is handled as an object.
+func (c *Client) isInstructionFile(ctx context.Context, in *RotatePrefixInput, key, suffix string, optFns []func(*s3.Options)) (bool, error) {
+	base, ok := strings.CutSuffix(key, suffix)
+	if !ok || base == "" {
+		return false, nil
+	}
+	head := func(k string) (map[string]string, bool, error) {
+		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+			Bucket: in.Bucket, Key: aws.String(k),
+			SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		}, withSafety(optFns)...)
+		if isNotFound(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return out.Metadata, true, nil
+	}
+	meta, found, err := head(key)
+	if err != nil || !found {
+		return false, err
+	}
+	if l, err := envelope.Detect(meta); err != nil || l != envelope.LayoutNone {
+		return false, nil // an envelope of its own (or a broken one): an object
+	}
+	baseMeta, found, err := head(base)
+	if err != nil || !found {
+		return false, err
+	}
+	switch l, err := envelope.Detect(baseMeta); {
+	case err != nil, l == envelope.LayoutObject:
+		return false, nil
+	case l == envelope.LayoutNone:
+		// A V2 object keeps its whole envelope in the instruction file;
+		// so may an unencrypted object's namesake: trust the mark.
+		return isInstructionMarked(meta), nil
+	}
+	return true, nil // V3 content keys, or an incomplete envelope, on the object
+}
+
+// isInstructionMarked reports the metadata mark that instruction files
+// carry.
+func isInstructionMarked(meta map[string]string) bool {
+	for k := range meta {
+		if strings.EqualFold(k, envelope.KeyInstrFileMark) {
+			return true
+		}
+	}
+	return false
 }

@@ -112,7 +112,9 @@ func TestRotatePrefix(t *testing.T) {
 	// The client reads the old objects with both old keyrings.
 	h := newHook(e)
 	h.listMaxKeys = 4 // several listing pages
-	c := e.hclient(h, materials.NewMulti(oldKMS, oldAES))
+	// The fixture holds V2 objects: the rotation reads them only under a
+	// commitment policy that reads V2, as GetObject would.
+	c := e.hclient(h, materials.NewMulti(oldKMS, oldAES), func(o *encryptionclient.Options) { o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt })
 	enc := f.inPrefix()
 	listed := enc + f.instr + len(f.plain)
 
@@ -182,7 +184,7 @@ func TestRotatePrefix(t *testing.T) {
 	// do.
 	e.kms.ResetCalls()
 	h2 := newHook(e)
-	again, err := e.hclient(h2, newKR).RotatePrefix(context.Background(), &encryptionclient.RotatePrefixInput{Bucket: &e.bucket, Prefix: aws.String(prefix), Keyring: newKR})
+	again, err := e.hclient(h2, newKR, func(o *encryptionclient.Options) { o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt }).RotatePrefix(context.Background(), &encryptionclient.RotatePrefixInput{Bucket: &e.bucket, Prefix: aws.String(prefix), Keyring: newKR})
 	if err != nil {
 		t.Fatal(err)
 	}

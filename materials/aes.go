@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"maps"
@@ -67,7 +70,13 @@ type aesWrappingKey struct {
 	block cipher.Block
 	gcm   cipher.AEAD
 	desc  map[string]string
+	fp    []byte // keyed fingerprint: the key's identity, never the key
 }
+
+// aesFingerprintLabel is the message of the HMAC-SHA256 that identifies an
+// AES wrapping key (keyed with it): two keyrings hold the same key exactly
+// when their fingerprints are equal.
+const aesFingerprintLabel = "s3ec-go AES wrapping key identity v1"
 
 // aesGCMWrappedSize is the size of an AES/GCM-wrapped data key: IV, data key
 // and tag.
@@ -130,7 +139,9 @@ func newAESWrappingKey(key []byte, desc map[string]string) (aesWrappingKey, erro
 	if err != nil {
 		return aesWrappingKey{}, fmt.Errorf("materials: AES wrapping key: %w", err)
 	}
-	return aesWrappingKey{block: block, gcm: gcm, desc: cloneContext(desc)}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(aesFingerprintLabel))
+	return aesWrappingKey{block: block, gcm: gcm, desc: cloneContext(desc), fp: mac.Sum(nil)}, nil
 }
 
 // rawUnprefix strips the package prefix from a constructor error so that it can
@@ -233,10 +244,11 @@ func (k *AESKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 // WrapDataKey wraps req.Plaintext with AES-GCM under the default key, as
 // GenerateDataKey wraps a new key, and returns it with the keyring's
 // material description. A non-empty req.EncryptionContext is refused with
-// [ErrContextNotSupported]. When req.Replaces is an AES wrap (AES/GCM, or a
-// legacy AESWrap or AES one) with the keyring's material description, or an
-// AES/GCM wrap that the default key opens, it fails with
-// [ErrSameWrappingKey].
+// [ErrContextNotSupported]. It fails with [ErrSameWrappingKey] when the
+// default key is the one that wraps req.Replaces: when it opens it (AES/GCM,
+// or a legacy AESWrap or AES wrap), or when req.Current's AES key that opens
+// it is the same key (compared in constant time). The material description
+// is not compared: two keys may share one.
 func (k *AESKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*EncryptedDataKey, error) {
 	if req == nil {
 		return nil, errors.New("materials: nil WrapRequest")
@@ -248,14 +260,11 @@ func (k *AESKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 		return nil, err
 	}
 	if r := req.Replaces; r != nil {
-		if sameLocalDescription(r, k.desc, envelope.WrapAESGCM, envelope.WrapAESWrap, envelope.WrapAESECB) {
-			return nil, fmt.Errorf("%w: the AES keyring's material description is the one already stored", ErrSameWrappingKey)
+		if k.def.opens(req.Suite, r) {
+			return nil, fmt.Errorf("%w: the AES keyring's key already wraps the data key", ErrSameWrappingKey)
 		}
-		if r.WrapAlgorithm == envelope.WrapAESGCM {
-			if dk, err := k.def.unwrapGCM(req.Suite, r.Ciphertext); err == nil {
-				clear(dk)
-				return nil, fmt.Errorf("%w: the AES keyring's key already wraps the data key", ErrSameWrappingKey)
-			}
+		if id, ok := openingKeyOf(req.Current, req.Suite, r); ok && id.aes != nil && subtle.ConstantTimeCompare(id.aes, k.def.fp) == 1 {
+			return nil, fmt.Errorf("%w: the AES keyring's key is the current keyring's key that wraps the data key", ErrSameWrappingKey)
 		}
 	}
 	wrapped, err := k.def.wrapGCM(req.Suite, req.Plaintext)
@@ -267,6 +276,52 @@ func (k *AESKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 		Ciphertext:    wrapped,
 		Description:   cloneContext(k.desc),
 	}, nil
+}
+
+// opens reports whether wk unwraps edk (any AES wrap algorithm; the result
+// is discarded).
+func (wk *aesWrappingKey) opens(s envelope.Suite, edk *EncryptedDataKey) bool {
+	var (
+		dk  []byte
+		err error
+	)
+	switch edk.WrapAlgorithm {
+	case envelope.WrapAESGCM:
+		dk, err = wk.unwrapGCM(s, edk.Ciphertext)
+	case envelope.WrapAESWrap:
+		dk, err = aesKeyUnwrap(wk.block, edk.Ciphertext)
+	case envelope.WrapAESECB:
+		dk, err = aesECBUnwrap(wk.block, edk.Ciphertext)
+	default:
+		return false
+	}
+	clear(dk)
+	return err == nil
+}
+
+// openingKey returns the fingerprint of the key DecryptDataKey would use on
+// edk when it opens it.
+func (k *AESKeyring) openingKey(s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool) {
+	switch edk.WrapAlgorithm {
+	case envelope.WrapAESGCM:
+	case envelope.WrapAESWrap, envelope.WrapAESECB:
+		if !k.legacy {
+			return keyIdentity{}, false
+		}
+	default:
+		return keyIdentity{}, false
+	}
+	wk := k.selectKey(edk.Description)
+	if !wk.opens(s, edk) {
+		return keyIdentity{}, false
+	}
+	return keyIdentity{aes: wk.fp}, true
+}
+
+// ReEncryptSources always fails with [ErrNotMine]: the keyring reads only
+// its own AES wraps, which no key service moves.
+func (k *AESKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	return nil, errNoServiceReEncrypt("AES", req.Key.WrapAlgorithm)
 }
 
 // wrapGCM wraps a data key for suite s: random IV || AES-GCM(dk) || tag,

@@ -310,6 +310,17 @@ func (c *CachingKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequ
 	}
 }
 
+// ReEncryptSources is the inner keyring's answer: a service re-encryption
+// is never served from the cache.
+func (c *CachingKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	return ReEncryptSourcesOf(c.inner, req)
+}
+
+// openingKey is the inner keyring's.
+func (c *CachingKeyring) openingKey(s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool) {
+	return openingKeyOf(c.inner, s, edk)
+}
+
 // lookup returns the live entry for key and marks it recently used; an
 // expired entry is evicted. c.mu is held.
 func (c *CachingKeyring) lookup(key cacheKey) *cacheEntry {

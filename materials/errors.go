@@ -84,8 +84,9 @@ func (e *NoMatchError) Unwrap() []error { return e.Errors }
 var (
 	// ErrSameWrappingKey reports a re-wrap that would put a data key under
 	// the wrapping key that already wraps it: the same KMS key (as KMS
-	// reports its ARN), the same local key material, or the same material
-	// description of a local keyring. Re-wrapping is for moving to another
-	// key; a prefix rotation counts such objects as already rotated.
+	// reports its ARN) or the same local key (proven by unwrapping, or by
+	// comparing the keys; never by the material description, which two keys
+	// may share). Re-wrapping is for moving to another key; a prefix
+	// rotation counts such objects as already rotated.
 	ErrSameWrappingKey = errors.New("materials: the new wrapping key is the one that already wraps the data key")
 )

@@ -152,6 +152,10 @@ func (k *KMSKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 		return nil, fmt.Errorf("materials: kms generate data key: kms returned a %d-byte data key and a %d-byte wrapped key, want %d and more than 0",
 			n, len(out.CiphertextBlob), envelope.DataKeySize)
 	}
+	if err := checkReportedKey("generate data key", k.keyID, aws.ToString(out.KeyId)); err != nil {
+		clear(out.Plaintext)
+		return nil, err
+	}
 	return &DataKey{
 		Plaintext: out.Plaintext,
 		EncryptedDataKey: EncryptedDataKey{
@@ -225,6 +229,9 @@ func (k *KMSKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 	if out == nil || len(out.CiphertextBlob) == 0 {
 		return nil, errors.New("materials: kms encrypt: empty response")
 	}
+	if err := checkReportedKey("encrypt", k.keyID, aws.ToString(out.KeyId)); err != nil {
+		return nil, err
+	}
 	return &EncryptedDataKey{WrapAlgorithm: envelope.WrapKMSContext, Ciphertext: out.CiphertextBlob, Description: ec}, nil
 }
 
@@ -237,9 +244,14 @@ func (k *KMSKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 //
 // It makes the checks of [KMSKeyring.DecryptDataKey] on req.Key, with
 // req.SourceEncryptionContext as the expected context, before it calls
-// KMS, and maps KMS errors the same way. When KMS reports the same key ARN
-// for source and destination it fails with [ErrSameWrappingKey] unless
-// req.AllowSameKey is set. The KMS client must also be a
+// KMS, and maps KMS errors the same way. It sends req.SourceKeyID as
+// SourceKeyId. Of KMS's answer it checks that the destination key is the
+// keyring's and the source key the one of req.SourceKeyID (an error
+// wrapping [ErrUnwrap] otherwise; see [KMSKeyring.DecryptDataKey] for what
+// can be checked), then calls req.AuthorizeSource with the source key ARN;
+// only then, when KMS reports the same key ARN for source and destination,
+// it fails with [ErrSameWrappingKey] unless req.AllowSameKey is set. A
+// refused answer's wrapped key is discarded. The KMS client must also be a
 // [KMSReEncryptClient]; otherwise the error wraps [errors.ErrUnsupported].
 func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest) (*ReEncryptedDataKey, error) {
 	if err := ctx.Err(); err != nil {
@@ -279,6 +291,19 @@ func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest
 		return nil, errors.New("materials: kms re-encrypt: empty response")
 	}
 	src, dst := aws.ToString(out.SourceKeyId), aws.ToString(out.KeyId)
+	if err := checkReportedKey("re-encrypt (destination)", k.keyID, dst); err != nil {
+		return nil, err
+	}
+	if req.SourceKeyID != "" {
+		if err := checkReportedKey("re-encrypt (source)", req.SourceKeyID, src); err != nil {
+			return nil, err
+		}
+	}
+	if req.AuthorizeSource != nil {
+		if err := req.AuthorizeSource(src); err != nil {
+			return nil, err
+		}
+	}
 	if !req.AllowSameKey && src != "" && src == dst {
 		return nil, fmt.Errorf("%w: kms key %q", ErrSameWrappingKey, dst)
 	}
@@ -299,6 +324,13 @@ func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest
 // that the stored context without its reserved entries equals
 // req.EncryptionContext (else [ErrContextMismatch]; nil and empty are the
 // same). Other wrap algorithms fail with [ErrNotMine].
+//
+// KMS's answer must name the keyring's key: when the keyring was configured
+// with a key ARN, the ARN KMS reports must be that ARN; with a bare key id,
+// a key ARN of that id. (An alias cannot be checked without a lookup: KMS
+// itself refuses a wrapped key of another key than the alias names.) A
+// data key of an answer that names another key is zeroed and refused with
+// [ErrUnwrap].
 //
 // A KMS InvalidCiphertextException or IncorrectKeyException (altered or
 // foreign wrapped key, altered context) gives an error wrapping [ErrUnwrap];
@@ -353,7 +385,58 @@ func (u *kmsUnwrapper) unwrap(ctx context.Context, req *DecryptionRequest) ([]by
 		clear(out.Plaintext)
 		return nil, "", fmt.Errorf("%w: kms decrypt returned a %d-byte data key, want %d", ErrUnwrap, n, envelope.DataKeySize)
 	}
-	return out.Plaintext, aws.ToString(out.KeyId), nil
+	reported := aws.ToString(out.KeyId)
+	if u.keyID != "" {
+		if err := checkReportedKey("decrypt", u.keyID, reported); err != nil {
+			clear(out.Plaintext)
+			return nil, "", err
+		}
+	}
+	return out.Plaintext, reported, nil
+}
+
+// ReEncryptSources authorizes a KMS ReEncrypt of req.Key as DecryptDataKey
+// authorizes a Decrypt: after the same checks, one source, the keyring's
+// key id sent as SourceKeyId (so that KMS refuses a wrapped key of any
+// other key), whose reported ARN must name the keyring's key as
+// DecryptDataKey requires.
+func (k *KMSKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	if err := k.u.check(req); err != nil {
+		return nil, err
+	}
+	id := k.keyID
+	return []ReEncryptSource{{KeyID: id, authorize: func(reported string) error {
+		return checkReportedKey("re-encrypt (source)", id, reported)
+	}}}, nil
+}
+
+// kmsKeyMatches reports whether reported, a key ARN that KMS answered with,
+// names the key configured as id, as far as that can be told without a KMS
+// call: a key ARN must be equal, a bare key id must be the ARN's key id;
+// an alias name or alias ARN cannot be checked (true).
+func kmsKeyMatches(id, reported string) bool {
+	switch {
+	case strings.HasPrefix(id, "alias/"):
+		return true
+	case strings.HasPrefix(id, "arn:"):
+		if typ, _ := parseKMSARN(id); typ == "alias" {
+			return true
+		}
+		return reported == id
+	}
+	if reported == id {
+		return true
+	}
+	typ, ok := parseKMSARN(reported)
+	return ok && typ == "key" && strings.HasSuffix(reported, ":key/"+id)
+}
+
+// checkReportedKey refuses a KMS answer that names another key than id.
+func checkReportedKey(op, id, reported string) error {
+	if kmsKeyMatches(id, reported) {
+		return nil
+	}
+	return fmt.Errorf("%w: kms %s reported key %q, not the requested %q", ErrUnwrap, op, reported, id)
 }
 
 // check runs the checks on a stored key that come before KMS is called.

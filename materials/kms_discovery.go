@@ -84,9 +84,35 @@ func (k *KMSDiscoveryKeyring) DecryptDataKey(ctx context.Context, req *Decryptio
 	if err != nil {
 		return nil, err
 	}
-	if len(k.allowed) > 0 && !slices.Contains(k.allowed, arn) {
+	if err := k.allows(arn); err != nil {
 		clear(key)
-		return nil, fmt.Errorf("%w: kms key %q is not in the discovery keyring's AllowedKeyARNs", ErrNotMine, arn)
+		return nil, err
 	}
 	return key, nil
+}
+
+// allows checks the key ARN KMS reported against AllowedKeyARNs.
+func (k *KMSDiscoveryKeyring) allows(arn string) error {
+	if len(k.allowed) > 0 && !slices.Contains(k.allowed, arn) {
+		return fmt.Errorf("%w: kms key %q is not in the discovery keyring's AllowedKeyARNs", ErrNotMine, arn)
+	}
+	return nil
+}
+
+// ReEncryptSources authorizes a KMS ReEncrypt of req.Key as DecryptDataKey
+// authorizes a Decrypt: after the same checks, one source whose reported
+// key ARN must be in AllowedKeyARNs, when it is set. With exactly one
+// allowed key it is also sent as SourceKeyId, so that KMS itself refuses a
+// wrapped key of another key. Without AllowedKeyARNs every key the
+// caller's credentials may use is accepted, as on a read: a key whose key
+// policy allows everyone included.
+func (k *KMSDiscoveryKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	if err := k.u.check(req); err != nil {
+		return nil, err
+	}
+	src := ReEncryptSource{authorize: k.allows}
+	if len(k.allowed) == 1 {
+		src.KeyID = k.allowed[0]
+	}
+	return []ReEncryptSource{src}, nil
 }

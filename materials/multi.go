@@ -2,7 +2,10 @@ package materials
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 var _ Keyring = (*MultiKeyring)(nil)
@@ -64,4 +67,49 @@ func (m *MultiKeyring) DecryptDataKey(ctx context.Context, req *DecryptionReques
 		return nil, fmt.Errorf("materials: multi keyring: %w", err)
 	}
 	return nil, &NoMatchError{Errors: errs}
+}
+
+// ReEncryptSources collects the sources of every keyring, in order; those
+// that refuse req (with [ErrNotMine], a context mismatch, a policy) are
+// left out, as DecryptDataKey would pass them by. When none has a source
+// it returns a [*NoMatchError] of their errors. When any keyring cannot
+// answer (it does not implement [ReEncryptAuthorizer]) it fails with an
+// error wrapping [errors.ErrUnsupported], so that the caller authorizes
+// with DecryptDataKey, which asks that keyring too.
+func (m *MultiKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	var (
+		out  []ReEncryptSource
+		errs []error
+	)
+	for _, kr := range m.all {
+		if _, ok := kr.(ReEncryptAuthorizer); !ok {
+			return nil, fmt.Errorf("materials: multi keyring: keyring %T cannot authorize a service re-encryption: %w", kr, errors.ErrUnsupported)
+		}
+	}
+	for _, kr := range m.all {
+		s, err := ReEncryptSourcesOf(kr, req)
+		if err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				return nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s...)
+	}
+	if len(out) == 0 {
+		return nil, &NoMatchError{Errors: errs}
+	}
+	return out, nil
+}
+
+// openingKey returns the identity of the first local key of the keyrings
+// that opens edk.
+func (m *MultiKeyring) openingKey(s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool) {
+	for _, kr := range m.all {
+		if id, ok := openingKeyOf(kr, s, edk); ok {
+			return id, true
+		}
+	}
+	return keyIdentity{}, false
 }

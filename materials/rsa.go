@@ -243,11 +243,12 @@ func (k *RSAKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequest)
 // WrapDataKey wraps req.Plaintext with RSA-OAEP-SHA1 to the public key, as
 // GenerateDataKey wraps a new key, and returns it with the keyring's
 // material description; the public key suffices. A non-empty
-// req.EncryptionContext is refused with [ErrContextNotSupported]. When
-// req.Replaces is an RSA wrap with the keyring's material description, or,
-// for a keyring that holds its private key, an RSA-OAEP-SHA1 wrap that the
-// private key opens, it fails with [ErrSameWrappingKey]. An encrypt-only
-// keyring cannot recognize its own key under another description.
+// req.EncryptionContext is refused with [ErrContextNotSupported]. It fails
+// with [ErrSameWrappingKey] when the keyring's key pair is the one that
+// wraps req.Replaces: when its private key (if it holds it) opens it, or
+// when the private key of req.Current that opens it has the keyring's
+// public key. The material description is not compared: two key pairs may
+// share one.
 func (k *RSAKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*EncryptedDataKey, error) {
 	if req == nil {
 		return nil, errors.New("materials: nil WrapRequest")
@@ -259,14 +260,11 @@ func (k *RSAKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 		return nil, err
 	}
 	if r := req.Replaces; r != nil {
-		if sameLocalDescription(r, k.desc, envelope.WrapRSAOAEPSHA1, envelope.WrapRSAPKCS1, envelope.WrapRSAOAEPSHA256) {
-			return nil, fmt.Errorf("%w: the RSA keyring's material description is the one already stored", ErrSameWrappingKey)
+		if k.priv != nil && rsaOpens(k.priv, req.Suite, r) {
+			return nil, fmt.Errorf("%w: the RSA keyring's key pair already wraps the data key", ErrSameWrappingKey)
 		}
-		if r.WrapAlgorithm == envelope.WrapRSAOAEPSHA1 && k.priv != nil {
-			if dk, err := rsaOAEPSHA1Unwrap(k.priv, req.Suite, r.Ciphertext); err == nil {
-				clear(dk)
-				return nil, fmt.Errorf("%w: the RSA keyring's key pair already wraps the data key", ErrSameWrappingKey)
-			}
+		if id, ok := openingKeyOf(req.Current, req.Suite, r); ok && id.rsa != nil && id.rsa.Equal(k.pub) {
+			return nil, fmt.Errorf("%w: the RSA keyring's public key is that of the current keyring's key that wraps the data key", ErrSameWrappingKey)
 		}
 	}
 	wrapped, err := rsaOAEPSHA1Wrap(k.pub, req.Suite, req.Plaintext)
@@ -278,6 +276,52 @@ func (k *RSAKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 		Ciphertext:    wrapped,
 		Description:   cloneContext(k.desc),
 	}, nil
+}
+
+// rsaOpens reports whether priv unwraps edk (RSA-OAEP wraps; the result is
+// discarded).
+func rsaOpens(priv *rsa.PrivateKey, s envelope.Suite, edk *EncryptedDataKey) bool {
+	var (
+		dk  []byte
+		err error
+	)
+	switch edk.WrapAlgorithm {
+	case envelope.WrapRSAOAEPSHA1:
+		dk, err = rsaOAEPSHA1Unwrap(priv, s, edk.Ciphertext)
+	case envelope.WrapRSAOAEPSHA256:
+		dk, err = rsaOAEPSHA256Unwrap(priv, edk.Ciphertext)
+	default:
+		// PKCS #1 v1.5 is not tried: an identity check must not add a
+		// padding oracle.
+		return false
+	}
+	clear(dk)
+	return err == nil
+}
+
+// openingKey returns the public key of the private key DecryptDataKey would
+// use on edk when it opens it.
+func (k *RSAKeyring) openingKey(s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool) {
+	switch edk.WrapAlgorithm {
+	case envelope.WrapRSAOAEPSHA1:
+	case envelope.WrapRSAOAEPSHA256:
+		if !k.legacy {
+			return keyIdentity{}, false
+		}
+	default:
+		return keyIdentity{}, false
+	}
+	priv := k.selectKey(edk.Description)
+	if priv == nil || !rsaOpens(priv, s, edk) {
+		return keyIdentity{}, false
+	}
+	return keyIdentity{rsa: &priv.PublicKey}, true
+}
+
+// ReEncryptSources always fails with [ErrNotMine]: the keyring reads only
+// its own RSA wraps, which no key service moves.
+func (k *RSAKeyring) ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error) {
+	return nil, errNoServiceReEncrypt("RSA", req.Key.WrapAlgorithm)
 }
 
 // rsaOAEPSHA1Wrap encrypts the pseudo data key (length byte, data key,

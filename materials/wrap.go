@@ -2,7 +2,9 @@ package materials
 
 import (
 	"context"
-	"maps"
+	"crypto/rsa"
+	"errors"
+	"fmt"
 
 	"github.com/s3ec/s3ec-go/envelope"
 )
@@ -41,11 +43,22 @@ type WrapRequest struct {
 	// Replaces, if not nil, is the wrapped key that the new one is to
 	// replace. The keyring then refuses, with an error wrapping
 	// [ErrSameWrappingKey], to wrap under the key that wrapped Replaces, as
-	// far as it can tell without a service call: local keyrings compare the
-	// material description and try their own key on it (an RSA keyring only
-	// when it holds the private key). [KMSKeyring] cannot tell which KMS key
-	// wrapped a KMS blob; use [ReEncrypter], which reports both keys.
+	// far as it can tell without a service call: local keyrings try their
+	// own key on it (an RSA keyring only when it holds the private key), and
+	// compare their key with the key of Current that opens it. The
+	// material description is not a key's identity and is not compared.
+	// [KMSKeyring] cannot tell which KMS key wrapped a KMS blob; use
+	// [ReEncrypter], which reports both keys.
 	Replaces *EncryptedDataKey
+
+	// Current, if not nil, is the keyring that reads Replaces (the
+	// encryption client's keyring in a re-wrap). An [AESKeyring] compares
+	// its key, in constant time, with the AES key of Current that opens
+	// Replaces; an [RSAKeyring] compares its public key with that of the
+	// private key of Current that opens it, which lets an encrypt-only RSA
+	// keyring recognize its own key pair. Only the keyrings of this package
+	// (also inside a [MultiKeyring] or [CachingKeyring]) are looked into.
+	Current Keyring
 }
 
 // ReEncrypter is implemented by keyrings whose service can move a wrapped
@@ -86,6 +99,15 @@ type ReEncryptRequest struct {
 	// wrapped key itself).
 	SourceKeyID string
 
+	// AuthorizeSource, if not nil, is called with the source key ARN that
+	// the service reports before anything is returned; an error refuses
+	// the re-encryption (the new wrapped key is discarded) and is returned.
+	// Set it, with SourceKeyID, from the [ReEncryptSource] of the keyring
+	// that is to authorize reading Key (see [ReEncryptSourcesOf]): ReEncrypt
+	// alone checks only that the caller may use the source key, which any
+	// key whose key policy allows everyone passes.
+	AuthorizeSource func(sourceKeyARN string) error
+
 	// AllowSameKey lets the source and destination wrapping keys be the
 	// same (to change only the encryption context, for instance). Default
 	// false: such a request fails with [ErrSameWrappingKey].
@@ -102,6 +124,77 @@ type ReEncryptedDataKey struct {
 	KeyID       string
 }
 
+// ReEncryptAuthorizer is implemented by keyrings that can say on what terms
+// a key service may move a stored data key that they would read, without
+// the key being unwrapped in this process: which key to name as the source
+// (KMS SourceKeyId) and which source keys the service may report. A re-wrap
+// asks the client's current keyring, so that an object is moved by KMS
+// ReEncrypt only if that keyring would authorize reading it. Every keyring
+// of this package implements it.
+type ReEncryptAuthorizer interface {
+	// ReEncryptSources makes the checks DecryptDataKey makes on req before
+	// any service call (wrap algorithm, legacy opt-in, stored context
+	// against req.EncryptionContext) and fails as DecryptDataKey would
+	// ([ErrNotMine] for a key it does not read, [ErrContextMismatch],
+	// [*envelope.PolicyError]). Otherwise it returns the sources to try, in
+	// order: each one that the service accepts and whose reported source
+	// key passes [ReEncryptSource.Authorize] is authorized. A keyring that
+	// can decide only by unwrapping returns an error wrapping
+	// [errors.ErrUnsupported].
+	ReEncryptSources(req *DecryptionRequest) ([]ReEncryptSource, error)
+}
+
+// ReEncryptSource is one way a keyring authorizes a service re-encryption
+// of a stored data key.
+type ReEncryptSource struct {
+	// KeyID is sent as the source key (KMS SourceKeyId), so that the
+	// service refuses a key wrapped by any other; empty for a discovery
+	// keyring that allows several keys or any.
+	KeyID string
+
+	authorize func(reported string) error
+}
+
+// Authorize checks the source key ARN the service reported against the
+// keyring's key identity or allow-list. A ReEncryptSource that did not come
+// from a keyring authorizes nothing.
+func (s ReEncryptSource) Authorize(reported string) error {
+	if s.authorize == nil {
+		return fmt.Errorf("%w: no keyring authorized this re-encryption source", ErrNotMine)
+	}
+	return s.authorize(reported)
+}
+
+// ReEncryptSourcesOf asks kr on what terms req.Key may be moved by a key
+// service; see [ReEncryptAuthorizer]. A keyring that does not implement the
+// interface gives an error wrapping [errors.ErrUnsupported]: authorize
+// with its DecryptDataKey instead.
+func ReEncryptSourcesOf(kr Keyring, req *DecryptionRequest) ([]ReEncryptSource, error) {
+	if req == nil {
+		return nil, errors.New("materials: nil DecryptionRequest")
+	}
+	a, ok := kr.(ReEncryptAuthorizer)
+	if !ok {
+		return nil, fmt.Errorf("materials: keyring %T cannot authorize a service re-encryption: %w", kr, errors.ErrUnsupported)
+	}
+	return a.ReEncryptSources(req)
+}
+
+// errNoServiceReEncrypt is the answer of local keyrings: they read only
+// their own wraps, which no key service can move.
+func errNoServiceReEncrypt(kind string, w envelope.WrapAlgorithm) error {
+	return fmt.Errorf("%w: the %s keyring authorizes no key-service re-encryption (wrap algorithm %q)", ErrNotMine, kind, w)
+}
+
+var (
+	_ ReEncryptAuthorizer = (*AESKeyring)(nil)
+	_ ReEncryptAuthorizer = (*RSAKeyring)(nil)
+	_ ReEncryptAuthorizer = (*KMSKeyring)(nil)
+	_ ReEncryptAuthorizer = (*KMSDiscoveryKeyring)(nil)
+	_ ReEncryptAuthorizer = (*MultiKeyring)(nil)
+	_ ReEncryptAuthorizer = (*CachingKeyring)(nil)
+)
+
 var (
 	_ KeyWrapper  = (*AESKeyring)(nil)
 	_ KeyWrapper  = (*RSAKeyring)(nil)
@@ -109,15 +202,25 @@ var (
 	_ ReEncrypter = (*KMSKeyring)(nil)
 )
 
-// sameLocalDescription reports whether replaced was written by a local
-// keyring of one of the wrap algorithms in family with the material
-// description desc. Material descriptions select local keys on
-// decryption, so a new key must come with a new description.
-func sameLocalDescription(replaced *EncryptedDataKey, desc map[string]string, family ...envelope.WrapAlgorithm) bool {
-	for _, w := range family {
-		if replaced.WrapAlgorithm == w {
-			return maps.Equal(cloneContext(replaced.Description), desc)
-		}
+// localKeyOpener is implemented by keyrings with local wrapping keys:
+// openingKey returns the identity of the key of the keyring that opens edk
+// for suite s, as DecryptDataKey would select it, and false when none does.
+type localKeyOpener interface {
+	openingKey(s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool)
+}
+
+// keyIdentity identifies a local wrapping key without holding it: an AES
+// key's fingerprint (a keyed hash, compared in constant time) or an RSA
+// public key.
+type keyIdentity struct {
+	aes []byte
+	rsa *rsa.PublicKey
+}
+
+// openingKeyOf returns the identity of the key of kr that opens edk.
+func openingKeyOf(kr Keyring, s envelope.Suite, edk *EncryptedDataKey) (keyIdentity, bool) {
+	if o, ok := kr.(localKeyOpener); ok && edk != nil {
+		return o.openingKey(s, edk)
 	}
-	return false
+	return keyIdentity{}, false
 }

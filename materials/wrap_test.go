@@ -63,13 +63,21 @@ func TestAESWrapDataKey(t *testing.T) {
 	dk, _ := oldKR.GenerateDataKey(context.Background(), &materials.EncryptionRequest{Suite: envelope.SuiteAESGCMCommitting})
 	s := envelope.SuiteAESGCMCommitting
 	for name, kr := range map[string]*materials.AESKeyring{
-		"same keyring":                      oldKR,
-		"same key, another description":     newAESKR(t, oldKey, func(o *materials.AESKeyringOptions) { o.MaterialDescription = map[string]string{"v": "9"} }),
-		"another key, the same description": newAESKR(t, newKey, func(o *materials.AESKeyringOptions) { o.MaterialDescription = map[string]string{"v": "1"} }),
+		"same keyring":                  oldKR,
+		"same key, another description": newAESKR(t, oldKey, func(o *materials.AESKeyringOptions) { o.MaterialDescription = map[string]string{"v": "9"} }),
 	} {
 		_, err := kr.WrapDataKey(context.Background(), &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, Replaces: &dk.EncryptedDataKey})
 		if !errors.Is(err, materials.ErrSameWrappingKey) {
 			t.Errorf("%s: got %v, want ErrSameWrappingKey", name, err)
+		}
+	}
+	// A material description is not a key's identity: another key with the
+	// same description is another key (TestRotateAESEqualDescriptions).
+	sameDesc := newAESKR(t, newKey, func(o *materials.AESKeyringOptions) { o.MaterialDescription = map[string]string{"v": "1"} })
+	for name, current := range map[string]materials.Keyring{"no Current": nil, "Current": oldKR, "Current in a Multi": materials.NewMulti(newKR, oldKR)} {
+		edk := wrapOrFatal(t, sameDesc, &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, Replaces: &dk.EncryptedDataKey, Current: current})
+		if got := unwrapOrFatal(t, sameDesc, s, *edk, nil); !bytes.Equal(got, dk.Plaintext) {
+			t.Fatalf("another key, the same description, %s: re-wrapped key unwraps to another key", name)
 		}
 	}
 	// Without Replaces nothing is compared.
@@ -120,12 +128,27 @@ func TestRSAWrapDataKey(t *testing.T) {
 	dk, _ := oldKR.GenerateDataKey(context.Background(), &materials.EncryptionRequest{Suite: s})
 	for name, kr := range map[string]*materials.RSAKeyring{
 		"same keyring":                   oldKR,
-		"same description, public only":  newRSAKR(t, &k1.PublicKey, nil, func(o *materials.RSAKeyringOptions) { o.MaterialDescription = map[string]string{"v": "1"} }),
 		"same key pair, new description": newRSAKR(t, nil, k0, func(o *materials.RSAKeyringOptions) { o.MaterialDescription = map[string]string{"v": "3"} }),
 	} {
 		_, err := kr.WrapDataKey(context.Background(), &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, Replaces: &dk.EncryptedDataKey})
 		if !errors.Is(err, materials.ErrSameWrappingKey) {
 			t.Errorf("%s: got %v, want ErrSameWrappingKey", name, err)
+		}
+	}
+	// An encrypt-only keyring of the same key pair: its public key is that of
+	// the current keyring's private key that opens the wrap.
+	samePub := newRSAKR(t, &k0.PublicKey, nil, func(o *materials.RSAKeyringOptions) { o.MaterialDescription = map[string]string{"v": "4"} })
+	for name, current := range map[string]materials.Keyring{"Current": oldKR, "Current in a Multi": materials.NewMulti(newPriv, oldKR)} {
+		_, err := samePub.WrapDataKey(context.Background(), &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, Replaces: &dk.EncryptedDataKey, Current: current})
+		if !errors.Is(err, materials.ErrSameWrappingKey) {
+			t.Errorf("same public key, %s: got %v, want ErrSameWrappingKey", name, err)
+		}
+	}
+	// Another key pair with the same description is another key.
+	sameDesc := newRSAKR(t, &k1.PublicKey, nil, func(o *materials.RSAKeyringOptions) { o.MaterialDescription = map[string]string{"v": "1"} })
+	for name, current := range map[string]materials.Keyring{"no Current": nil, "Current": oldKR} {
+		if _, err := sameDesc.WrapDataKey(context.Background(), &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, Replaces: &dk.EncryptedDataKey, Current: current}); err != nil {
+			t.Errorf("another key pair, the same description, %s: %v", name, err)
 		}
 	}
 	if _, err := newPub.WrapDataKey(context.Background(), &materials.WrapRequest{Suite: s, Plaintext: dk.Plaintext, EncryptionContext: map[string]string{"a": "b"}}); !errors.Is(err, materials.ErrContextNotSupported) {

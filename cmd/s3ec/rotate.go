@@ -24,26 +24,35 @@ only its instruction file is rewritten). Afterwards the objects read with
 the new key, and no longer with the old one.
 
   s3ec rotate --aes-key-file old.key --to-kms-key alias/data s3://bucket/f.pdf
-  s3ec rotate --kms-discovery --to-kms-key alias/new s3://bucket/logs/
+  s3ec rotate --kms-discovery --kms-allow OLD-KEY-ARN \
+    --to-kms-key alias/new s3://bucket/logs/
 
-The keyring flags name the current key, which unwraps the data keys; from
-KMS to KMS the data key moves with KMS ReEncrypt and never leaves KMS.
+The keyring flags name the current key. Only objects that it would read are
+rotated: its key (or, with --kms-discovery, the keys of --kms-allow) must be
+the one that wraps the data key, the context must match, and V2 objects need
+--policy allow. Anything else, such as an object someone planted under a KMS
+key of their own, is reported as a failure. --kms-discovery without
+--kms-allow accepts any KMS key your credentials may use, anyone's key that
+allows everyone included: always give --kms-allow. From KMS to KMS the data
+key moves with KMS ReEncrypt (the current key named as its source) and
+never leaves KMS.
 
 An address that ends with "/" or names only the bucket, or any address with
 --recursive, rotates every object whose key starts with it, --concurrency at
 a time. Objects already under the new key, objects that are not encrypted
-and instruction files are skipped, so an interrupted rotation can simply be
-run again, or resumed with --start-after. A failed object does not stop the
-rotation: each failure is reported on stderr, and the exit code is the
-first failure's. Rotated objects are listed on stdout, with a summary.
+and the instruction files of existing objects are skipped, so an
+interrupted rotation can simply be run again, or resumed with
+--start-after. A failed object does not stop the rotation: each failure is
+reported on stderr, and the exit code is the first failure's. Rotated
+objects are listed on stdout, with a summary.
 
 --context is the encryption context the objects are expected to carry
 (checked when given); --to-context the one the new wrapped keys are bound to
 (default: keep the current one). A local new key cannot bind a context: the
-context is dropped. Readers choose a local key by the material description
-stored with the object, so a new local key of the kind of the current one
-needs its own: --to-material-description. In a versioned bucket, older
-versions keep the old key.`,
+context is dropped, which needs --context to name it. Readers choose a local
+key by the material description stored with the object, so a new local key
+of the kind of the current one needs its own: --to-material-description.
+In a versioned bucket, older versions keep the old key.`,
 	define: defineRotate,
 }
 
@@ -68,7 +77,7 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 	to.registerTarget(fs)
 	fs.funcVar("to-context", "bind the new wrapped keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only)", pairFlag(&toContext))
 	f.keyring.title = "Current keyring (exactly one)"
-	f.register(fs, 0)
+	f.register(fs, cryptoPolicy) // --policy: which formats the current key may read
 
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) != 1 {

@@ -165,6 +165,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	call := Call{Op: op, KeyID: req.KeyId, GrantTokens: slices.Clone(req.GrantTokens), EncryptionContext: maps.Clone(req.EncryptionContext)}
 	if op == "ReEncrypt" {
 		call.KeyID, call.EncryptionContext = req.DestinationKeyId, maps.Clone(req.DestinationEncryptionContext)
+		call.SourceKeyID = req.SourceKeyId
 	}
 	var resp any
 	var apiErr *apiError
@@ -175,6 +176,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if apiErr != nil {
 		call.ErrorCode = apiErr.code
+	} else if l, ok := s.lies[op]; ok {
+		resp = lie(resp, l)
 	}
 	s.calls = append(s.calls, call)
 	s.mu.Unlock()
@@ -184,6 +187,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// lie rewrites the key ids of a successful response as l says.
+func lie(resp any, l Lie) any {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return resp
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return resp
+	}
+	if _, ok := m["KeyId"]; ok && l.KeyID != "" {
+		m["KeyId"] = l.KeyID
+	}
+	if _, ok := m["SourceKeyId"]; ok && l.SourceKeyID != "" {
+		m["SourceKeyId"] = l.SourceKeyID
+	}
+	return m
 }
 
 // takeFault consumes the next injected fault for op. s.mu is held.

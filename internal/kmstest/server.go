@@ -65,6 +65,18 @@ type Server struct {
 	faults   []*fault
 	delays   map[string]time.Duration
 	calls    []Call
+	lies     map[string]Lie // by operation
+}
+
+// Lie is what a lying KMS reports instead of the truth; see
+// [Server.SetLie]. Empty fields report the truth.
+type Lie struct {
+	// KeyID replaces the KeyId of a successful response (for ReEncrypt:
+	// the destination key).
+	KeyID string
+	// SourceKeyID replaces the SourceKeyId of a successful ReEncrypt
+	// response.
+	SourceKeyID string
 }
 
 type key struct {
@@ -108,6 +120,9 @@ type Call struct {
 	// EncryptionContext is the context the caller sent
 	// (DestinationEncryptionContext for ReEncrypt).
 	EncryptionContext map[string]string
+	// SourceKeyID is the SourceKeyId of a ReEncrypt request, as sent;
+	// empty when none.
+	SourceKeyID string
 	// ErrorCode is the error the server answered with, empty on success.
 	ErrorCode string
 }
@@ -119,6 +134,7 @@ func NewServer() *Server {
 		aliases:  map[string]*alias{},
 		imported: map[string]*importedBlob{},
 		delays:   map[string]time.Duration{},
+		lies:     map[string]Lie{},
 		closing:  make(chan struct{}),
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -175,6 +191,14 @@ func WithARN(arn string) KeyOption {
 		}
 		k.id, k.arn = id, arn
 	}
+}
+
+// WithAccount puts the key in another AWS account (same region, a fresh
+// key id), such as a key of an attacker. The server checks no principals:
+// like a key whose key policy allows everyone, any caller may use it, for
+// Decrypt, Encrypt and as the source or destination of ReEncrypt.
+func WithAccount(account string) KeyOption {
+	return func(k *key) { k.arn = keyARN(Region, account, k.id) }
 }
 
 // CreateKey creates an enabled symmetric key and returns its ARN.
@@ -333,6 +357,20 @@ func (s *Server) FailNext(op, code string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{op: op, code: code, n: n})
+}
+
+// SetLie makes the successful responses of op ("Decrypt", "ReEncrypt",
+// "Encrypt", "GenerateDataKey") report the keys of l instead of the ones
+// the server used, as a misconfigured endpoint or a compromised KMS would;
+// the cryptography stays real. A zero Lie tells the truth again.
+func (s *Server) SetLie(op string, l Lie) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l == (Lie{}) {
+		delete(s.lies, op)
+		return
+	}
+	s.lies[op] = l
 }
 
 // SetDelay makes every request of op ("*" for any) wait d before it is
