@@ -36,6 +36,16 @@ var (
 	// ErrContextMismatch: the stored encryption context is not the expected
 	// one.
 	ErrContextMismatch = materials.ErrContextMismatch
+	// ErrInvalidDescription: an encryption context or material description
+	// that could not be stored so that it reads back exactly (text that is
+	// not UTF-8); the *envelope.DescriptionError names the field. Refused
+	// before any key is generated or anything is written.
+	ErrInvalidDescription = envelope.ErrInvalidDescription
+	// ErrFIPS: the Go Cryptographic Module runs in FIPS 140-3 "only" mode
+	// (GODEBUG=fips140=only) and refuses the algorithm: GCM under a nonce
+	// chosen outside the module (every S3EC object), RSA PKCS#1 v1.5 and
+	// RSA-OAEP-SHA1 wraps. See SECURITY.md.
+	ErrFIPS = materials.ErrFIPS
 )
 
 // Errors of the client itself.
@@ -171,3 +181,11 @@ var (
 	// ranges (nothing was released). Run the operation again.
 	ErrObjectChanged = errors.New("encryptionclient: object changed since its envelope was read")
 )
+
+// ErrInstructionFileMismatch reports an object whose envelope is in an
+// instruction file when the instruction file that belongs to it (to this
+// version of it) cannot be found or proven: the current instruction file
+// was written for another object or version, and no older version of it
+// belongs to this one. Nothing is decrypted with an instruction file that
+// does not belong to the object, and a CopyObject writes nothing.
+var ErrInstructionFileMismatch = errors.New("encryptionclient: the instruction file does not belong to this object version")

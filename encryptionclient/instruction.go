@@ -73,13 +73,21 @@ func (c *Client) getInstructionFile(ctx context.Context, ref objectRef, optFns [
 	return f.body, nil
 }
 
-// instructionFile is one version of an instruction file, as read.
+// instructionFile is one version of an instruction file, as read, with
+// what rewriting it (Rewrap) keeps.
 type instructionFile struct {
 	body    []byte
 	binding string  // its instrBindingKey metadata, "" if none
 	version *string // its version id (nil or "null" when unversioned)
 	etag    *string
 	current bool // read as the current version (without a version id)
+
+	meta        map[string]string
+	contentType *string
+	class       types.StorageClass
+	sse         types.ServerSideEncryption
+	sseKMSKeyID *string
+	bucketKey   *bool
 }
 
 // readInstructionFile reads the instruction file of ref, the given version
@@ -113,7 +121,11 @@ func (c *Client) readInstructionFile(ctx context.Context, ref objectRef, version
 	if version != nil {
 		v = version
 	}
-	return &instructionFile{body: b, binding: bindingOf(out.Metadata), version: v, etag: out.ETag, current: version == nil}, nil
+	return &instructionFile{
+		body: b, binding: bindingOf(out.Metadata), version: v, etag: out.ETag, current: version == nil,
+		meta: out.Metadata, contentType: out.ContentType,
+		class: out.StorageClass, sse: out.ServerSideEncryption, sseKMSKeyID: out.SSEKMSKeyId, bucketKey: out.BucketKeyEnabled,
+	}, nil
 }
 
 // loadEnvelope decodes the envelope of an object from its metadata, reading
@@ -321,11 +333,3 @@ func isNotFound(err error) bool {
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
-
-// ErrInstructionFileMismatch reports an object whose envelope is in an
-// instruction file when the instruction file that belongs to it (to this
-// version of it) cannot be found or proven: the current instruction file
-// was written for another object or version, and no older version of it
-// belongs to this one. Nothing is decrypted with an instruction file that
-// does not belong to the object, and a CopyObject writes nothing.
-var ErrInstructionFileMismatch = errors.New("encryptionclient: the instruction file does not belong to this object version")

@@ -384,7 +384,7 @@ func (st *mpu) record(id string, num int32, last bool, sum gcmstream.PartSum) ([
 		// A retry must bring the same bytes: equal ciphertext at an equal
 		// offset has an equal GHASH sum (and vice versa, short of a
 		// collision no one can aim for without the hash key).
-		if p.sum != sum {
+		if !p.sum.Equal(sum) {
 			return tag, partError(id, num, ErrPartConflict, "this part number was sent before with other bytes; two plaintexts must never be encrypted at one position")
 		}
 	} else {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -195,10 +194,15 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	if err != nil {
 		return nil, err
 	}
-	var instr *instructionObject
+	var instr *instructionFile
 	if layout != envelope.LayoutObject {
-		if instr, err = c.readInstructionObject(ctx, in, optFns); err != nil {
+		if instr, err = c.readInstructionFile(ctx, rewrapRef(in), nil, optFns); err != nil {
 			return nil, err
+		}
+		// The current instruction file must be the object's own: one that
+		// another write left (a bound id that differs) is not re-wrapped.
+		if want := bindingOf(head.Metadata); instr != nil && want != "" && instr.binding != "" && instr.binding != want {
+			return nil, fmt.Errorf("%w: the current instruction file was written for another write of this key", ErrInstructionFileMismatch)
 		}
 	}
 	var instrBody []byte
@@ -252,6 +256,7 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 
 	meta := rewrappedMetadata(head.Metadata, newEnv)
 	var movedBody []byte
+	var movedVersion *string
 	if metadataSize(meta) > c.opts.MetadataLimit {
 		if c.opts.EnvelopeStorage == StoreMetadata {
 			return nil, ErrMetadataTooLarge
@@ -262,6 +267,7 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		}
 		meta = withoutEnvelope(head.Metadata)
 		maps.Copy(meta, objEnv)
+		meta[instrBindingKey] = instructionID(body) // pairs the object with its new instruction file
 		if metadataSize(meta) > c.opts.MetadataLimit {
 			return nil, invalid("user metadata exceeds the %d-byte limit", c.opts.MetadataLimit)
 		}
@@ -273,9 +279,11 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	if movedBody != nil {
 		// The instruction file first: until the copy below removes the
 		// envelope from the metadata, readers ignore it.
-		if _, err := c.s3.PutObject(ctx, headInstructionInput(in, head, c.suffix(ctx), movedBody), optFns...); err != nil {
+		put, err := c.s3.PutObject(ctx, headInstructionInput(in, head, c.suffix(ctx), movedBody), optFns...)
+		if err != nil {
 			return nil, fmt.Errorf("write instruction file: %w", err)
 		}
+		movedVersion = put.VersionId
 	}
 	if aws.ToInt64(head.ContentLength) > rewrapThreshold(in) {
 		out.Multipart = true
@@ -291,12 +299,13 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	}
 	if err != nil {
 		if movedBody != nil {
-			cctx, cancel := cleanupContext(ctx)
-			defer cancel()
-			c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
-				Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
-				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-			}, optFns...)
+			// The object still holds its envelope in its metadata; the
+			// instruction file this call wrote goes (in a versioned
+			// bucket, exactly its version).
+			c.cleanupCreated(ctx, createdObject{
+				bucket: in.Bucket, key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)), version: movedVersion,
+				owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			}, optFns)
 		}
 		return nil, changedError("copy", err)
 	}
@@ -504,50 +513,18 @@ func jsonString(s string) (json.RawMessage, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// instructionObject is an instruction file as read, with what rewriting it
-// keeps.
-type instructionObject struct {
-	body        []byte
-	etag        *string
-	meta        map[string]string
-	contentType *string
-	class       types.StorageClass
-	sse         types.ServerSideEncryption
-	sseKMSKeyID *string
-	bucketKey   *bool
-}
-
-// readInstructionObject reads the instruction file of in's object; nil and
-// no error when there is none.
-func (c *Client) readInstructionObject(ctx context.Context, in *RewrapInput, optFns []func(*s3.Options)) (*instructionObject, error) {
-	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
-		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-	}, optFns...)
-	if isNotFound(err) {
-		return nil, nil
+// rewrapRef addresses in's object for the reads of a re-wrap.
+func rewrapRef(in *RewrapInput) objectRef {
+	return objectRef{
+		bucket: in.Bucket, key: in.Key,
+		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read instruction file: %w", err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, maxInstructionFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read instruction file: %w", err)
-	}
-	if len(b) > maxInstructionFile {
-		return nil, &envelope.MalformedError{Field: "instruction file", Reason: "larger than 64 KiB"}
-	}
-	return &instructionObject{
-		body: b, etag: out.ETag, meta: out.Metadata, contentType: out.ContentType,
-		class: out.StorageClass, sse: out.ServerSideEncryption, sseKMSKeyID: out.SSEKMSKeyId, bucketKey: out.BucketKeyEnabled,
-	}, nil
 }
 
 // putInput rewrites the instruction file with body, keeping its metadata
 // and settings, on condition that it is still the one read.
-func (o *instructionObject) putInput(in *RewrapInput, suffix string, body []byte) *s3.PutObjectInput {
+func (o *instructionFile) putInput(in *RewrapInput, suffix string, body []byte) *s3.PutObjectInput {
 	ct := o.contentType
 	if ct == nil {
 		ct = aws.String("application/json")
@@ -569,8 +546,8 @@ func (o *instructionObject) putInput(in *RewrapInput, suffix string, body []byte
 // headInstructionInput writes a new instruction file for the object head
 // describes, with the object's storage and encryption settings.
 func headInstructionInput(in *RewrapInput, head *s3.HeadObjectOutput, suffix string, body []byte) *s3.PutObjectInput {
-	o := &instructionObject{
-		meta:  map[string]string{envelope.KeyInstrFileMark: ""},
+	o := &instructionFile{
+		meta:  map[string]string{envelope.KeyInstrFileMark: "", instrBindingKey: instructionID(body)},
 		class: head.StorageClass, sse: head.ServerSideEncryption, sseKMSKeyID: head.SSEKMSKeyId, bucketKey: head.BucketKeyEnabled,
 	}
 	return o.putInput(in, suffix, body)

@@ -527,6 +527,19 @@ func (s PartSum) Offset() int64 { return s.offset }
 // Len returns the number of bytes the part processed.
 func (s PartSum) Len() int64 { return s.length }
 
+// Equal reports whether s and o are the same part of the same message:
+// one cipher, offset and length, and equal accumulators, compared in
+// constant time (the accumulator is secret).
+func (s PartSum) Equal(o PartSum) bool {
+	var a, b [blockSize]byte
+	s.w.store(a[:])
+	o.w.store(b[:])
+	same := subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	clear(a[:])
+	clear(b[:])
+	return same && s.c == o.c && s.offset == o.offset && s.length == o.length
+}
+
 // Sum returns the part's result. Call it after the last Encrypt or Decrypt
 // of the part; it does not change the part.
 func (p *Part) Sum() PartSum {
