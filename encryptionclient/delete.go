@@ -2,6 +2,7 @@ package encryptionclient
 
 import (
 	"context"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -11,7 +12,42 @@ import (
 // maxDeleteBatch is S3's limit on keys per DeleteObjects request.
 const maxDeleteBatch = 1000
 
-// DeleteObject deletes an object and its instruction file, if any. With a
+// deleteLookups bounds the HeadObject requests DeleteObjects runs at once
+// to tell instruction files from objects.
+const deleteLookups = 16
+
+// ownInstructionFile reports whether the object at key+suffix is key's
+// instruction file (instructionFileOf), from a HeadObject of each. An
+// object that only ends in the suffix (an ordinary object named like an
+// instruction file) is not, and neither is anything that cannot be read
+// (missing, access denied, SSE-C without its key): a delete never removes
+// what it cannot prove is an instruction file.
+func (c *Client) ownInstructionFile(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) bool {
+	head := func(k string) map[string]string {
+		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: aws.String(k), ExpectedBucketOwner: owner, RequestPayer: payer}, optFns...)
+		if err != nil {
+			return nil
+		}
+		if out.Metadata == nil {
+			return map[string]string{}
+		}
+		return out.Metadata
+	}
+	instr := head(aws.ToString(key) + c.suffix(ctx))
+	if instr == nil {
+		return false
+	}
+	base := head(aws.ToString(key))
+	return base != nil && instructionFileOf(base, instr)
+}
+
+// DeleteObject deletes an object and its instruction file, if any: the
+// object named by the key plus the instruction-file suffix is deleted only
+// when it is the object's instruction file (it carries no envelope of its
+// own, and the object keeps its envelope, or part of it, in an
+// instruction file). An ordinary object whose name ends in the suffix is
+// never deleted with its namesake, and neither is an instruction file that
+// cannot be read (an SSE-C object's: delete it with the S3 client). With a
 // VersionId only that version of the object is deleted, and the
 // instruction file is left alone: its versions are found by the binding id
 // the object carries (see findInstructionFile), and a copy or restore of
@@ -24,11 +60,12 @@ func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opt
 	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
 		return nil, objectError("DeleteObject", in.Bucket, in.Key, invalid("bucket and key are required"))
 	}
+	own := in.VersionId == nil && c.ownInstructionFile(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
 	out, err := c.s3.DeleteObject(ctx, in, optFns...)
 	if err != nil {
 		return nil, objectError("DeleteObject", in.Bucket, in.Key, err)
 	}
-	if in.VersionId == nil {
+	if own {
 		_, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{
 			Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
 			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
@@ -42,19 +79,36 @@ func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opt
 }
 
 // DeleteObjects deletes objects and the instruction files of those named
-// without a VersionId, in batches of at most 1000 keys. Failures to delete
+// without a VersionId (decided as DeleteObject does, before the objects are
+// deleted), in batches of at most 1000 keys. Failures to delete
 // instruction files are reported in the output's Errors.
 func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
 	if in == nil || in.Delete == nil {
 		return nil, invalid("nil DeleteObjectsInput or Delete")
 	}
+	// Which instruction files go is decided before the objects are gone.
+	own := make([]bool, len(in.Delete.Objects))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, deleteLookups)
+	for i, o := range in.Delete.Objects {
+		if o.VersionId != nil || o.Key == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			own[i] = c.ownInstructionFile(ctx, in.Bucket, o.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
+		}()
+	}
+	wg.Wait()
 	out, err := c.s3.DeleteObjects(ctx, in, optFns...)
 	if err != nil {
 		return nil, objectError("DeleteObjects", in.Bucket, nil, err)
 	}
 	var instr []types.ObjectIdentifier
-	for _, o := range in.Delete.Objects {
-		if o.VersionId == nil && o.Key != nil {
+	for i, o := range in.Delete.Objects {
+		if own[i] {
 			instr = append(instr, types.ObjectIdentifier{Key: aws.String(*o.Key + c.suffix(ctx))})
 		}
 	}

@@ -380,22 +380,31 @@ func (c *Client) isInstructionFile(ctx context.Context, in *RotatePrefixInput, k
 	if err != nil || !found {
 		return false, err
 	}
-	if l, err := envelope.Detect(meta); err != nil || l != envelope.LayoutNone {
-		return false, nil // an envelope of its own (or a broken one): an object
-	}
 	baseMeta, found, err := head(base)
 	if err != nil || !found {
 		return false, err
 	}
+	return instructionFileOf(baseMeta, meta), nil
+}
+
+// instructionFileOf reports whether an object with metadata instrMeta,
+// stored at the instruction-file name of an object with metadata baseMeta,
+// is that object's instruction file rather than an object of its own that
+// happens to end in the suffix. RotatePrefix skips only such files and
+// DeleteObject(s) removes only such files.
+func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
+	if l, err := envelope.Detect(instrMeta); err != nil || l != envelope.LayoutNone {
+		return false // an envelope of its own (or a broken one): an object
+	}
 	switch l, err := envelope.Detect(baseMeta); {
 	case err != nil, l == envelope.LayoutObject:
-		return false, nil
+		return false
 	case l == envelope.LayoutNone:
 		// A V2 object keeps its whole envelope in the instruction file;
 		// so may an unencrypted object's namesake: trust the mark.
-		return isInstructionMarked(meta), nil
+		return isInstructionMarked(instrMeta)
 	}
-	return true, nil // V3 content keys, or an incomplete envelope, on the object
+	return true // V3 content keys, or an incomplete envelope, on the object
 }
 
 // isInstructionMarked reports the metadata mark that instruction files
