@@ -71,6 +71,8 @@ func defineCp(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		src, dst := args[0], args[1]
 		switch {
+		case src == "" || dst == "":
+			return usagef("cp: an empty SRC or DST names no file (use . for the current directory, - for stdin or stdout)")
 		case isS3URL(src) && isS3URL(dst):
 			return usagef("cp copies between S3 and local files; both SRC and DST are s3:// addresses")
 		case !isS3URL(src) && !isS3URL(dst):
@@ -253,7 +255,7 @@ func (cp *copier) downloadOne(ctx context.Context, src s3URL, dst string) error 
 	}
 	target := dst
 	st, err := os.Stat(dst)
-	if isDir := err == nil && st.IsDir(); isDir || os.IsPathSeparator(dst[len(dst)-1]) {
+	if isDir := err == nil && st.IsDir(); isDir || endsWithSeparator(dst) {
 		name := path.Base(src.key)
 		if !filepath.IsLocal(name) {
 			return usagef("%s: cannot name a file after the key; give the file name", src)
@@ -425,4 +427,10 @@ func listObjects(ctx context.Context, c *s3.Client, bucket, prefix, suffix strin
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// endsWithSeparator reports whether the local path p ends with a path
+// separator: it names a directory, existing or not.
+func endsWithSeparator(p string) bool {
+	return p != "" && os.IsPathSeparator(p[len(p)-1])
 }
