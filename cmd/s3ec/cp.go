@@ -151,10 +151,26 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 		wire = size + envelope.TagSize
 	}
 	b := cp.p.start(wire, name)
+	forget := cleanups.add(fmt.Sprintf("%s: its multipart upload may be left behind; list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+		dst, shellQuote(dst.bucket), shellQuote(dst.key)))
 	_, err := cp.c.enc.Upload(withBar(ctx, b), in, func(o *encryptionclient.UploadOptions) {
 		o.Concurrency = cp.concurrency
 	})
+	forget()
 	b.done(err)
+	switch {
+	case err == nil && ctx.Err() != nil:
+		// Interrupted while the upload was being completed: Upload
+		// waited for the answer, and the object is stored.
+		fmt.Fprintf(cp.e.stderr, "s3ec: interrupted, but the upload had finished: %s is stored\n", dst)
+	case err != nil && ctx.Err() != nil && size >= 0 && size < encryptionclient.DefaultUploadPartSize:
+		// One PutObject, cancelled in flight: the server may have
+		// stored the object before the connection closed.
+		var ua *encryptionclient.UploadAbortError
+		if !errors.As(err, &ua) {
+			err = &interruptedErr{err: err, note: fmt.Sprintf("%s may have been stored before the interrupt; check with 's3ec verify %s'", dst, dst)}
+		}
+	}
 	return err
 }
 
