@@ -1,6 +1,7 @@
 package encryptionclient_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -120,6 +121,52 @@ func TestUploadCancelDuringComplete(t *testing.T) {
 	}
 	if out.UploadID == "" || !e.exists("completed") {
 		t.Fatalf("output %+v; object stored: %v", out, e.exists("completed"))
+	}
+	e.mustHaveNoUploads()
+}
+
+// The multipart copy of a Rewrap (objects over 5 GiB, or over
+// MultipartThreshold) follows the rules of Upload: a cancellation during
+// its completion does not cut it short, and a failed abort names the
+// upload left behind.
+func TestRewrapMultipartCopyInterrupted(t *testing.T) {
+	e := newEnv(t)
+	old := e.krs["kms"]
+	newWrap, _ := e.newKeyrings(t)
+	data := randBytes(t, 11<<20+5)
+	if _, err := e.client(old).PutObject(context.Background(), &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("big"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	in := &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("big"), Keyring: newWrap["kms"], MultipartThreshold: 1 << 20, PartSize: 5 << 20}
+
+	// Cancelled at the first part copy, with the abort refused: the
+	// error names the upload left behind.
+	ctx, cancel := context.WithCancel(context.Background())
+	h := newHook(e) // emulates UploadPartCopy on the fake server
+	h.onPartCopy = func(*s3.UploadPartCopyInput) error { cancel(); return nil }
+	c, err := encryptionclient.New(&slowAbortS3{S3API: h, abortErr: errors.New("abort refused")}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Rewrap(ctx, in)
+	var ua *encryptionclient.UploadAbortError
+	if !errors.As(err, &ua) || ua.UploadID == "" || ua.Key != "big" {
+		t.Fatalf("Rewrap with a refused abort: %v", err)
+	}
+	e.plain.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: aws.String("big"), UploadId: &ua.UploadID})
+
+	// Cancelled once the completion is sent: the object is rotated.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	c, err = encryptionclient.New(&slowAbortS3{S3API: newHook(e), onComplete: cancel}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Rewrap(ctx, in); err != nil {
+		t.Fatalf("Rewrap cancelled during its completion: %v", err)
+	}
+	if got, err := e.get(e.client(newWrap["kms"]), context.Background(), "big"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the rotated object does not read with the new key: %v", err)
 	}
 	e.mustHaveNoUploads()
 }
