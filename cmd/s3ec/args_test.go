@@ -46,8 +46,19 @@ func runNoPanic(t *testing.T, ctx context.Context, args []string) (code int, std
 // directory at a new one, and returns an AES key file's flags.
 func isolate(t testing.TB) []string {
 	t.Helper()
-	dir := t.TempDir()
+	dir := isolateEnv(t)
 	t.Chdir(dir)
+	if err := keygenAES("aes.key"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile("f", []byte("x"), 0o600)
+	return []string{"--aes-key-file", "aes.key"}
+}
+
+// isolateEnv sets the AWS environment of isolate and returns a new
+// directory.
+func isolateEnv(t testing.TB) string {
+	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -60,11 +71,7 @@ func isolate(t testing.TB) []string {
 	} {
 		t.Setenv(k, v)
 	}
-	if err := keygenAES("aes.key"); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile("f", []byte("x"), 0o600)
-	return []string{"--aes-key-file", "aes.key"}
+	return dir
 }
 
 // TestArgumentsNoPanic runs every command with adversarial positional
@@ -219,12 +226,21 @@ func FuzzArguments(f *testing.F) {
 		f.Add("inspect\n" + a)
 		f.Add("keygen\n" + a)
 	}
-	aes := isolate(f)
+	// No Chdir of f: the fuzzing engine finds its corpus by relative
+	// paths. Each input runs in a directory of its own (cp may create
+	// its destination before it sees the context cancelled); keygen,
+	// which writes keys, is left out.
+	key := filepath.Join(isolateEnv(f), "aes.key")
+	if err := keygenAES(key); err != nil {
+		f.Fatal(err)
+	}
+	aes := []string{"--aes-key-file", key}
 	f.Fuzz(func(t *testing.T, line string) {
 		args := strings.Split(line, "\n")
 		if len(args) > 0 && args[0] == "keygen" {
 			return // writes files
 		}
+		t.Chdir(t.TempDir())
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		runNoPanic(t, ctx, append(args, aes...))
