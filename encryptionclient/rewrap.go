@@ -632,10 +632,13 @@ func (c *Client) multipartCopy(ctx context.Context, in *RewrapInput, head *s3.He
 	abort := func(err error) (*string, *string, error) {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
+		_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
 			Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
 			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 		}, optFns...)
+		if aerr != nil {
+			return nil, nil, &UploadAbortError{Bucket: aws.ToString(in.Bucket), Key: aws.ToString(in.Key), UploadID: aws.ToString(up.UploadId), Err: err, AbortErr: aerr}
+		}
 		return nil, nil, err
 	}
 
@@ -699,7 +702,11 @@ feed:
 	if firstErr != nil {
 		return abort(firstErr)
 	}
-	done, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	// Once sent, the completion is awaited even if ctx is cancelled
+	// meanwhile: only its answer tells whether the object was replaced.
+	cctx, ccancel := cleanupContext(ctx)
+	defer ccancel()
+	done, err := c.s3.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
 		MultipartUpload:      &types.CompletedMultipartUpload{Parts: parts},
 		IfMatch:              head.ETag,

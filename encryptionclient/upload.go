@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -126,9 +125,12 @@ type UploadOutput struct {
 //
 // On any failure, and when ctx is cancelled, the multipart upload is
 // aborted, so no parts are left behind to be billed; no object is stored.
-// The abort is sent even when ctx is done; Upload then waits for it at most
-// a second before it returns, and lets it finish in the background (within
-// 30 seconds) when the network is slow.
+// The abort is sent even when ctx is done, and Upload returns only once it
+// was answered (or after 30 seconds): when it failed, the error is an
+// *UploadAbortError that names the upload left behind. Once every part is
+// uploaded, the completion is awaited even if ctx is cancelled meanwhile
+// (within 30 seconds), so that the result tells whether the object was
+// stored: a nil error then means it was.
 // The encryption context of the request is taken from
 // WithEncryptionContext.
 func (c *Client) Upload(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*UploadOptions)) (*UploadOutput, error) {
@@ -269,30 +271,17 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		return nil, fmt.Errorf("server returned no upload id")
 	}
 	abort := func(err error) error {
-		done := make(chan error, 1)
-		go func() {
-			cctx, cancel := cleanupContext(ctx)
-			defer cancel()
-			_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-				Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-			}, optFns...)
-			done <- aerr
-		}()
-		var grace <-chan time.Time // nil: wait for the abort
-		if ctx.Err() != nil {
-			t := time.NewTimer(abortGrace)
-			defer t.Stop()
-			grace = t.C
+		// Sent even when ctx is done, and waited for: a caller that exits
+		// on return (a command interrupted) must not cut it short.
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
+			Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		}, optFns...)
+		if aerr != nil {
+			return &UploadAbortError{Bucket: aws.ToString(in.Bucket), Key: aws.ToString(in.Key), UploadID: aws.ToString(id), Err: err, AbortErr: aerr}
 		}
-		select {
-		case aerr := <-done:
-			if aerr != nil {
-				return fmt.Errorf("%w (abort of upload %s failed too: %v)", err, aws.ToString(id), aerr)
-			}
-			return err
-		case <-grace:
-			return fmt.Errorf("%w (the abort of upload %s goes on in the background)", err, aws.ToString(id))
-		}
+		return err
 	}
 
 	u := &uploader{
@@ -304,7 +293,15 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		return nil, abort(err)
 	}
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
-	out, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	if err := ctx.Err(); err != nil {
+		return nil, abort(err)
+	}
+	// Once sent, the completion is awaited even when ctx is cancelled
+	// meanwhile (within cleanupTimeout): the server may already have
+	// stored the object, and only its answer tells.
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	out, err := c.s3.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket: in.Bucket, Key: in.Key, UploadId: id,
 		MultipartUpload:     &types.CompletedMultipartUpload{Parts: u.parts},
 		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
@@ -344,11 +341,6 @@ func createInput(in *s3.PutObjectInput, meta map[string]string) *s3.CreateMultip
 		WebsiteRedirectLocation: in.WebsiteRedirectLocation,
 	}
 }
-
-// abortGrace is how long an Upload whose context is done waits for the
-// abort of its multipart upload before it returns; the abort then goes on
-// in the background, for at most cleanupTimeout.
-const abortGrace = time.Second
 
 // partsAhead is the number of parts read and encrypted ahead of the
 // Concurrency parts being sent: with one, reading and encryption overlap

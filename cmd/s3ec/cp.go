@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -46,7 +49,12 @@ Large files, and stdin, are uploaded in parts (8 MiB, --concurrency at
 once), and large objects downloaded to files with parallel ranged reads.
 
 A recursive copy goes on after a failure, reports each one, and exits with
-the code of the first. Instruction files are not copied as objects.`,
+the code of the first. Instruction files are not copied as objects, nor are
+folder markers (keys ending with /). A recursive download writes only below
+its destination directory: a key that does not name a file of its own there
+(empty, "." or ".." elements, a leading or doubled /, NUL) is refused and
+counted as a failure (exit code 5), and so is one whose path runs through a
+symbolic link leading out of the destination.`,
 	define: defineCp,
 }
 
@@ -71,6 +79,8 @@ func defineCp(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		src, dst := args[0], args[1]
 		switch {
+		case src == "" || dst == "":
+			return usagef("cp: an empty SRC or DST names no file (use . for the current directory, - for stdin or stdout)")
 		case isS3URL(src) && isS3URL(dst):
 			return usagef("cp copies between S3 and local files; both SRC and DST are s3:// addresses")
 		case !isS3URL(src) && !isS3URL(dst):
@@ -141,10 +151,26 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 		wire = size + envelope.TagSize
 	}
 	b := cp.p.start(wire, name)
+	forget := cleanups.add(fmt.Sprintf("%s: its multipart upload may be left behind; list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+		dst, shellQuote(dst.bucket), shellQuote(dst.key)))
 	_, err := cp.c.enc.Upload(withBar(ctx, b), in, func(o *encryptionclient.UploadOptions) {
 		o.Concurrency = cp.concurrency
 	})
+	forget()
 	b.done(err)
+	switch {
+	case err == nil && ctx.Err() != nil:
+		// Interrupted while the upload was being completed: Upload
+		// waited for the answer, and the object is stored.
+		fmt.Fprintf(cp.e.stderr, "s3ec: interrupted, but the upload had finished: %s is stored\n", dst)
+	case err != nil && ctx.Err() != nil && size >= 0 && size < encryptionclient.DefaultUploadPartSize:
+		// One PutObject, cancelled in flight: the server may have
+		// stored the object before the connection closed.
+		var ua *encryptionclient.UploadAbortError
+		if !errors.As(err, &ua) {
+			err = &interruptedErr{err: err, note: fmt.Sprintf("%s may have been stored before the interrupt; check with 's3ec verify %s'", dst, dst)}
+		}
+	}
 	return err
 }
 
@@ -251,21 +277,54 @@ func (cp *copier) downloadOne(ctx context.Context, src s3URL, dst string) error 
 	if err := checkObject(src); err != nil {
 		return err
 	}
-	target := dst
+	dir, name := filepath.Dir(dst), filepath.Base(dst)
 	st, err := os.Stat(dst)
-	if isDir := err == nil && st.IsDir(); isDir || os.IsPathSeparator(dst[len(dst)-1]) {
-		name := path.Base(src.key)
-		if !filepath.IsLocal(name) {
-			return usagef("%s: cannot name a file after the key; give the file name", src)
+	if isDir := err == nil && st.IsDir(); isDir || endsWithSeparator(dst) {
+		// Named after the key's last element, which must be a file name.
+		dir, name = dst, path.Base(src.key)
+		if _, err := localPath(name); err != nil {
+			return usagef("%s: cannot name a file after the key (%v); give the file name", src, err)
 		}
 		if !isDir {
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				return err
 			}
 		}
-		target = filepath.Join(dst, name)
+	} else if _, err := localPath(name); err != nil {
+		return usagef("%s: %v: name the file to write", dst, err)
 	}
-	return cp.downloadFile(ctx, src, target)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return cp.downloadFile(ctx, src, root, name)
+}
+
+// localPath maps a key, or the part of it below a recursive download's
+// prefix, to a relative path below the destination directory. It refuses
+// every key that would not name a file of its own there: empty elements
+// (a leading, trailing or doubled "/"), "." and "..", NUL, and anything the
+// platform does not take as one plain file name (a "\" or a drive on
+// Windows, its reserved names). Two keys never map to one path.
+func localPath(rel string) (string, error) {
+	if rel == "" {
+		return "", errors.New("the key names the prefix itself")
+	}
+	elems := strings.Split(rel, "/")
+	for _, e := range elems {
+		switch {
+		case e == "":
+			return "", errors.New("the key has an empty path element (a leading, trailing or doubled /)")
+		case e == "." || e == "..":
+			return "", fmt.Errorf("the key has a %q path element", e)
+		case strings.ContainsRune(e, 0):
+			return "", errors.New("the key holds a NUL character")
+		case !filepath.IsLocal(e) || filepath.Base(e) != e || filepath.VolumeName(e) != "":
+			return "", fmt.Errorf("%q is not a plain file name here", e)
+		}
+	}
+	return filepath.Join(elems...), nil
 }
 
 // checkObject refuses an address that names no object.
@@ -276,12 +335,44 @@ func checkObject(u s3URL) error {
 	return nil
 }
 
-// downloadFile downloads src to the file target with the client's
-// DownloadFile: parallel ranged reads into a temporary file beside target,
-// renamed to target only after the whole object authenticated. On any
-// failure target is left as it was. An existing file keeps its
-// permissions; a new one is created readable by its owner only.
-func (cp *copier) downloadFile(ctx context.Context, src s3URL, target string) error {
+// downloadFile downloads src to the file name (a path checked by
+// localPath) below root, with the client's Download: parallel ranged reads
+// into a new temporary file beside it, renamed to name only after the
+// whole object authenticated. On any failure the file is left as it was.
+// An existing file keeps its permissions; a new one is created readable by
+// its owner only. Every file and directory is opened through root, which
+// refuses any path, symbolic links included, that leads out of it: nothing,
+// not even the temporary file, is written outside root.
+func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, name string) (err error) {
+	dirRel, base := filepath.Split(name)
+	dirRel = filepath.Clean(dirRel) // "." for root itself
+	if dirRel != "." {
+		// Create the directories one by one, each inside root.
+		elems := strings.Split(filepath.ToSlash(dirRel), "/")
+		for i := range elems {
+			if err := root.Mkdir(filepath.Join(elems[:i+1]...), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return &objectErr{url: src, err: err}
+			}
+		}
+	}
+	dir, err := root.OpenRoot(dirRel)
+	if err != nil {
+		return &objectErr{url: src, err: err}
+	}
+	defer dir.Close()
+	dirPath := filepath.Join(root.Name(), dirRel)
+
+	var perm fs.FileMode
+	if st, err := dir.Lstat(base); err == nil {
+		switch {
+		case st.Mode().IsRegular():
+			perm = st.Mode().Perm()
+		case st.IsDir():
+			return &objectErr{url: src, err: fmt.Errorf("%s is a directory", filepath.Join(dirPath, base))}
+		}
+		// A symbolic link is replaced, not followed.
+	}
+
 	var b *bar
 	if cp.p.enabled() {
 		head, err := cp.c.enc.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)})
@@ -290,11 +381,17 @@ func (cp *copier) downloadFile(ctx context.Context, src s3URL, target string) er
 		}
 		b = cp.p.start(aws.ToInt64(head.ContentLength), src.key)
 	}
-	var perm fs.FileMode
-	if st, err := os.Stat(target); err == nil && st.Mode().IsRegular() {
-		perm = st.Mode().Perm()
+	f, tmp, err := createTemp(dir, base)
+	if err != nil {
+		return &objectErr{url: src, err: err}
 	}
-	_, err := cp.c.enc.DownloadFile(ctx, target, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)},
+	defer func() {
+		if err != nil {
+			f.Close()
+			dir.Remove(tmp)
+		}
+	}()
+	_, err = cp.c.enc.Download(ctx, f, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)},
 		func(o *encryptionclient.DownloadOptions) {
 			o.Concurrency = cp.concurrency
 			if b != nil {
@@ -302,10 +399,49 @@ func (cp *copier) downloadFile(ctx context.Context, src s3URL, target string) er
 			}
 		})
 	b.done(err)
-	if err != nil || perm == 0 {
+	if err != nil {
 		return err
 	}
-	return os.Chmod(target, perm)
+	if perm != 0 {
+		if err = f.Chmod(perm); err != nil {
+			return err
+		}
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = renameIn(dir, dirPath, tmp, base); err != nil {
+		return err
+	}
+	// Make the rename durable too; not every platform can sync a directory.
+	if d, derr := dir.Open("."); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// createTemp creates a new file, readable by its owner only, in dir for a
+// download to the file base.
+func createTemp(dir *os.Root, base string) (*os.File, string, error) {
+	// Room for the suffix within the 255 bytes of a file name.
+	if len(base) > 200 {
+		base = strings.ToValidUTF8(base[:200], "")
+	}
+	var rnd [6]byte
+	for range 100 {
+		rand.Read(rnd[:])
+		name := "." + base + "." + hex.EncodeToString(rnd[:]) + ".s3ec-tmp"
+		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", errors.New("cannot create a temporary file")
 }
 
 // toWriter decrypts src to w. Unless stream is set (delayed
@@ -347,21 +483,26 @@ func (cp *copier) downloadPrefix(ctx context.Context, src s3URL, dir string) err
 	if len(keys) == 0 {
 		return &codedError{code: exitNotFound, err: fmt.Errorf("no objects under %s", s3URL{bucket: src.bucket, key: prefix})}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// Every file is written through root: no key, and no symbolic link
+	// in the destination, can lead a write out of it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	var fails failures
 	for _, key := range keys {
 		obj := s3URL{bucket: src.bucket, key: key}
 		fails.total++
-		rel := filepath.FromSlash(strings.TrimPrefix(key, prefix))
-		if !filepath.IsLocal(rel) {
-			fails.add(cp.e, &objectErr{url: obj, err: fmt.Errorf("the key does not name a file under %s; skipped", dir)})
+		name, err := localPath(strings.TrimPrefix(key, prefix))
+		if err != nil {
+			fails.add(cp.e, &objectErr{url: obj, err: fmt.Errorf("%v: it does not name a file of its own below %s; skipped", err, dir)})
 			continue
 		}
-		target := filepath.Join(dir, rel)
-		err := os.MkdirAll(filepath.Dir(target), 0o755)
-		if err == nil {
-			err = cp.downloadFile(ctx, obj, target)
-		}
-		if err != nil {
+		if err := cp.downloadFile(ctx, obj, root, name); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
@@ -425,4 +566,10 @@ func listObjects(ctx context.Context, c *s3.Client, bucket, prefix, suffix strin
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// endsWithSeparator reports whether the local path p ends with a path
+// separator: it names a directory, existing or not.
+func endsWithSeparator(p string) bool {
+	return p != "" && os.IsPathSeparator(p[len(p)-1])
 }

@@ -121,7 +121,17 @@ func report(ctx context.Context, e *env, err error) int {
 		return exitOK
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintln(e.stderr, "s3ec: interrupted")
+		var ua *encryptionclient.UploadAbortError
+		var ie *interruptedErr
+		switch {
+		case errors.As(err, &ua):
+			fmt.Fprintf(e.stderr, "s3ec: interrupted; s3://%s/%s: the abort of its multipart upload %s failed: %s%s\n",
+				ua.Bucket, ua.Key, ua.UploadID, strings.Join(strings.Fields(ua.AbortErr.Error()), " "), abortHint(ua))
+		case errors.As(err, &ie):
+			fmt.Fprintln(e.stderr, "s3ec: interrupted; "+ie.note)
+		default:
+			fmt.Fprintln(e.stderr, "s3ec: interrupted")
+		}
 		return exitInterrupted
 	}
 	fmt.Fprintln(e.stderr, errorLine(err))
@@ -186,5 +196,39 @@ func errorLine(err error) string {
 	case errors.Is(err, encryptionclient.ErrTooLarge):
 		msg += " [copy it to a file, or pass --stream]"
 	}
+	var ua *encryptionclient.UploadAbortError
+	if errors.As(err, &ua) {
+		msg += abortHint(ua)
+	}
 	return "s3ec: " + msg
 }
+
+// abortHint tells how to abort the multipart upload a failed abort left.
+func abortHint(ua *encryptionclient.UploadAbortError) string {
+	return fmt.Sprintf(" [its parts stay stored until it is aborted: aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s]",
+		shellQuote(ua.Bucket), shellQuote(ua.Key), shellQuote(ua.UploadID))
+}
+
+// shellQuote quotes s for a POSIX shell, when it needs it.
+func shellQuote(s string) string {
+	plain := s != ""
+	for _, c := range s {
+		if !(c < 0x80 && (isAlnum(byte(c)) || strings.ContainsRune("._-/=:+@%,", c))) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// interruptedErr is an interruption with a note on what it left.
+type interruptedErr struct {
+	note string
+	err  error
+}
+
+func (e *interruptedErr) Error() string { return e.err.Error() + " (" + e.note + ")" }
+func (e *interruptedErr) Unwrap() error { return e.err }

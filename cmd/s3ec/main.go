@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/term"
@@ -64,14 +65,71 @@ func findCommand(name string) *command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	e := &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	// The first interrupt cancels the command, which then cleans up (an
+	// upload waits for the abort of its multipart upload, at most 30
+	// seconds); a second one exits at once, saying what may be left.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		if e.stderrTTY {
+			fmt.Fprintln(e.stderr, "\ns3ec: interrupted; cleaning up (interrupt again to exit at once)")
+		}
+		<-sigs
+		for _, s := range cleanups.list() {
+			fmt.Fprintln(e.stderr, "s3ec: "+s)
+		}
+		fmt.Fprintln(e.stderr, "s3ec: interrupted again: exiting without waiting for the cleanup")
+		os.Exit(exitInterrupted)
+	}()
 	code := run(ctx, e, os.Args[1:])
-	stop()
 	os.Exit(code)
+}
+
+// cleanups lists what an interrupted command still has to undo, for the
+// second interrupt to print.
+var cleanups pendingCleanups
+
+type pendingCleanups struct {
+	mu    sync.Mutex
+	next  int
+	items map[int]string
+}
+
+// add records what is left behind should the process exit now; the
+// returned function forgets it.
+func (p *pendingCleanups) add(what string) (done func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.items == nil {
+		p.items = map[int]string{}
+	}
+	id := p.next
+	p.next++
+	p.items[id] = what
+	return func() {
+		p.mu.Lock()
+		delete(p.items, id)
+		p.mu.Unlock()
+	}
+}
+
+func (p *pendingCleanups) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for id := 0; id < p.next; id++ {
+		if s, ok := p.items[id]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // run runs the command line args and returns the exit code.
@@ -152,7 +210,11 @@ Exit codes:
        matched, encryption context mismatch, KMS refused), or a key file is
        unusable
   5    any other error (network, permissions, policy refusals, file exists...)
-  130  interrupted
+  130  interrupted (Ctrl-C or SIGTERM). An interrupted upload aborts its
+       multipart upload and waits for the abort (at most 30 s; interrupt
+       again to exit at once); if the abort fails, the error names the
+       upload and the command that aborts it. An upload that was already
+       being completed is finished: it reports the object stored, exit 0.
 Errors are reported on stderr in one line that starts with "s3ec: ".
 `)
 	io.WriteString(w, b.String())

@@ -119,6 +119,10 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		r := &rotator{e: e, c: c, quiet: quiet, dryRun: dryRun}
 		ctx = f.crypto.withContext(ctx)
+		// Objects over 5 GiB are rotated by multipart copies, which an
+		// interrupt aborts and waits for.
+		defer cleanups.add(fmt.Sprintf("%s: a multipart copy (of an object over 5 GiB) may be left behind; list them with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+			u, shellQuote(u.bucket), shellQuote(u.key)))()
 		if !prefix {
 			return r.one(ctx, u, &encryptionclient.RewrapInput{
 				Bucket: aws.String(u.bucket), Key: aws.String(u.key),

@@ -1,0 +1,21 @@
+package encryptionclient
+
+import "fmt"
+
+// UploadAbortError reports a failed Upload whose multipart upload could
+// not be aborted: its parts stay stored, and billed, until the upload is
+// aborted (Client.AbortMultipartUpload, `aws s3api abort-multipart-upload`)
+// or a lifecycle rule removes it. No object was stored. errors.Is and
+// errors.As see Err, the reason the upload failed (context.Canceled when it
+// was interrupted).
+type UploadAbortError struct {
+	Bucket, Key, UploadID string
+	// Err is why the upload failed; AbortErr why its abort failed.
+	Err, AbortErr error
+}
+
+func (e *UploadAbortError) Error() string {
+	return fmt.Sprintf("%v; the abort of multipart upload %s of s3://%s/%s failed too: %v", e.Err, e.UploadID, e.Bucket, e.Key, e.AbortErr)
+}
+
+func (e *UploadAbortError) Unwrap() error { return e.Err }
