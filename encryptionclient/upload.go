@@ -312,7 +312,10 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		return nil, abort(err)
 	}
 	if instr != nil {
-		if err := c.putInstructionFile(ctx, in, instr, optFns); err != nil {
+		// The object is stored: its instruction file is written on the
+		// same surviving context, so that an interrupt now does not turn a
+		// stored upload into a deleted one.
+		if err := c.putInstructionFile(cctx, in, instr, optFns); err != nil {
 			c.deleteUnreadable(ctx, in, out.VersionId, optFns)
 			return nil, err
 		}

@@ -106,23 +106,30 @@ func TestUploadAbortFailureNamesUpload(t *testing.T) {
 // cut it short: Upload reports what the server did, here the object
 // stored (issue 10 #11: the command reported it interrupted).
 func TestUploadCancelDuringComplete(t *testing.T) {
-	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	slow := &slowAbortS3{S3API: e.plain, onComplete: cancel}
-	c, err := encryptionclient.New(slow, e.krs["aes"])
-	if err != nil {
-		t.Fatal(err)
+	for _, storage := range []encryptionclient.EnvelopeStorage{encryptionclient.StoreMetadata, encryptionclient.StoreInstructionFile} {
+		e := newEnv(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		slow := &slowAbortS3{S3API: e.plain, onComplete: cancel}
+		c, err := encryptionclient.New(slow, e.krs["aes"], func(o *encryptionclient.Options) { o.EnvelopeStorage = storage })
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := randBytes(t, 2*int(e.testPartSize())+5)
+		out, err := c.Upload(ctx, uploadInput(e.bucket, "completed", data, "seekable"), e.uploadOpts()...)
+		if err != nil {
+			t.Fatalf("storage %v: Upload: %v, although the completion was sent", storage, err)
+		}
+		if out.UploadID == "" || !e.exists("completed") {
+			t.Fatalf("storage %v: output %+v; object stored: %v", storage, out, e.exists("completed"))
+		}
+		// The object is whole and readable: its instruction file, if any,
+		// was written although the context was cancelled.
+		if got, err := e.get(e.client(e.krs["aes"]), context.Background(), "completed"); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("storage %v: the completed upload does not read back: %v", storage, err)
+		}
+		e.mustHaveNoUploads()
 	}
-	data := randBytes(t, 2*int(e.testPartSize())+5)
-	out, err := c.Upload(ctx, uploadInput(e.bucket, "completed", data, "seekable"), e.uploadOpts()...)
-	if err != nil {
-		t.Fatalf("Upload: %v, although the completion was sent", err)
-	}
-	if out.UploadID == "" || !e.exists("completed") {
-		t.Fatalf("output %+v; object stored: %v", out, e.exists("completed"))
-	}
-	e.mustHaveNoUploads()
 }
 
 // The multipart copy of a Rewrap (objects over 5 GiB, or over

@@ -476,7 +476,7 @@ func (cp *copier) toWriter(ctx context.Context, src s3URL, w io.Writer, stream b
 // key relative to the prefix.
 func (cp *copier) downloadPrefix(ctx context.Context, src s3URL, dir string) error {
 	prefix := src.prefix()
-	keys, err := listObjects(ctx, cp.c.plain, src.bucket, prefix, cp.suffix)
+	keys, err := listObjects(ctx, cp.c, src.bucket, prefix, cp.suffix)
 	if err != nil {
 		return err
 	}
@@ -537,14 +537,17 @@ func (f *failures) err(what string) error {
 }
 
 // listObjects returns the keys under prefix, except folder markers (keys
-// ending with "/") and the instruction files of listed objects.
-func listObjects(ctx context.Context, c *s3.Client, bucket, prefix, suffix string) ([]string, error) {
+// ending with "/") and the instruction files of listed objects. A key that
+// only looks like an instruction file (its name ends in the suffix, but it
+// is an object of its own: encryptionclient.Client.IsInstructionFile) is
+// listed.
+func listObjects(ctx context.Context, c *clients, bucket, prefix, suffix string) ([]string, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
 	}
 	var keys []string
-	pages := s3.NewListObjectsV2Paginator(c, in)
+	pages := s3.NewListObjectsV2Paginator(c.plain, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -560,8 +563,17 @@ func listObjects(ctx context.Context, c *s3.Client, bucket, prefix, suffix strin
 	}
 	out := keys[:0]
 	for _, k := range keys {
-		if strings.HasSuffix(k, "/") || (strings.HasSuffix(k, suffix) && listed[strings.TrimSuffix(k, suffix)]) {
+		if strings.HasSuffix(k, "/") {
 			continue
+		}
+		if strings.HasSuffix(k, suffix) && listed[strings.TrimSuffix(k, suffix)] {
+			instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), bucket, k)
+			if err != nil {
+				return nil, &objectErr{url: s3URL{bucket: bucket, key: k}, err: err}
+			}
+			if instr {
+				continue
+			}
 		}
 		out = append(out, k)
 	}

@@ -98,7 +98,7 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 	}
 	w.putRaw("p/marker/", nil, nil) // a folder marker: not a file, not copied
 	// Check that the server kept the keys as they were written.
-	listed, err := listObjects(t.Context(), w.plain, w.bucket, "p/", ".instruction")
+	listed, err := listObjects(t.Context(), &clients{plain: w.plain}, w.bucket, "p/", ".instruction")
 	if err != nil {
 		t.Fatal(err)
 	}

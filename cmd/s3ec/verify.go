@@ -76,7 +76,7 @@ func defineVerify(fs *flagSet) func(context.Context, *env, []string) error {
 		var objs []s3URL
 		if recursive {
 			for _, u := range urls {
-				keys, err := listObjects(ctx, c.plain, u.bucket, u.prefix(), v.suffix)
+				keys, err := listObjects(ctx, c, u.bucket, u.prefix(), v.suffix)
 				if err != nil {
 					return err
 				}
