@@ -63,16 +63,6 @@ type objectRef struct {
 	payer                  types.RequestPayer
 }
 
-// getInstructionFile reads the current instruction file of ref; it returns
-// nil and no error when there is none.
-func (c *Client) getInstructionFile(ctx context.Context, ref objectRef, optFns []func(*s3.Options)) ([]byte, error) {
-	f, err := c.readInstructionFile(ctx, ref, nil, optFns)
-	if f == nil || err != nil {
-		return nil, err
-	}
-	return f.body, nil
-}
-
 // instructionFile is one version of an instruction file, as read, with
 // what rewriting it (Rewrap) keeps.
 type instructionFile struct {

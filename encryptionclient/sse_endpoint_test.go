@@ -216,7 +216,8 @@ func TestSSECRefusedOverHTTPEveryEndpointKind(t *testing.T) {
 		"legacy EndpointResolver": func(base string) func(*s3.Options) {
 			return func(o *s3.Options) {
 				o.BaseEndpoint = nil
-				o.EndpointResolver = s3.EndpointResolverFromURL(base) //nolint:staticcheck // the deprecated way must be covered too
+				//lint:ignore SA1019 the deprecated way must be covered too
+				o.EndpointResolver = s3.EndpointResolverFromURL(base)
 			}
 		},
 	}
