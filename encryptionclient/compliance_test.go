@@ -1,0 +1,64 @@
+package encryptionclient_test
+
+// Focused tests for S3EC specification requirements that had no direct test
+// (docs/COMPLIANCE.md names them row by row).
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ec/s3ec-go/encryptionclient"
+)
+
+// Every S3 operation the client offers has exactly the signature of the
+// SDK's *s3.Client method of the same name, so the client can stand in for
+// the SDK client wherever only those operations are used.
+func TestComplianceSameSignaturesAsSDK(t *testing.T) {
+	ops := []string{
+		"GetObject", "PutObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject",
+		"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload",
+	}
+	ours := reflect.TypeOf((*encryptionclient.Client)(nil))
+	sdk := reflect.TypeOf((*s3.Client)(nil))
+	for _, name := range ops {
+		m, ok := ours.MethodByName(name)
+		if !ok {
+			t.Errorf("Client has no %s", name)
+			continue
+		}
+		s, ok := sdk.MethodByName(name)
+		if !ok {
+			t.Fatalf("s3.Client has no %s", name)
+		}
+		// Compare without the receiver.
+		if a, b := sig(m.Type), sig(s.Type); a != b {
+			t.Errorf("%s: signature %s, SDK %s", name, a, b)
+		}
+	}
+}
+
+func sig(f reflect.Type) string {
+	s := "("
+	for i := 1; i < f.NumIn(); i++ {
+		s += f.In(i).String() + ","
+	}
+	s += ")("
+	for i := 0; i < f.NumOut(); i++ {
+		s += f.Out(i).String() + ","
+	}
+	return s + ")"
+}
+
+// An encryption client cannot be the S3 client an encryption client wraps:
+// it does not satisfy S3API (it offers no ListObjectsV2 or UploadPartCopy),
+// so New does not compile with one, and nil is refused at run time.
+func TestComplianceClientCannotWrapItself(t *testing.T) {
+	api := reflect.TypeOf((*encryptionclient.S3API)(nil)).Elem()
+	if reflect.TypeOf((*encryptionclient.Client)(nil)).Implements(api) {
+		t.Fatal("*encryptionclient.Client satisfies S3API: an encryption client could wrap another")
+	}
+	if !reflect.TypeOf((*s3.Client)(nil)).Implements(api) {
+		t.Fatal("*s3.Client does not satisfy S3API")
+	}
+}
