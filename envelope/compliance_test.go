@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,6 +242,65 @@ func TestComplianceOnlyGCMSuitesEncrypt(t *testing.T) {
 	for _, s := range []envelope.Suite{0x0071, 0x0074, envelope.SuiteAESCBC, 0} {
 		if _, _, err := envelope.NewForEncryption(s, envelope.WrapAESGCM, []byte("edk"), nil, randomKey(t), 5); err == nil {
 			t.Errorf("suite %#04x: encryption allowed", uint16(s))
+		}
+	}
+}
+
+// With an instruction file, V3 keeps x-amz-c, x-amz-d and x-amz-i on the
+// object and puts x-amz-3, x-amz-w and x-amz-t or x-amz-m (only) in the
+// file; V2 puts the whole envelope in the file. The file is one JSON object
+// of strings and nothing else.
+func TestComplianceInstructionFileWriteLayout(t *testing.T) {
+	cases := []struct {
+		suite      envelope.Suite
+		wrap       envelope.WrapAlgorithm
+		desc       map[string]string
+		obj, instr []string
+	}{
+		{envelope.SuiteAESGCMCommitting, envelope.WrapKMSContext, map[string]string{"aws:x-amz-cek-alg": "115"},
+			[]string{"x-amz-c", "x-amz-d", "x-amz-i"}, []string{"x-amz-3", "x-amz-t", "x-amz-w"}},
+		{envelope.SuiteAESGCMCommitting, envelope.WrapAESGCM, map[string]string{"k": "v"},
+			[]string{"x-amz-c", "x-amz-d", "x-amz-i"}, []string{"x-amz-3", "x-amz-m", "x-amz-w"}},
+		{envelope.SuiteAESGCMCommitting, envelope.WrapRSAOAEPSHA1, nil,
+			[]string{"x-amz-c", "x-amz-d", "x-amz-i"}, []string{"x-amz-3", "x-amz-w"}},
+		{envelope.SuiteAESGCM, envelope.WrapAESGCM, map[string]string{"k": "v"},
+			nil, []string{"x-amz-cek-alg", "x-amz-iv", "x-amz-key-v2", "x-amz-matdesc", "x-amz-tag-len", "x-amz-wrap-alg"}},
+	}
+	for _, tc := range cases {
+		env, p, err := envelope.NewForEncryption(tc.suite, tc.wrap, []byte("edk"), tc.desc, randomKey(t), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Zero()
+		obj, body, err := env.InstructionFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objKeys []string
+		for k := range obj {
+			if envelope.IsReservedKey(k) && k != envelope.KeyInstrFileMark {
+				objKeys = append(objKeys, k)
+			}
+		}
+		var fields map[string]string
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(&fields); err != nil {
+			t.Fatalf("%v/%s: instruction file is not a JSON object of strings: %v", tc.suite, tc.wrap, err)
+		}
+		if dec.More() {
+			t.Fatalf("%v/%s: data after the JSON object", tc.suite, tc.wrap)
+		}
+		var instrKeys []string
+		for k := range fields {
+			instrKeys = append(instrKeys, k)
+		}
+		slices.Sort(objKeys)
+		slices.Sort(instrKeys)
+		if !slices.Equal(objKeys, tc.obj) || !slices.Equal(instrKeys, tc.instr) {
+			t.Errorf("%v/%s: object %v file %v, want object %v file %v", tc.suite, tc.wrap, objKeys, instrKeys, tc.obj, tc.instr)
+		}
+		if got, err := envelope.Decode(obj, body); err != nil || got.WrapAlgorithm != tc.wrap {
+			t.Errorf("%v/%s: read back: %v", tc.suite, tc.wrap, err)
 		}
 	}
 }
