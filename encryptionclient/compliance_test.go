@@ -4,10 +4,13 @@ package encryptionclient_test
 // (docs/COMPLIANCE.md names them row by row).
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 )
 
@@ -60,5 +63,30 @@ func TestComplianceClientCannotWrapItself(t *testing.T) {
 	}
 	if !reflect.TypeOf((*s3.Client)(nil)).Implements(api) {
 		t.Fatal("*s3.Client does not satisfy S3API")
+	}
+}
+
+// DeleteObjects also deletes each object's instruction file under the
+// default suffix.
+func TestComplianceDeleteObjectsDefaultSuffix(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(e.krs["aes"], func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	var ids []types.ObjectIdentifier
+	for _, key := range []string{"a", "b"} {
+		if err := e.put(c, context.Background(), key, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if !e.exists(key + ".instruction") {
+			t.Fatalf("%s: no instruction file", key)
+		}
+		ids = append(ids, types.ObjectIdentifier{Key: aws.String(key)})
+	}
+	if _, err := c.DeleteObjects(context.Background(), &s3.DeleteObjectsInput{Bucket: &e.bucket, Delete: &types.Delete{Objects: ids}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b"} {
+		if e.exists(key) || e.exists(key+".instruction") {
+			t.Fatalf("%s: DeleteObjects left the object or its instruction file", key)
+		}
 	}
 }

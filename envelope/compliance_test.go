@@ -10,6 +10,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -301,6 +302,56 @@ func TestComplianceInstructionFileWriteLayout(t *testing.T) {
 		}
 		if got, err := envelope.Decode(obj, body); err != nil || got.WrapAlgorithm != tc.wrap {
 			t.Errorf("%v/%s: read back: %v", tc.suite, tc.wrap, err)
+		}
+	}
+}
+
+// Each key a format requires is required on read: without it the envelope
+// is not accepted (malformed, or an incomplete envelope that needs an
+// instruction file).
+func TestComplianceRequiredKeys(t *testing.T) {
+	v2, p, err := envelope.NewForEncryption(envelope.SuiteAESGCM, envelope.WrapKMSContext, []byte("edk"), map[string]string{"aws:x-amz-cek-alg": "AES/GCM/NoPadding"}, randomKey(t), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Zero()
+	v3, p, err := envelope.NewForEncryption(envelope.SuiteAESGCMCommitting, envelope.WrapKMSContext, []byte("edk"), map[string]string{"aws:x-amz-cek-alg": "115"}, randomKey(t), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Zero()
+	m2, err := v2.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3, err := v3.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := map[string]string{
+		"x-amz-key":     base64.StdEncoding.EncodeToString(make([]byte, 48)),
+		"x-amz-iv":      base64.StdEncoding.EncodeToString(make([]byte, 16)),
+		"x-amz-matdesc": "{}",
+	}
+	cases := []struct {
+		name     string
+		m        map[string]string
+		required []string
+	}{
+		{"V1", m1, []string{"x-amz-key", "x-amz-iv"}},
+		{"V2", m2, []string{"x-amz-key-v2", "x-amz-iv", "x-amz-wrap-alg", "x-amz-cek-alg"}},
+		{"V3", m3, []string{"x-amz-c", "x-amz-3", "x-amz-w", "x-amz-d", "x-amz-i"}},
+	}
+	for _, tc := range cases {
+		if _, err := envelope.Decode(tc.m, nil); err != nil {
+			t.Fatalf("%s: complete envelope refused: %v", tc.name, err)
+		}
+		for _, k := range tc.required {
+			m := maps.Clone(tc.m)
+			delete(m, k)
+			if _, err := envelope.Decode(m, nil); err == nil {
+				t.Errorf("%s without %s accepted", tc.name, k)
+			}
 		}
 	}
 }
