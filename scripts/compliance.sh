@@ -117,12 +117,24 @@ awk -F'\t' -v strict="$strict" '
 ' "$tests" "$doc"
 
 if $run; then
-	# Run every cited test in each package that defines it.
+	# Run every cited test in each package that defines it, inside the Go
+	# module that holds the package (interop/ is a module of its own).
 	names=$(awk '/^## Matrix/{m=1} m' "$doc" | grep -oE 'Test[A-Z][A-Za-z0-9_]*' | sort -u)
 	pkgs=$(printf '%s\n' "$names" | awk -F'\t' 'NR==FNR { want[$1]=1; next } ($1 in want) { print $2 }' - "$tests" | sort -u)
+	failed=()
 	for d in $pkgs; do
 		re=$(printf '%s\n' "$names" | awk -F'\t' -v d="$d" 'NR==FNR { want[$1]=1; next } ($2 == d && ($1 in want)) { printf "%s%s", sep, $1; sep="|" }' - "$tests")
-		echo "== go test ./$d -run '^($re)\$'"
-		go test -count=1 -run "^($re)\$" "./$d"
+		root=$d
+		while [[ $root != . && ! -f $root/go.mod ]]; do root=$(dirname "$root"); done
+		rel=${d#"$root"}; rel=./${rel#/}
+		echo "== (cd $root && go test -count=1 -run '^($re)\$' $rel)"
+		if ! (cd "$root" && go test -count=1 -run "^($re)\$" "$rel"); then
+			failed+=("$d")
+		fi
 	done
+	if ((${#failed[@]})); then
+		echo "compliance: cited tests failed in: ${failed[*]}" >&2
+		exit 1
+	fi
+	echo "compliance: every cited test passed"
 fi
