@@ -90,3 +90,27 @@ func TestComplianceDeleteObjectsDefaultSuffix(t *testing.T) {
 		}
 	}
 }
+
+// With default options the envelope goes into the object's metadata and no
+// instruction file is written.
+func TestComplianceDefaultStorageIsMetadata(t *testing.T) {
+	e := newEnv(t)
+	for name, kr := range e.krs {
+		key := "default-" + name
+		if err := e.put(e.client(kr), context.Background(), key, []byte("data")); err != nil {
+			t.Fatal(name, err)
+		}
+		_, meta, err := e.raw(key)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		for _, k := range []string{"x-amz-3", "x-amz-c", "x-amz-w", "x-amz-d", "x-amz-i"} {
+			if meta[k] == "" {
+				t.Errorf("%s: %s not in the object's metadata (%v)", name, k, meta)
+			}
+		}
+		if e.exists(key + ".instruction") {
+			t.Errorf("%s: an instruction file was written by default", name)
+		}
+	}
+}
