@@ -351,10 +351,15 @@ func TestDelayedAuthenticationAndBufferLimit(t *testing.T) {
 	if !strings.Contains(err.Error(), "EnableDelayedAuthentication") {
 		t.Fatalf("error does not point to streaming: %v", err)
 	}
-	delayed := e.client(kr, func(o *encryptionclient.Options) {
+	// A buffer limit with delayed authentication would apply to nothing:
+	// New refuses the pair (S3EC specification, client: Set Buffer Size).
+	if _, err := encryptionclient.New(e.plain, kr, func(o *encryptionclient.Options) {
 		o.BufferSize = 1 << 20
 		o.EnableDelayedAuthentication = true
-	})
+	}); !errors.Is(err, encryptionclient.ErrInvalidInput) {
+		t.Fatalf("New with BufferSize and EnableDelayedAuthentication: %v, want ErrInvalidInput", err)
+	}
+	delayed := e.client(kr, func(o *encryptionclient.Options) { o.EnableDelayedAuthentication = true })
 	if got, err := e.get(delayed, context.Background(), "big"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("delayed: %v", err)
 	}

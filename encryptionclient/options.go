@@ -66,7 +66,8 @@ type Options struct {
 
 	// BufferSize is the largest plaintext GetObject authenticates in memory
 	// when EnableDelayedAuthentication is off; larger objects fail with
-	// ErrTooLarge. Default DefaultBufferSize (64 MiB).
+	// ErrTooLarge. Default DefaultBufferSize (64 MiB). It has no effect
+	// with EnableDelayedAuthentication, so New refuses the two together.
 	BufferSize int64
 
 	// EnvelopeStorage says where PutObject stores the envelope. Default
@@ -101,6 +102,9 @@ func (o *Options) validate() error {
 	switch {
 	case o.BufferSize < 0:
 		return invalid("options: negative BufferSize")
+	case o.EnableDelayedAuthentication && o.BufferSize != DefaultBufferSize:
+		// A limit that nothing would apply is a mistake, not a setting.
+		return invalid("options: BufferSize has no effect with EnableDelayedAuthentication (nothing is buffered); set one or the other")
 	case o.MetadataLimit < 0:
 		return invalid("options: negative MetadataLimit")
 	case o.EnvelopeStorage < StoreAuto || o.EnvelopeStorage > StoreInstructionFile:
