@@ -1322,6 +1322,10 @@ func TestErrorCatalogue(t *testing.T) {
 			_, err := aesC.Upload(ctx, &s3.PutObjectInput{Bucket: b, Key: key("x"), Body: body("x"), Metadata: map[string]string{"x-amz-c": "115"}})
 			return err
 		}())
+	add("user-metadata names that differ only in case", "PutObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput,
+		put(aesC, ctx, &s3.PutObjectInput{Bucket: b, Key: key("x"), Body: body("x"), Metadata: map[string]string{"Color": "red", "color": "blue"}}))
+	add("encryption-context value that is not UTF-8", "PutObject", "ErrInvalidDescription", encryptionclient.ErrInvalidDescription,
+		put(kmsC, encryptionclient.WithEncryptionContext(ctx, map[string]string{"k": "\xff"}), &s3.PutObjectInput{Bucket: b, Key: key("x"), Body: body("x")}))
 	bigMeta := map[string]string{"note": strings.Repeat("n", 3000)}
 	add("user metadata over the 2 KB limit", "PutObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput,
 		put(aesC, ctx, &s3.PutObjectInput{Bucket: b, Key: key("x"), Body: body("x"), Metadata: bigMeta}))
@@ -1381,6 +1385,9 @@ func TestErrorCatalogue(t *testing.T) {
 	add("unknown commitment policy", "New", "ErrPolicy", encryptionclient.ErrPolicy, newErr(func(o *encryptionclient.Options) { o.CommitmentPolicy = 9 }))
 	add("legacy modes with REQUIRE_ENCRYPT_REQUIRE_DECRYPT", "New", "ErrPolicy", encryptionclient.ErrPolicy, newErr(func(o *encryptionclient.Options) { o.EnableLegacyUnauthenticatedModes = true }))
 	add("negative BufferSize", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.BufferSize = -1 }))
+	add("BufferSize with EnableDelayedAuthentication", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) {
+		o.BufferSize, o.EnableDelayedAuthentication = 1<<20, true
+	}))
 	add("negative MetadataLimit", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.MetadataLimit = -1 }))
 	add("unknown EnvelopeStorage", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.EnvelopeStorage = 7 }))
 	_, err = encryptionclient.New(nil, e.krs["aes"])
