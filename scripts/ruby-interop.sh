@@ -15,7 +15,7 @@ if ! ruby -e 'require "aws-sdk-s3"; require "aws-sdk-kms"' 2>/dev/null; then
   echo "installing ruby ruby-aws-sdk-s3 ruby-aws-sdk-kms (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends ruby ruby-aws-sdk-s3 ruby-aws-sdk-kms >/dev/null
+  apt-get install -y -qq ruby ruby-aws-sdk-s3 ruby-aws-sdk-kms >/dev/null
 fi
 ruby -e 'require "aws-sdk-s3"; require "aws-sdk-kms"; puts "ruby #{RUBY_VERSION}, aws-sdk-s3 #{Aws::S3::GEM_VERSION}, aws-sdk-kms #{Aws::KMS::GEM_VERSION}"'
 
