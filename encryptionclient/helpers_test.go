@@ -31,7 +31,9 @@ type env struct {
 	kms    *kmstest.Server
 	keyARN string
 	krs    map[string]materials.Keyring
-	// realKMS reports that the "kms" keyring uses AWS KMS, not the test server.
+	// realKMS reports that the "kms" keyring uses another KMS than the test
+	// server: AWS KMS (S3EC_TEST_KMS_KEY_ID) or the KMS at
+	// S3EC_TEST_KMS_ENDPOINT.
 	realKMS bool
 }
 
@@ -54,6 +56,9 @@ func newEnv(t *testing.T) *env {
 			t.Fatalf("%s is set but the AWS configuration does not load: %v", envKMSKeyID, err)
 		}
 		kmsClient, e.keyARN, e.realKMS = kms.NewFromConfig(cfg), id, true
+	} else if c := peerKMSClient(t); c != nil {
+		// Another KMS implementation (scripts/integration.sh local-kms).
+		kmsClient, e.keyARN, e.realKMS = c, peerCreateKey(t, c), true
 	}
 	kmsKR, err := materials.NewKMSKeyring(kmsClient, e.keyARN)
 	if err != nil {

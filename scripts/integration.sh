@@ -3,7 +3,13 @@
 # installed into .bin/ and started on 127.0.0.1. With S3EC_TEST_S3_ENDPOINT
 # (and credentials) already set, runs against that server only (e.g. AWS S3).
 #
-#   scripts/integration.sh [servers...]   # default: versitygw minio
+# The target local-kms runs the KMS parts instead against local-kms, an
+# independent KMS emulator (not AWS's), with the in-process S3 server: the
+# TestKMSPeer tests of materials/ and encryptionclient/ and the client suite
+# with its "kms" keyring on local-kms (S3EC_TEST_KMS_ENDPOINT). Where the
+# two KMS implementations differ, see docs/KMS-SERVERS.md.
+#
+#   scripts/integration.sh [servers...]   # default: versitygw minio; or local-kms
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/servers.sh
@@ -18,6 +24,27 @@ run_suite() { # name endpoint
     S3EC_TEST_S3_NAME=$1 go test -count=1 "${PKGS[@]}"
 }
 
+# Client-suite tests that cannot run with the "kms" keyring on local-kms
+# (the tests that need the KMS test server skip by themselves):
+#  - TestTamperMatrix: local-kms does not authenticate the key reference in
+#    its ciphertext blobs when Decrypt names the key, so a flipped bit there
+#    reads back the original plaintext (docs/KMS-SERVERS.md; pinned by
+#    TestKMSPeerWrongKeyAndCorrupt);
+#  - TestErrorCatalogue: compares messages, which quote the KMS's own text,
+#    with docs/ERRORS.md;
+#  - TestRewrapMultipartCopy: re-wraps the suite's "kms" key to a key of
+#    the KMS test server, a ReEncrypt across two KMS servers.
+LOCAL_KMS_SKIP='^(TestTamperMatrix|TestErrorCatalogue|TestRewrapMultipartCopy)$'
+
+run_local_kms() {
+  start_local_kms
+  echo "== KMS parts against local-kms ($LOCAL_KMS_ENDPOINT)"
+  export S3EC_TEST_KMS_ENDPOINT=$LOCAL_KMS_ENDPOINT S3EC_TEST_KMS_NAME=local-kms S3EC_TEST_KMS_REGION=$LOCAL_KMS_REGION
+  go test -count=1 -run 'TestKMSPeer' ./materials/
+  go test -count=1 -skip "$LOCAL_KMS_SKIP" ./encryptionclient/
+  unset S3EC_TEST_KMS_ENDPOINT S3EC_TEST_KMS_NAME S3EC_TEST_KMS_REGION
+}
+
 if [[ -n ${S3EC_TEST_S3_ENDPOINT:-} ]]; then
   echo "== client suite against ${S3EC_TEST_S3_NAME:-$S3EC_TEST_S3_ENDPOINT}"
   go test -count=1 "${PKGS[@]}"
@@ -30,6 +57,7 @@ for s in "${servers[@]}"; do
   case $s in
     versitygw) start_versitygw; run_suite versitygw "$VERSITYGW_ENDPOINT" ;;
     minio) start_minio; run_suite minio "$MINIO_ENDPOINT" ;;
+    local-kms) run_local_kms ;;
     *) echo "unknown server $s" >&2; exit 2 ;;
   esac
 done

@@ -5,6 +5,7 @@
 #   source scripts/servers.sh
 #   start_versitygw   # sets VERSITYGW_ENDPOINT
 #   start_minio       # sets MINIO_ENDPOINT
+#   start_local_kms   # sets LOCAL_KMS_ENDPOINT (a KMS emulator, not S3)
 #   stop_servers
 #
 # Builds go to .bin/ (ignored by git) and are reused by later runs.
@@ -15,6 +16,11 @@ S3EC_BIN=$S3EC_ROOT/.bin
 S3EC_WORK=$S3EC_ROOT/.work
 VERSITYGW_VERSION=v1.8.0
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+# local-kms's keys live in this region and account (not the KMS test
+# server's 111122223333, so that no test can rely on that one).
+LOCAL_KMS_REGION=us-east-1
+LOCAL_KMS_ACCOUNT=444455556666
 S3_ACCESS_KEY=s3ecadmin
 S3_SECRET_KEY=s3ecsecret-not-for-production
 SERVER_PIDS=()
@@ -35,6 +41,15 @@ install_minio() {
   if [[ ! -x $S3EC_BIN/minio || ! -f $stamp ]]; then
     echo "installing MinIO $MINIO_VERSION into .bin/ (about 7 minutes the first time)"
     GOBIN=$S3EC_BIN go install "github.com/minio/minio@$MINIO_VERSION"
+    touch "$stamp"
+  fi
+}
+
+install_local_kms() {
+  local stamp=$S3EC_BIN/.local-kms-$LOCAL_KMS_VERSION
+  if [[ ! -x $S3EC_BIN/local-kms || ! -f $stamp ]]; then
+    echo "installing local-kms $LOCAL_KMS_VERSION into .bin/ (about 30 seconds the first time)"
+    GOBIN=$S3EC_BIN go install "github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION"
     touch "$stamp"
   fi
 }
@@ -84,6 +99,34 @@ start_minio() {
   MINIO_ENDPOINT=http://127.0.0.1:$port
   wait_http "$MINIO_ENDPOINT/minio/health/live" minio
   export MINIO_ENDPOINT
+}
+
+# wait_tcp waits for something to listen on 127.0.0.1:port (local-kms has no
+# health endpoint).
+wait_tcp() { # port name
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$2 did not start listening on 127.0.0.1:$1" >&2
+  return 1
+}
+
+start_local_kms() {
+  install_local_kms
+  local port dir
+  port=$(free_port)
+  dir=$S3EC_WORK/local-kms-$port
+  rm -rf "$dir" && mkdir -p "$dir/data"
+  # No seed file (a missing one is skipped): the tests create their keys
+  # with CreateKey.
+  PORT=$port KMS_REGION=$LOCAL_KMS_REGION KMS_ACCOUNT_ID=$LOCAL_KMS_ACCOUNT \
+    KMS_DATA_PATH=$dir/data KMS_SEED_PATH=$dir/no-seed.yaml \
+    "$S3EC_BIN/local-kms" >"$S3EC_WORK/local-kms-$port.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_tcp "$port" local-kms
+  LOCAL_KMS_ENDPOINT=http://127.0.0.1:$port
+  export LOCAL_KMS_ENDPOINT
 }
 
 stop_servers() {
