@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the encryption client against the plain aws-sdk-go-v2 client on
 # a fresh local versitygw (installed into .bin/ on first use). Arguments go
-# to internal/cmd/s3ecbench, e.g.
+# to internal/cmd/s3ecbench (in the nested module internal/cmd, built here
+# with `go -C internal/cmd`), e.g.
 #
 #   scripts/bench.sh -runs 5
 #   scripts/bench.sh -sizes 64MiB -runs 3 -unsigned -json /tmp/bench.json
@@ -14,10 +15,13 @@ cleanup() {
   stop_servers
   # The server's data directory holds the objects of this run only.
   [[ -n ${VERSITYGW_ENDPOINT:-} ]] && rm -rf "$S3EC_WORK/versitygw-${VERSITYGW_ENDPOINT##*:}"
+  rm -f "$S3EC_WORK/s3ecbench"
   return 0
 }
 trap cleanup EXIT
 
+BIN=$S3EC_WORK/s3ecbench
+go -C internal/cmd build -o "$BIN" ./s3ecbench
 start_versitygw
-go run ./internal/cmd/s3ecbench -endpoint "$VERSITYGW_ENDPOINT" \
+"$BIN" -endpoint "$VERSITYGW_ENDPOINT" \
   -access-key "$S3_ACCESS_KEY" -secret-key "$S3_SECRET_KEY" "$@"

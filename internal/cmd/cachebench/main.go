@@ -12,7 +12,7 @@
 // reader would. The result is a Markdown table on stdout.
 //
 //	scripts/bench-cache.sh
-//	go run ./internal/cmd/cachebench -n 10000 -size 1024 -kms-latency 5ms
+//	go -C internal/cmd run ./cachebench -n 10000 -size 1024 -kms-latency 5ms
 package main
 
 import (

@@ -16,8 +16,8 @@
 //
 //	scripts/bench.sh -runs 5
 //	scripts/bench.sh -runs 5 -json docs/bench/s3ecbench.json -chart docs/bench/s3ecbench.png -chart-rss docs/bench/s3ecbench-rss.png
-//	go run ./internal/cmd/s3ecbench -from-json docs/bench/s3ecbench.json -chart /tmp/chart.png
-//	go run ./internal/cmd/s3ecbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
+//	go -C internal/cmd run ./s3ecbench -from-json ../../docs/bench/s3ecbench.json -chart /tmp/chart.png
+//	go -C internal/cmd run ./s3ecbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
 package main
 
 import (

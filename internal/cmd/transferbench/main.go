@@ -19,7 +19,7 @@
 // there first.
 //
 //	scripts/bench-transfer.sh -runs 3
-//	go run ./internal/cmd/transferbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
+//	go -C internal/cmd run ./transferbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
 package main
 
 import (
