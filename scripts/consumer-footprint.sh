@@ -91,7 +91,7 @@ graph=$(go list -m -f '{{if not .Main}}{{.Path}} {{.Version}}{{end}}' all | grep
 echo "consumer of encryptionclient + materials (with config, s3, kms):"
 echo "  go.sum lines: $lines (limit $limit; includes $own for github.com/s3ec/s3ec-go)"
 echo "  modules in go.sum: $nmod"
-echo "modules (L = provides a linked package, - = go.mod hash only):"
+echo "modules (L = provides a linked package, - = not linked: kept for go test of our packages):"
 { printf '%s\n' "$modules"; echo github.com/s3ec/s3ec-go; } | sort -u | while read -r m; do
 	if grep -qxF "$m" <<<"$linked"; then echo "  L $m"; else echo "  - $m"; fi
 done
