@@ -1,6 +1,6 @@
 module github.com/s3ec/s3ec-go/internal/cmd
 
-go 1.26.0
+go 1.24.0
 
 replace github.com/s3ec/s3ec-go => ../..
 
@@ -34,7 +34,7 @@ require (
 	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	golang.org/x/image v0.30.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sys v0.35.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
-	golang.org/x/tools v0.49.0 // indirect
+	golang.org/x/tools v0.36.0 // indirect
 )
