@@ -411,15 +411,19 @@ func isKMSWrap(w envelope.WrapAlgorithm) bool {
 }
 
 // storedUserContext is the caller part of a stored KMS encryption context:
-// without the entries the client reserves. Local wraps and the legacy kms
-// wrap have none.
+// without the entries the client reserves. Local wraps have none.
 func storedUserContext(env *envelope.Envelope) map[string]string {
-	if env.WrapAlgorithm != envelope.WrapKMSContext {
+	switch env.WrapAlgorithm {
+	case envelope.WrapKMSContext, envelope.WrapKMS:
+	default:
 		return nil
 	}
+	// kms+context: without aws:x-amz-cek-alg and kms_cmk_id; legacy kms
+	// (whose material description is the KMS context): without
+	// kms_cmk_id, as the keyring compares it (materials.KMSKeyring).
 	ec := map[string]string{}
 	for k, v := range env.Description {
-		if k != envelope.ReservedContextKey && k != envelope.LegacyKMSKeyIDKey {
+		if k != envelope.LegacyKMSKeyIDKey && (k != envelope.ReservedContextKey || env.WrapAlgorithm == envelope.WrapKMS) {
 			ec[k] = v
 		}
 	}
