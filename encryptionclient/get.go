@@ -23,10 +23,18 @@ import (
 //
 // A Range (bytes=a-b, bytes=a-, bytes=-n) needs
 // Options.EnableUnauthenticatedRanges: a part of a GCM object cannot be
-// authenticated. PartNumber reads are refused.
+// authenticated. A legacy AES-CBC object (which also needs
+// Options.EnableLegacyUnauthenticatedModes) is read by range from the
+// block before the range; its padding is checked only when the range
+// reaches the end of the plaintext. Its plaintext length is
+// x-amz-unencrypted-content-length when the envelope or the object records
+// one (checked against the body's length), otherwise it is known only from
+// the padding of the last block, which a ranged read then fetches first
+// (one more GET of at most 32 bytes). PartNumber reads are refused.
 //
 // The output describes the plaintext: ContentLength, and ContentRange for
-// ranges. Checksums of the stored ciphertext are removed; every other field
+// ranges. For a whole CBC object without a recorded length, ContentLength
+// is nil: the length is only known once the last block was decrypted. Checksums of the stored ciphertext are removed; every other field
 // is kept. The encryption context expected is taken from
 // WithEncryptionContext.
 func (c *Client) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
@@ -146,10 +154,6 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 	if err != nil {
 		return nil, err
 	}
-	if op.Cipher() == nil {
-		op.Close()
-		return nil, &envelope.PolicyError{What: "ranged GetObject of a CBC object"}
-	}
 	if head.ContentLength == nil {
 		op.Close()
 		return nil, fmt.Errorf("%w: HeadObject returned no object size", ErrBadResponse)
@@ -159,12 +163,32 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 		op.Close()
 		return nil, err
 	}
+	if op.Cipher() == nil {
+		return c.getCBCRange(ctx, in, head, op, ctLen, optFns)
+	}
 	size := ctLen - envelope.TagSize
 	r, err := envelope.ParseRange(aws.ToString(in.Range), size)
 	if err != nil {
 		op.Close()
 		return nil, err
 	}
+	out, src, err := c.getBodyRange(ctx, in, head, r, ctLen, optFns)
+	if err != nil {
+		op.Close()
+		return nil, err
+	}
+	rr, _ := op.RangeReader(src, r.First)
+	out.Body = &readCloser{Reader: rr, close: src.Close}
+	out.ContentLength = aws.Int64(r.Len())
+	out.ContentRange = aws.String(r.ContentRange(size))
+	clearChecksums(out)
+	return out, nil
+}
+
+// getBodyRange GETs the body bytes r of the object head describes (of
+// ctLen bytes), pinned to its version and ETag, and checks the answer: a
+// 206 of exactly that range, whose body must hold exactly its bytes.
+func (c *Client) getBodyRange(ctx context.Context, in *s3.GetObjectInput, head *s3.HeadObjectOutput, r envelope.ByteRange, ctLen int64, optFns []func(*s3.Options)) (*s3.GetObjectOutput, *exactBody, error) {
 	req := *in
 	req.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.First, r.Last))
 	if req.VersionId == nil {
@@ -175,25 +199,88 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 	}
 	out, err := c.s3.GetObject(ctx, &req, optFns...)
 	if err != nil {
-		op.Close()
 		// The read is pinned to the version and ETag HeadObject saw: a 412
 		// or 404 now means the object was replaced or deleted in between.
-		return nil, changedError("ranged read", err)
+		return nil, nil, changedError("ranged read", err)
 	}
 	// Decrypting bytes at another offset than asked would release
 	// garbage as plaintext: the answer must be exactly the range.
 	if err := checkRangeResponse(out, r.First, r.Last, ctLen); err != nil {
 		out.Body.Close()
-		op.Close()
+		return nil, nil, err
+	}
+	return out, newExactBody(out.Body, r.Len()), nil
+}
+
+// getCBCRange serves a ranged read of a legacy CBC object (the legacy
+// opt-in was checked when op was opened). CBC decrypts any block from the
+// one before it, so the body is read from one block before the range; the
+// padding is stripped and checked only when the range reaches the end of
+// the plaintext. The plaintext length is x-amz-unencrypted-content-length
+// (checked against the body's length) or, when the envelope has none, is
+// learnt first from the last block (one more ranged GET of at most 32
+// bytes): a suffix range, a clipped end and the Content-Range total need
+// it.
+func (c *Client) getCBCRange(ctx context.Context, in *s3.GetObjectInput, head *s3.HeadObjectOutput, op *objectcrypto.Opener, ctLen int64, optFns []func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	defer op.Close() // the readers keep their own key schedule
+	size := op.Envelope.PlaintextLength
+	if size < 0 {
+		var err error
+		if size, err = c.cbcPlaintextLength(ctx, in, head, op, ctLen, optFns); err != nil {
+			return nil, err
+		}
+	}
+	r, err := envelope.ParseRange(aws.ToString(in.Range), size)
+	if err != nil {
 		return nil, err
 	}
-	src := newExactBody(out.Body, r.Len())
-	rr, _ := op.RangeReader(src, r.First)
+	cr, err := envelope.CBCCiphertextRange(r, size, ctLen)
+	if err != nil {
+		return nil, err
+	}
+	out, src, err := c.getBodyRange(ctx, in, head, cr.Body, ctLen, optFns)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := op.CBCRangeReader(src, cr)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
 	out.Body = &readCloser{Reader: rr, close: src.Close}
 	out.ContentLength = aws.Int64(r.Len())
 	out.ContentRange = aws.String(r.ContentRange(size))
 	clearChecksums(out)
 	return out, nil
+}
+
+// cbcPlaintextLength reads the last block of a CBC body of ctLen bytes
+// (with its IV block) and returns the plaintext length its padding gives.
+func (c *Client) cbcPlaintextLength(ctx context.Context, in *s3.GetObjectInput, head *s3.HeadObjectOutput, op *objectcrypto.Opener, ctLen int64, optFns []func(*s3.Options)) (int64, error) {
+	tail, err := envelope.CBCTailRange(ctLen)
+	if err != nil {
+		return 0, err
+	}
+	_, src, err := c.getBodyRange(ctx, in, head, tail.Body, ctLen, optFns)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	rr, err := op.CBCRangeReader(src, tail)
+	if err != nil {
+		return 0, err
+	}
+	var buf [32]byte // the last block's plaintext: at most 15 bytes
+	n, err := io.ReadFull(rr, buf[:])
+	clear(buf[:])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+	case err == nil:
+		return 0, fmt.Errorf("%w: the last block decrypts to more than a block", ErrBadResponse)
+	default:
+		return 0, fmt.Errorf("read the last block for the plaintext length: %w", err)
+	}
+	return ctLen - 16 + int64(n), nil
 }
 
 func refForGet(in *s3.GetObjectInput) objectRef {

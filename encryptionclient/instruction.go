@@ -127,6 +127,20 @@ func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[strin
 		return nil, err
 	}
 	var instr []byte
+	if layout == envelope.LayoutObject && c.customSuffix(ctx) {
+		// A suffix named for this read (WithInstructionFileSuffix) that is
+		// not the client's: an additional instruction file (a re-wrap with
+		// RewrapInput.DestinationInstructionFileSuffix, or Java's
+		// re-encryption into a custom suffix) holds the wrapped key to use
+		// when it exists, with the object's content keys.
+		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			return envelope.Decode(withoutWrappedKeys(meta), f.body)
+		}
+	}
 	if layout != envelope.LayoutObject {
 		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
 		if err != nil {

@@ -141,8 +141,22 @@ func EncryptionContextFrom(ctx context.Context) map[string]string {
 
 // WithInstructionFileSuffix returns a context whose requests read and write
 // instruction files named KEY + suffix instead of the client's default.
+// When suffix is not the client's, reads use the instruction file KEY +
+// suffix, if there is one, also for an object whose metadata holds an
+// envelope: it is then an additional instruction file (see
+// RewrapInput.DestinationInstructionFileSuffix) whose wrapped key replaces
+// the metadata's. (The S3EC specification allows custom suffixes only for
+// re-encryption, not for ordinary writes; s3ec-go writes with them too,
+// see docs/FORMAT.md section 6.1a.)
 func WithInstructionFileSuffix(ctx context.Context, suffix string) context.Context {
 	return context.WithValue(ctx, instructionSuffixKey{}, suffix)
+}
+
+// customSuffix reports that ctx names an instruction-file suffix other
+// than the client's.
+func (c *Client) customSuffix(ctx context.Context) bool {
+	s, ok := ctx.Value(instructionSuffixKey{}).(string)
+	return ok && s != "" && s != c.opts.InstructionFileSuffix
 }
 
 func (c *Client) suffix(ctx context.Context) string {

@@ -74,6 +74,31 @@ type RewrapInput struct {
 	// parts.
 	PartSize int64
 
+	// DestinationInstructionFileSuffix, when set, writes the re-wrapped key
+	// to an additional instruction file, KEY + this suffix (for example
+	// ".instruction-rsa", to share the object with a partner's RSA key),
+	// instead of replacing the stored one: the envelope is read as usual
+	// (from the metadata, or from the instruction file of the client's
+	// suffix or WithInstructionFileSuffix's), and the object and that
+	// instruction file are left untouched. It must differ from the source
+	// suffix. The new file holds the whole envelope of a V1/V2 object, or
+	// the wrapped-key part of a V3 one (the content keys stay on the
+	// object), with the instruction-file marker and the object's binding
+	// id (s3ec-instruction-id) when the object has one, so that a read
+	// with WithInstructionFileSuffix(suffix) pairs it with the object as
+	// it pairs the default one; it keeps the source instruction file's
+	// other metadata and settings (or, for a metadata envelope, the
+	// object's storage class and server-side encryption). The write is
+	// conditional on the file not existing (If-None-Match: *): an existing
+	// one fails with ErrObjectChanged unless OverwriteDestination is set.
+	// Readers find it only with WithInstructionFileSuffix(suffix).
+	DestinationInstructionFileSuffix string
+
+	// OverwriteDestination lets a re-wrap into
+	// DestinationInstructionFileSuffix replace an existing file of that
+	// name (unconditionally). Default false.
+	OverwriteDestination bool
+
 	ExpectedBucketOwner *string
 	RequestPayer        types.RequestPayer
 
@@ -92,8 +117,14 @@ type RewrapOutput struct {
 
 	// InstructionFile reports that the envelope is in an instruction file,
 	// and that only the instruction file was rewritten: the object itself
-	// was not touched.
+	// was not touched. Also set for a re-wrap into
+	// RewrapInput.DestinationInstructionFileSuffix, which only writes that
+	// file.
 	InstructionFile bool
+
+	// DestinationKey is the instruction file written by a re-wrap into
+	// RewrapInput.DestinationInstructionFileSuffix; empty otherwise.
+	DestinationKey string
 
 	// MovedToInstructionFile reports that the new envelope did not fit the
 	// object's metadata (Options.MetadataLimit), so the wrapped key was
@@ -164,6 +195,10 @@ type RewrapOutput struct {
 // In a versioned bucket the rewrite is a new version; older versions keep
 // the old wrapped key.
 //
+// With in.DestinationInstructionFileSuffix the re-wrapped key goes to an
+// additional instruction file instead, and nothing stored is rewritten (see
+// the field).
+//
 // It fails with ErrSameWrappingKey when the new wrapping key is the one that
 // already wraps the data key (unless in.AllowSameKey): the same KMS key as
 // KMS reports it, or the same local key, proven by unwrapping or by
@@ -181,6 +216,9 @@ func (c *Client) Rewrap(ctx context.Context, in *RewrapInput, optFns ...func(*s3
 func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.Options)) (*RewrapOutput, error) {
 	if err := checkRewrapInput(c.s3, in); err != nil {
 		return nil, err
+	}
+	if d := in.DestinationInstructionFileSuffix; d != "" && d == c.suffix(ctx) {
+		return nil, invalid("DestinationInstructionFileSuffix %q is the suffix the envelope is read from; leave it empty to re-wrap in place", d)
 	}
 	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: in.Bucket, Key: in.Key,
@@ -237,6 +275,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	}
 	out.Format, out.From, out.To = env.Format, env.WrapAlgorithm, newEnv.WrapAlgorithm
 	out.InstructionFile = env.InInstructionFile
+	if in.DestinationInstructionFileSuffix != "" {
+		return c.rewrapToNewInstructionFile(ctx, in, head, instr, env, newEnv, out, optFns)
+	}
 
 	if env.InInstructionFile {
 		body, err := rewrappedInstructionFile(instr.body, newEnv)
@@ -309,6 +350,53 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		}
 		return nil, changedError("copy", err)
 	}
+	return out, nil
+}
+
+// rewrapToNewInstructionFile writes newEnv's wrapped key to the
+// additional instruction file in.DestinationInstructionFileSuffix names,
+// leaving the object and its instruction file as they are.
+func (c *Client) rewrapToNewInstructionFile(ctx context.Context, in *RewrapInput, head *s3.HeadObjectOutput, instr *instructionFile, env, newEnv *envelope.Envelope, out *RewrapOutput, optFns []func(*s3.Options)) (*RewrapOutput, error) {
+	dest := in.DestinationInstructionFileSuffix
+	var p *s3.PutObjectInput
+	meta := map[string]string{envelope.KeyInstrFileMark: ""}
+	if id := bindingOf(head.Metadata); id != "" {
+		meta[instrBindingKey] = id // pairs it with the object, as the source is
+	}
+	if env.InInstructionFile {
+		body, err := rewrappedInstructionFile(instr.body, newEnv)
+		if err != nil {
+			return nil, err
+		}
+		p = instr.putInput(in, dest, body)
+		for k, v := range instr.meta {
+			if !strings.EqualFold(k, instrBindingKey) && !strings.EqualFold(k, envelope.KeyInstrFileMark) {
+				meta[k] = v
+			}
+		}
+	} else {
+		_, body, err := newEnv.InstructionFile()
+		if err != nil {
+			return nil, err
+		}
+		p = headInstructionInput(in, head, dest, body)
+	}
+	p.Metadata, p.IfMatch = meta, nil
+	if !in.OverwriteDestination {
+		p.IfNoneMatch = aws.String("*")
+	}
+	out.InstructionFile, out.DestinationKey = true, aws.ToString(p.Key)
+	if in.DryRun {
+		return out, nil
+	}
+	put, err := c.s3.PutObject(ctx, p, optFns...)
+	if err != nil {
+		if !in.OverwriteDestination && errors.Is(changedError("", err), ErrObjectChanged) {
+			return nil, fmt.Errorf("%w: the instruction file %s exists (set RewrapInput.OverwriteDestination to replace it): %w", ErrObjectChanged, out.DestinationKey, err)
+		}
+		return nil, fmt.Errorf("write instruction file %s: %w", out.DestinationKey, err)
+	}
+	out.ETag, out.VersionId = put.ETag, put.VersionId
 	return out, nil
 }
 
@@ -411,15 +499,19 @@ func isKMSWrap(w envelope.WrapAlgorithm) bool {
 }
 
 // storedUserContext is the caller part of a stored KMS encryption context:
-// without the entries the client reserves. Local wraps and the legacy kms
-// wrap have none.
+// without the entries the client reserves. Local wraps have none.
 func storedUserContext(env *envelope.Envelope) map[string]string {
-	if env.WrapAlgorithm != envelope.WrapKMSContext {
+	switch env.WrapAlgorithm {
+	case envelope.WrapKMSContext, envelope.WrapKMS:
+	default:
 		return nil
 	}
+	// kms+context: without aws:x-amz-cek-alg and kms_cmk_id; legacy kms
+	// (whose material description is the KMS context): without
+	// kms_cmk_id, as the keyring compares it (materials.KMSKeyring).
 	ec := map[string]string{}
 	for k, v := range env.Description {
-		if k != envelope.ReservedContextKey && k != envelope.LegacyKMSKeyIDKey {
+		if k != envelope.LegacyKMSKeyIDKey && (k != envelope.ReservedContextKey || env.WrapAlgorithm == envelope.WrapKMS) {
 			ec[k] = v
 		}
 	}
@@ -458,6 +550,20 @@ func rewrappedMetadata(old map[string]string, newEnv *envelope.Envelope) map[str
 	for _, n := range names {
 		if v, ok := em[n]; ok {
 			out[n] = v
+		}
+	}
+	return out
+}
+
+// withoutWrappedKeys is the object's metadata without the wrapped-key
+// entries of any format (V2 and V3): what an additional instruction file
+// replaces.
+func withoutWrappedKeys(old map[string]string) map[string]string {
+	names := append(wrappedKeyNames(envelope.FormatV2), wrappedKeyNames(envelope.FormatV3)...)
+	out := map[string]string{}
+	for k, v := range old {
+		if !containsFold(names, k) {
+			out[k] = v
 		}
 	}
 	return out

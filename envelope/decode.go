@@ -234,6 +234,13 @@ func decodeInstructionFileOnly(body []byte, object metadata) (*Envelope, error) 
 			return nil, malformed(k, "on the object but not in the instruction file that holds its envelope")
 		}
 	}
+	if v, ok := object[KeyUnencryptedLength]; ok && !inst.has(KeyUnencryptedLength) {
+		// The plaintext length on the object alone (Java SDK v1, Ruby) is
+		// the object's, as it is when the envelope is in the metadata:
+		// validated the same way, and checked against the body by
+		// CheckBodyLength.
+		inst[KeyUnencryptedLength] = v
+	}
 	return inst.decode(true)
 }
 

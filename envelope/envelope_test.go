@@ -574,3 +574,34 @@ func TestReservedKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCBCCiphertextRange(t *testing.T) {
+	for _, tc := range []struct {
+		r           ByteRange
+		size, ctLen int64
+		want        CBCRange
+	}{
+		{ByteRange{0, 0}, 100, 112, CBCRange{Body: ByteRange{0, 15}, Len: 1}},
+		{ByteRange{5, 20}, 100, 112, CBCRange{Body: ByteRange{0, 31}, Skip: 5, Len: 16}},
+		{ByteRange{16, 16}, 100, 112, CBCRange{Body: ByteRange{0, 31}, IVInBody: true, Len: 1}},
+		{ByteRange{40, 99}, 100, 112, CBCRange{Body: ByteRange{16, 111}, IVInBody: true, Skip: 8, Len: 60, ToEnd: true}},
+		{ByteRange{0, 95}, 96, 112, CBCRange{Body: ByteRange{0, 111}, Len: 96, ToEnd: true}}, // a full padding block
+		{ByteRange{80, 94}, 96, 112, CBCRange{Body: ByteRange{64, 95}, IVInBody: true, Len: 15}},
+	} {
+		got, err := CBCCiphertextRange(tc.r, tc.size, tc.ctLen)
+		if err != nil || got != tc.want {
+			t.Errorf("%+v of %d/%d: %+v %v, want %+v", tc.r, tc.size, tc.ctLen, got, err, tc.want)
+		}
+	}
+	for _, bad := range [][3]int64{{0, 95, 112}, {0, 112, 112}, {0, 10, 20}, {200, 100, 112}} {
+		if _, err := CBCCiphertextRange(ByteRange{bad[0], bad[0]}, bad[1], bad[2]); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if tr, err := CBCTailRange(16); err != nil || tr != (CBCRange{Body: ByteRange{0, 15}, Len: -1, ToEnd: true}) {
+		t.Errorf("tail of 16: %+v %v", tr, err)
+	}
+	if tr, err := CBCTailRange(64); err != nil || tr != (CBCRange{Body: ByteRange{32, 63}, IVInBody: true, Len: -1, ToEnd: true}) {
+		t.Errorf("tail of 64: %+v %v", tr, err)
+	}
+}

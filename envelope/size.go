@@ -157,3 +157,69 @@ func ParseRange(header string, size int64) (ByteRange, error) {
 func CiphertextRange(r ByteRange) (body ByteRange, counter uint32, skip int) {
 	return r, uint32(2 + r.First/16), int(r.First % 16)
 }
+
+// CBCRange is where a plaintext range of an AES-CBC object lies in its
+// body, and how to decrypt it there. CBC decrypts block j from ciphertext
+// blocks j-1 and j (block -1 being the envelope's IV), so a range is read
+// from one block before its first one; the padding is in the last block
+// only, so it is stripped, and checked, only when the range reaches the
+// end of the plaintext. Such a read is not authenticated.
+type CBCRange struct {
+	// Body is the body bytes to fetch, whole blocks.
+	Body ByteRange
+	// IVInBody reports that Body begins with the ciphertext block before
+	// the first block to decrypt: its IV. Otherwise the range starts in
+	// block 0, whose IV is the envelope's (x-amz-iv).
+	IVInBody bool
+	// Skip is the plaintext decrypted before the range's first byte.
+	Skip int64
+	// Len is the range's length, or -1 for all the plaintext up to the end
+	// (CBCTailRange).
+	Len int64
+	// ToEnd reports that Body ends with the body's last block: the padding
+	// is stripped and checked, and the plaintext must end right after the
+	// range.
+	ToEnd bool
+}
+
+// CBCCiphertextRange returns where the plaintext range r (as ParseRange
+// returns it for size) of a CBC object lies in its body of ctLen bytes.
+// size must be the object's plaintext length, one that a body of ctLen
+// bytes can hold (ctLen-16 to ctLen-1: PKCS#7 adds 1 to 16 bytes).
+func CBCCiphertextRange(r ByteRange, size, ctLen int64) (CBCRange, error) {
+	if ctLen < 16 || ctLen%16 != 0 {
+		return CBCRange{}, fmt.Errorf("%w: body of %d bytes", ErrInvalidCiphertext, ctLen)
+	}
+	if size < ctLen-16 || size > ctLen-1 {
+		return CBCRange{}, malformed(KeyUnencryptedLength, "plaintext length %d does not match a body of %d bytes", size, ctLen)
+	}
+	if r.First < 0 || r.Last < r.First || r.Last >= size {
+		return CBCRange{}, &RangeError{Range: fmt.Sprintf("bytes=%d-%d", r.First, r.Last), Size: size, Reason: "outside the object"}
+	}
+	first, last := r.First/16, r.Last/16 // blocks
+	cr := CBCRange{Body: ByteRange{First: first * 16, Last: last*16 + 15}, Skip: r.First - first*16, Len: r.Len()}
+	if first > 0 {
+		cr.Body.First -= 16
+		cr.IVInBody = true
+	}
+	if r.Last == size-1 {
+		cr.Body.Last, cr.ToEnd = ctLen-1, true
+	}
+	return cr, nil
+}
+
+// CBCTailRange returns the read of the last block of a CBC body of ctLen
+// bytes (with the block before it, its IV), to learn the plaintext length
+// when the envelope does not record it: ctLen-16 plus the number of bytes
+// the last block decrypts to once its padding is stripped and checked.
+func CBCTailRange(ctLen int64) (CBCRange, error) {
+	if ctLen < 16 || ctLen%16 != 0 {
+		return CBCRange{}, fmt.Errorf("%w: body of %d bytes", ErrInvalidCiphertext, ctLen)
+	}
+	cr := CBCRange{Body: ByteRange{First: ctLen - 16, Last: ctLen - 1}, Len: -1, ToEnd: true}
+	if ctLen > 16 {
+		cr.Body.First -= 16
+		cr.IVInBody = true
+	}
+	return cr, nil
+}

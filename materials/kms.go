@@ -323,7 +323,11 @@ func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest
 // aws:x-amz-cek-alg names req.Suite (else an [*envelope.MalformedError]) and
 // that the stored context without its reserved entries equals
 // req.EncryptionContext (else [ErrContextMismatch]; nil and empty are the
-// same). Other wrap algorithms fail with [ErrNotMine].
+// same). For the legacy kms wrap, whose material description is the KMS
+// encryption context, a non-empty req.EncryptionContext must equal the
+// stored description without its kms_cmk_id entry (same keys, same values;
+// else [ErrContextMismatch]); an empty one is not compared. Other wrap
+// algorithms fail with [ErrNotMine].
 //
 // KMS's answer must name the keyring's key: when the keyring was configured
 // with a key ARN, the ARN KMS reports must be that ARN; with a bare key id,
@@ -450,11 +454,14 @@ func (u *kmsUnwrapper) check(req *DecryptionRequest) error {
 		if !u.legacy {
 			return &envelope.PolicyError{What: "legacy wrapping algorithm kms", Option: u.legacyOption}
 		}
-		// The legacy wrap binds only the material description: a caller
-		// that expects a context must not be satisfied by an object that
-		// was downgraded to it.
+		// The legacy wrap's material description is its KMS encryption
+		// context: {kms_cmk_id, <the writer's context>}. A caller context,
+		// when there is one, must be exactly the description without
+		// kms_cmk_id (as AWS's clients accept it); none is not compared.
 		if len(req.EncryptionContext) > 0 {
-			return fmt.Errorf("%w: the legacy kms wrap carries no caller encryption context", ErrContextMismatch)
+			if err := matchUserContext(req.Key.Description, req.EncryptionContext, isLegacyKMSKey); err != nil {
+				return err
+			}
 		}
 	default:
 		return fmt.Errorf("%w: the kms keyring does not read wrap algorithm %q", ErrNotMine, req.Key.WrapAlgorithm)
@@ -500,32 +507,44 @@ func checkKMSContext(req *DecryptionRequest) error {
 	case alg != want:
 		return &envelope.MalformedError{Field: "encryption context", Reason: fmt.Sprintf("%s is %q but the content algorithm is %q", envelope.ReservedContextKey, alg, want)}
 	}
-	for name := range req.EncryptionContext {
+	return matchUserContext(stored, req.EncryptionContext, isKMSReservedKey)
+}
+
+// matchUserContext is the one comparison of a stored KMS encryption context
+// with the caller's (expected), for both KMS wraps and for reads and
+// re-wraps alike: expected may hold no reserved key (aws:x-amz-cek-alg,
+// kms_cmk_id; else [ErrReservedContextKey]), and the stored context without
+// the entries skip names must have exactly expected's keys with the same
+// values (byte-wise; else [ErrContextMismatch]). nil and empty are the same.
+// kms+context skips both reserved keys, the legacy kms wrap only
+// kms_cmk_id.
+func matchUserContext(stored, expected map[string]string, skip func(string) bool) error {
+	for name := range expected {
 		if isKMSReservedKey(name) {
 			return fmt.Errorf("%w: %q (kms keyring)", ErrReservedContextKey, name)
 		}
 	}
 	n := 0
 	for name, v := range stored {
-		if isKMSReservedKey(name) {
+		if skip(name) {
 			continue
 		}
 		n++
-		if got, ok := req.EncryptionContext[name]; !ok || got != v {
-			return kmsContextMismatch(stored, req.EncryptionContext)
+		if got, ok := expected[name]; !ok || got != v {
+			return kmsContextMismatch(stored, expected, skip)
 		}
 	}
-	if n != len(req.EncryptionContext) {
-		return kmsContextMismatch(stored, req.EncryptionContext)
+	if n != len(expected) {
+		return kmsContextMismatch(stored, expected, skip)
 	}
 	return nil
 }
 
 // kmsContextMismatch names the keys of both contexts, never their values.
-func kmsContextMismatch(stored, expected map[string]string) error {
+func kmsContextMismatch(stored, expected map[string]string, skip func(string) bool) error {
 	var s []string
 	for name := range stored {
-		if !isKMSReservedKey(name) {
+		if !skip(name) {
 			s = append(s, name)
 		}
 	}
@@ -533,6 +552,8 @@ func kmsContextMismatch(stored, expected map[string]string) error {
 	e := slices.Sorted(maps.Keys(expected))
 	return fmt.Errorf("%w: stored context has keys %q, expected context has keys %q (kms keyring)", ErrContextMismatch, s, e)
 }
+
+func isLegacyKMSKey(name string) bool { return name == envelope.LegacyKMSKeyIDKey }
 
 func isKMSReservedKey(name string) bool {
 	return name == envelope.ReservedContextKey || name == envelope.LegacyKMSKeyIDKey

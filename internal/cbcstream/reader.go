@@ -30,6 +30,7 @@ var errClosed = errors.New("cbcstream: read after Close")
 // to strip the padding. The plaintext it returns is not authenticated.
 type DecryptReader struct {
 	mode  cipher.BlockMode
+	bare  bool // no padding: a run of whole blocks from inside a ciphertext
 	src   io.Reader
 	buf   *buffer
 	out   []byte // plaintext not yet returned, in buf
@@ -61,6 +62,23 @@ func NewDecryptReader(key, iv []byte, ciphertext io.Reader) (*DecryptReader, err
 		return nil, errors.New("cbcstream: key must be 16, 24 or 32 bytes")
 	}
 	return &DecryptReader{mode: cipher.NewCBCDecrypter(block, iv), src: ciphertext}, nil
+}
+
+// NewBlockDecryptReader returns a reader of the plaintext of a run of
+// whole ciphertext blocks taken from inside an AES-CBC ciphertext, without
+// its last block: iv is the ciphertext block before the run (or the
+// ciphertext's IV when the run starts at its first block), and no padding
+// is stripped or checked. A run that is empty or not a whole number of
+// blocks fails with ErrInvalidCiphertext. It is otherwise a DecryptReader
+// (the same buffering, errors and Close); use NewDecryptReader for a run
+// that ends with the ciphertext's last block.
+func NewBlockDecryptReader(key, iv []byte, ciphertext io.Reader) (*DecryptReader, error) {
+	r, err := NewDecryptReader(key, iv, ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	r.bare = true
+	return r, nil
 }
 
 // Read implements io.Reader.
@@ -101,6 +119,11 @@ func (r *DecryptReader) step(d []byte) []byte {
 			return nil
 		}
 		r.mode.CryptBlocks(d[:have], d[:have])
+		if r.bare {
+			r.done = true
+			r.hold = [2 * blockSize]byte{}
+			return d[:have]
+		}
 		pad, ok := paddingLen(d[have-blockSize : have])
 		if !ok {
 			clear(d[:have])

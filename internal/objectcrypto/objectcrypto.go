@@ -6,6 +6,7 @@ package objectcrypto
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -261,6 +262,136 @@ func (o *Opener) RangeReader(body io.Reader, off int64) (io.Reader, error) {
 		return nil, &envelope.PolicyError{What: "ranged reads of CBC objects"}
 	}
 	return streamReader{s: o.gcm.KeyStreamAt(off), r: body}, nil
+}
+
+// CBCRangeReader decrypts the body bytes cr.Body of a CBC object (see
+// [envelope.CBCCiphertextRange]) and returns the cr.Len bytes of plaintext
+// at cr.Skip in them, without authentication. The IV block, when the body
+// holds one, is read before it returns. When cr.ToEnd the padding is
+// checked ([envelope.ErrInvalidCiphertext]) and the plaintext must end
+// exactly after the range: more or less is an [*envelope.MalformedError]
+// (the length it was computed from, x-amz-unencrypted-content-length or an
+// earlier read of the last block, does not hold), found before the range's
+// last bytes are released. The key is copied: the opener may be closed.
+func (o *Opener) CBCRangeReader(body io.Reader, cr envelope.CBCRange) (io.Reader, error) {
+	if o.gcm != nil || len(o.cbcKey) == 0 {
+		return nil, errors.New("objectcrypto: CBCRangeReader of an object that is not CBC")
+	}
+	if cr.Skip < 0 || cr.Skip > 15 || (cr.Len < 0 && (cr.Len != -1 || !cr.ToEnd || cr.Skip != 0)) {
+		return nil, fmt.Errorf("objectcrypto: invalid CBC range %+v", cr)
+	}
+	iv := o.Envelope.IV
+	if cr.IVInBody {
+		iv = make([]byte, 16)
+		if _, err := io.ReadFull(body, iv); err != nil {
+			if err == io.EOF {
+				err = fmt.Errorf("%w: no IV block", ErrTruncated)
+			}
+			return nil, err
+		}
+	}
+	var r *cbcstream.DecryptReader
+	var err error
+	if cr.ToEnd {
+		r, err = cbcstream.NewDecryptReader(o.cbcKey, iv, body)
+	} else {
+		r, err = cbcstream.NewBlockDecryptReader(o.cbcKey, iv, body)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &cbcRangeReader{r: r, skip: cr.Skip, left: cr.Len, toEnd: cr.ToEnd}, nil
+}
+
+type cbcRangeReader struct {
+	r     *cbcstream.DecryptReader
+	skip  int64
+	left  int64 // -1: to the end
+	toEnd bool
+	err   error
+}
+
+func (c *cbcRangeReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	for c.skip > 0 {
+		var junk [16]byte
+		n, err := c.r.Read(junk[:c.skip])
+		clear(junk[:])
+		c.skip -= int64(n)
+		if err == io.EOF {
+			return 0, c.fail(shortCBC())
+		}
+		if err != nil {
+			return 0, c.fail(err)
+		}
+	}
+	if c.left == 0 {
+		return 0, c.end()
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.left > 0 && int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	switch {
+	case err == io.EOF && c.left < 0: // all to the end: done
+		c.err = io.EOF
+		return n, io.EOF
+	case err == io.EOF && int64(n) < c.left:
+		clear(p[:n])
+		return 0, c.fail(shortCBC())
+	case err != nil && err != io.EOF:
+		clear(p[:n])
+		return 0, c.fail(err)
+	}
+	if c.left > 0 {
+		c.left -= int64(n)
+		if c.left == 0 && c.toEnd {
+			// The plaintext must end here: check that before the
+			// range's last bytes leave.
+			if err := c.end(); err != io.EOF {
+				clear(p[:n])
+				return 0, err
+			}
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// end is the end of the range: for one that ends the object, the
+// decryption must end too (the padding then checked).
+func (c *cbcRangeReader) end() error {
+	if c.toEnd {
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		clear(one[:])
+		switch {
+		case n > 0:
+			return c.fail(&envelope.MalformedError{Field: envelope.KeyUnencryptedLength, Reason: "the body holds more plaintext than the length the range was computed from"})
+		case err != io.EOF:
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return c.fail(err)
+		}
+	}
+	c.err = io.EOF
+	return io.EOF
+}
+
+func (c *cbcRangeReader) fail(err error) error {
+	c.err = err
+	c.r.Close()
+	return err
+}
+
+func shortCBC() error {
+	return fmt.Errorf("%w: %w", ErrTruncated, &envelope.MalformedError{Field: envelope.KeyUnencryptedLength, Reason: "the body holds less plaintext than the length the range was computed from"})
 }
 
 type streamReader struct {
