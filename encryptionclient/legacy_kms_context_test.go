@@ -118,7 +118,7 @@ func TestRewrapLegacyKMSWrapWithCallerContext(t *testing.T) {
 	// Without a caller context, a re-wrap that keeps the stored context
 	// accepts it and moves it unchanged (as for kms+context objects).
 	putJavaV1KMSObject(t, e, "javav1b", user, plaintext)
-	out, err = c.Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("javav1b"), Keyring: next})
+	_, err = c.Rewrap(context.Background(), &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("javav1b"), Keyring: next})
 	if err != nil {
 		t.Fatal(err)
 	}
