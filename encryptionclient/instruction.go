@@ -299,7 +299,10 @@ func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, w
 			if k > name {
 				return nil, nil // S3 lists keys in order: past ours
 			}
-			if k != name || v.VersionId == nil {
+			if k != name || v.VersionId == nil || aws.ToBool(v.IsLatest) {
+				// The latest version is the current instruction file,
+				// already read (in an unversioned bucket, the only one;
+				// some servers refuse its "null" version id).
 				continue
 			}
 			if looked++; looked > maxInstructionVersions {

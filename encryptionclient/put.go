@@ -86,6 +86,10 @@ func (c *Client) putObject(ctx context.Context, in *s3.PutObjectInput, optFns []
 	out, err := c.s3.PutObject(ctx, &req, optFns...)
 	if err != nil {
 		if body.err != nil {
+			// The body stopped short of its Content-Length, without its
+			// tag: a server that stores what it got anyway (some do, when
+			// the connection is cut) must not keep it.
+			c.removeOwnPartial(ctx, in, objMeta, optFns)
 			// The SDK may report only its failed retry; the body's own
 			// error says what went wrong.
 			return nil, fmt.Errorf("%w (%v)", body.err, err)
@@ -247,3 +251,45 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error)       { return 0, io.EOF }
 func (eofReader) Seek(int64, int) (int64, error) { return 0, nil }
+
+// removeOwnPartial deletes what a PutObject whose body failed may have left:
+// only an object that carries this call's own envelope (its IV and wrapped
+// key are unique to the call), never whatever else the key holds.
+func (c *Client) removeOwnPartial(ctx context.Context, in *s3.PutObjectInput, sent map[string]string, optFns []func(*s3.Options)) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	head, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}, optFns...)
+	if err != nil || !sameEnvelope(sent, head.Metadata) {
+		return
+	}
+	c.cleanupCreated(ctx, createdObject{
+		bucket: in.Bucket, key: in.Key, version: head.VersionId,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+	}, optFns)
+}
+
+// sameEnvelope reports whether stored holds every envelope entry of sent,
+// with the same value (names compared case-insensitively).
+func sameEnvelope(sent, stored map[string]string) bool {
+	n := 0
+	for k, v := range sent {
+		if !envelope.IsReservedKey(k) {
+			continue
+		}
+		n++
+		found := false
+		for sk, sv := range stored {
+			if strings.EqualFold(sk, k) {
+				found = sv == v
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return n > 0
+}

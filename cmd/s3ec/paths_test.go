@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // proxy puts an HTTP proxy in front of the world's S3 server and returns
@@ -93,9 +99,13 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 	body, meta := w.raw("template")
 	bad := []string{"p/.", "p/..", "p/../x", "p/a/../../y", "p//b", "p/./c", "p/sub/../w", "p/link/z", "p/link/deeper/z"}
 	good := []string{"p/ok", "p/sub/ok2", "p/.hidden", "p/sub/..x"}
-	for _, k := range append(slices.Clone(bad), good...) {
-		w.putRaw(k, body, meta)
+	// Real servers refuse some of these names (versitygw stores objects
+	// as files): only the keys a server stores can be attacked with.
+	bad = w.putRawStored(bad, body, meta)
+	if len(bad) == 0 {
+		t.Skipf("%s stores none of the hostile keys", w.srv.Name)
 	}
+	good = w.putRawStored(good, body, meta)
 	w.putRaw("p/marker/", nil, nil) // a folder marker: not a file, not copied
 	// Check that the server kept the keys as they were written.
 	listed, err := listObjects(t.Context(), &clients{plain: w.plain}, w.bucket, "p/", ".instruction")
@@ -169,7 +179,11 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 		}
 		return nil
 	})
-	want := []string{".hidden", "ok", "sub/..x", "sub/ok2"}
+	var want []string
+	for _, k := range good {
+		want = append(want, strings.TrimPrefix(k, "p/"))
+	}
+	slices.Sort(want)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("destination holds %q, want %q", got, want)
@@ -181,11 +195,13 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 	// From the bucket's root, ".." and "/abs" lead out too.
 	w2 := newWorld(t)
 	w2.dir = w.dir
-	for _, k := range []string{"..", "../x", "/abs", ".", "ok"} {
-		w2.putRaw(k, body, meta)
+	rootBad := w2.putRawStored([]string{"..", "../x", "/abs", "."}, body, meta)
+	w2.putRaw("ok", body, meta)
+	if len(rootBad) == 0 {
+		return
 	}
 	r = w2.run(append([]string{"cp", "-r", w2.url(""), "work/dest2"}, aes...)...)
-	if r.code != exitOther || !strings.Contains(r.stderr, "4 of 5 objects failed") {
+	if want := fmt.Sprintf("%d of %d objects failed", len(rootBad), len(rootBad)+1); r.code != exitOther || !strings.Contains(r.stderr, want) {
 		t.Errorf("from the root: exit %d\n%s", r.code, r.stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(dest, "..", "dest2", "ok")); err != nil || string(b) != "secret plaintext" {
@@ -207,13 +223,14 @@ func TestCopyOneKeyName(t *testing.T) {
 	w.writeFile("f", []byte("x"))
 	w.run(append([]string{"cp", "f", w.url("template")}, aes...)...).want(t, exitOK)
 	body, meta := w.raw("template")
-	for _, k := range []string{"a/.", "a/..", ".", ".."} {
-		w.putRaw(k, body, meta)
+	keys := w.putRawStored([]string{"a/.", "a/..", ".", ".."}, body, meta)
+	if len(keys) == 0 {
+		t.Skipf("%s stores none of the hostile keys", w.srv.Name)
 	}
 	if err := os.Mkdir(filepath.Join(w.dir, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"a/.", "a/..", ".", ".."} {
+	for _, k := range keys {
 		r := w.run(append([]string{"cp", w.url(k), "d"}, aes...)...).want(t, exitUsage)
 		if !strings.Contains(r.stderr, "cannot name a file after the key") {
 			t.Errorf("%q: %s", k, r.stderr)
@@ -226,4 +243,27 @@ func TestCopyOneKeyName(t *testing.T) {
 	}
 	w.run(append([]string{"cp", w.url("template"), "nowhere/.."}, aes...)...).want(t, exitUsage)
 	assertNoTempFiles(t, w.dir)
+}
+
+// putRawStored writes each key as putRaw does and returns the keys the
+// server stored; a key it refuses with a 400 (some servers keep objects as
+// files and refuse names such as "." or "a/..") is logged and left out.
+func (w *world) putRawStored(keys []string, body []byte, meta map[string]string) []string {
+	w.t.Helper()
+	var stored []string
+	for _, k := range keys {
+		_, err := w.plain.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &w.bucket, Key: aws.String(k), Body: bytes.NewReader(body), Metadata: meta,
+		})
+		var re *awshttp.ResponseError
+		switch {
+		case err == nil:
+			stored = append(stored, k)
+		case errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest:
+			w.t.Logf("%s refuses the key %q: %v", w.srv.Name, k, err)
+		default:
+			w.t.Fatal(err)
+		}
+	}
+	return stored
 }
