@@ -24,12 +24,7 @@ func (f failInstructionPuts) RoundTrip(r *http.Request) (*http.Response, error) 
 			io.Copy(io.Discard, r.Body)
 			r.Body.Close()
 		}
-		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>denied by test</Message></Error>`
-		return &http.Response{
-			StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
-			ContentLength: int64(len(body)), Request: r,
-		}, nil
+		return accessDenied(r), nil
 	}
 	return f.next.RoundTrip(r)
 }

@@ -111,14 +111,19 @@ type failInstructionCopies struct{ next http.RoundTripper }
 
 func (f failInstructionCopies) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" && strings.HasSuffix(r.URL.Path, ".instruction") {
-		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>denied by test</Message></Error>`
-		return &http.Response{
-			StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
-			ContentLength: int64(len(body)), Request: r,
-		}, nil
+		return accessDenied(r), nil
 	}
 	return f.next.RoundTrip(r)
+}
+
+// accessDenied is S3's 403 AccessDenied answer to r.
+func accessDenied(r *http.Request) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>denied by test</Message></Error>`
+	return &http.Response{
+		StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)), Request: r,
+	}
 }
 
 // When the instruction file cannot be copied, the clean-up removes only
