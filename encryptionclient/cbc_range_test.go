@@ -214,6 +214,9 @@ func putBuiltCBC(t *testing.T, e *env, key string, pt []byte, withLength bool) (
 		meta["x-amz-unencrypted-content-length"] = strconv.Itoa(len(pt))
 	}
 	e.putRaw(key, ct, meta)
+	if withLength {
+		requireStoredMetadata(t, e, key, "x-amz-unencrypted-content-length")
+	}
 	return vectorKeyring{key: dk}, ct, meta
 }
 

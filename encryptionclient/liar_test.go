@@ -398,6 +398,7 @@ func TestLyingLegacyCBCCut(t *testing.T) {
 	e := newLiarEnv(t)
 	ctx := context.Background()
 	pt, ct, kr := cbcObject(t, e.env, "cbc")
+	requireStoredMetadata(t, e.env, "cbc", "x-amz-unencrypted-content-length")
 	legacy := func(delayed bool) *encryptionclient.Client {
 		return e.lyingClient(kr, func(o *encryptionclient.Options) {
 			o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
