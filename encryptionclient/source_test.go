@@ -501,9 +501,11 @@ func TestBodyLongerThanContentLengthIsRefused(t *testing.T) {
 		}, func(o *s3.Options) {
 			o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 		})
-		if err == nil {
-			t.Errorf("%s: the plain SDK accepted a body longer than ContentLength", kind)
-		}
+		// For reference only: net/http notices the extra bytes after it
+		// wrote ContentLength of them, racing the server's answer, so the
+		// plain SDK refuses such a body most of the time, not always. The
+		// encrypting client must refuse it every time (below).
+		t.Logf("%s: the plain SDK's answer to a body longer than ContentLength: %v", kind, err)
 		for _, o := range []struct {
 			name string
 			size int
