@@ -34,6 +34,7 @@ type Client struct {
 	s3      S3API
 	keyring materials.Keyring
 	opts    Options
+	uploads uploadTable // open encrypted multipart uploads (multipart.go)
 }
 
 // New returns a client that sends requests through client and gets data

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/internal/streamio"
 )
@@ -210,14 +209,15 @@ func (c *Client) download(ctx context.Context, w io.WriterAt, in *s3.GetObjectIn
 			return 0, err
 		}
 	}
-	if op.Cipher() == nil {
+	parts, ok := op.Parts()
+	if !ok {
 		return c.downloadSequential(ctx, w, &req, op, ctLen, optFns, prog)
 	}
 	if ctLen < 0 {
 		return 0, fmt.Errorf("%w: HeadObject returned no object size", ErrBadResponse)
 	}
 	d := &downloader{
-		c: c, w: w, req: &req, optFns: optFns, cipher: op.Cipher(),
+		c: c, w: w, req: &req, optFns: optFns, parts: parts,
 		size: ctLen - envelope.TagSize, partSize: o.PartSize, prog: prog,
 	}
 	return d.run(ctx, o.Concurrency)
@@ -229,28 +229,12 @@ type downloader struct {
 	w        io.WriterAt
 	req      *s3.GetObjectInput
 	optFns   []func(*s3.Options)
-	cipher   *gcmstream.Cipher
+	parts    *objectcrypto.Parts
 	size     int64 // plaintext
 	partSize int64
 	prog     *progress
 
 	tag [envelope.TagSize]byte // read by the last range's worker
-
-	// sums holds the sum of each range done. It grows as ranges complete
-	// (each one took its bytes from the network), never from the part
-	// count the object's announced size implies.
-	mu   sync.Mutex
-	sums []gcmstream.PartSum
-}
-
-// setSum records the sum of range i.
-func (d *downloader) setSum(i int64, sum gcmstream.PartSum) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if n := i + 1 - int64(len(d.sums)); n > 0 {
-		d.sums = append(d.sums, make([]gcmstream.PartSum, n)...)
-	}
-	d.sums[i] = sum
 }
 
 func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
@@ -272,12 +256,10 @@ func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 				if i >= parts {
 					return
 				}
-				sum, err := d.part(ctx, i, i == parts-1, free)
-				if err != nil {
+				if err := d.part(ctx, i, i == parts-1, free); err != nil {
 					cancel(err)
 					return
 				}
-				d.setSum(i, sum)
 			}
 		}()
 	}
@@ -285,27 +267,26 @@ func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 	if err := context.Cause(ctx); err != nil {
 		return 0, err
 	}
-	if int64(len(d.sums)) != parts {
-		return 0, fmt.Errorf("download: %d of %d ranges done", len(d.sums), parts)
-	}
-	if err := d.cipher.Verify(d.tag[:], d.sums...); err != nil {
+	// Every range took its bytes from the network: the part table grew
+	// with them, never from the count the announced size implies.
+	if err := d.parts.Verify(d.tag[:], int(parts)); err != nil {
 		return 0, err
 	}
 	return d.size, nil
 }
 
-// part downloads, decrypts and writes range i, and returns its sum. A body
+// part downloads, decrypts and writes range i, and records its sum. A body
 // that fails mid-way is requested again from where it stopped.
-func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []byte) (gcmstream.PartSum, error) {
+func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []byte) error {
 	start := i * d.partSize
 	end := min(start+d.partSize, d.size) // plaintext end
 	ctEnd := end                         // ciphertext end: the tag follows the last range
 	if last {
 		ctEnd += envelope.TagSize
 	}
-	p, err := d.cipher.Part(start)
+	p, err := d.parts.OpenPart(int(i)+1, start)
 	if err != nil {
-		return gcmstream.PartSum{}, err
+		return err
 	}
 	pos := start
 	for attempt := 0; ; attempt++ {
@@ -315,21 +296,22 @@ func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []b
 		if err != nil {
 			// Every range is pinned to the ETag and version HeadObject
 			// saw: a 412 or 404 means the object was replaced or deleted.
-			return gcmstream.PartSum{}, changedError("ranged read", err)
+			return changedError("ranged read", err)
 		}
 		var readErr error
 		pos, readErr, err = d.consume(out, p, pos, end, ctEnd, free)
 		switch {
 		case err != nil:
-			return gcmstream.PartSum{}, err
+			return err
 		case readErr == nil:
-			return p.Sum(), nil
+			p.Done()
+			return nil
 		case errors.Is(readErr, ErrTooLarge):
-			return gcmstream.PartSum{}, readErr // more bytes than the range: a lie, not a cut
+			return readErr // more bytes than the range: a lie, not a cut
 		case ctx.Err() != nil:
-			return gcmstream.PartSum{}, context.Cause(ctx)
+			return context.Cause(ctx)
 		case attempt == downloadResumes:
-			return gcmstream.PartSum{}, fmt.Errorf("read bytes %d-%d: %w", pos, ctEnd-1, readErr)
+			return fmt.Errorf("read bytes %d-%d: %w", pos, ctEnd-1, readErr)
 		}
 	}
 }
@@ -338,7 +320,7 @@ func (d *downloader) part(ctx context.Context, i int64, last bool, free chan []b
 // returns the new position; it closes the body. readErr is a failure of
 // the body, worth resuming; err any other. The body is read on another
 // goroutine into the buffers of free, while this one decrypts.
-func (d *downloader) consume(out *s3.GetObjectOutput, p *gcmstream.Part, pos, end, ctEnd int64, free chan []byte) (_ int64, readErr, err error) {
+func (d *downloader) consume(out *s3.GetObjectOutput, p *objectcrypto.OpenPart, pos, end, ctEnd int64, free chan []byte) (_ int64, readErr, err error) {
 	if err := checkRangeResponse(out, pos, ctEnd-1, d.size+envelope.TagSize); err != nil {
 		out.Body.Close()
 		return pos, nil, err

@@ -90,7 +90,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 		}
 	}
 	ctLen := n
-	if c.opts.EnableDelayedAuthentication || op.Cipher() == nil {
+	if c.opts.EnableDelayedAuthentication || !op.Authenticated() {
 		// Streams decrypt on the caller's goroutine: read the network
 		// ahead on another. (A verified GCM read only hashes while it
 		// reads, which needs no help.)
@@ -163,7 +163,7 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 		op.Close()
 		return nil, err
 	}
-	if op.Cipher() == nil {
+	if !op.Authenticated() {
 		return c.getCBCRange(ctx, in, head, op, ctLen, optFns)
 	}
 	size := ctLen - envelope.TagSize

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/internal/streamio"
 )
@@ -106,7 +105,7 @@ func partError(id string, num int32, err error, format string, args ...any) erro
 // mpu is what the client holds in memory for one encrypted multipart
 // upload it created.
 type mpu struct {
-	cipher    *gcmstream.Cipher
+	parts     *objectcrypto.Parts // the message: each part's sum, the tag
 	partSize  int64
 	limits    partLimits
 	instr     []byte             // instruction-file body, written at completion
@@ -114,40 +113,48 @@ type mpu struct {
 	checksums bool               // created with a checksum algorithm
 
 	mu         sync.Mutex
-	parts      map[int32]*mpuPart
-	last       int32 // the last part's number, once it was encrypted
-	lastLen    int64 // its plaintext length
+	uploaded   map[int32]*types.CompletedPart // sealed parts; nil until S3 took one
+	last       int32                          // the last part's number, once it was sealed
+	lastLen    int64                          // its plaintext length
 	completing bool
 }
 
-// mpuPart is one part: its GHASH sum from the first time it was encrypted,
-// and the output of its latest successful UploadPart.
-type mpuPart struct {
-	sum  gcmstream.PartSum
-	sent *types.CompletedPart
+// uploadTable holds a Client's open encrypted multipart uploads. An entry
+// lives from CreateMultipartUpload until CompleteMultipartUpload succeeds
+// or AbortMultipartUpload is called for it, and never longer than the
+// Client: an upload that is abandoned (neither completed nor aborted) is
+// released with the Client value. An entry takes about 100 bytes per part
+// (its GHASH sum, its ETag and checksums).
+type uploadTable struct {
+	mu sync.Mutex
+	m  map[uploadKey]*mpu
 }
 
-type mpuKey struct {
-	c               *Client
-	bucket, key, id string
+type uploadKey struct{ bucket, key, id string }
+
+func keyOf(bucket, key, id *string) uploadKey {
+	return uploadKey{bucket: aws.ToString(bucket), key: aws.ToString(key), id: aws.ToString(id)}
 }
 
-var mpus = struct {
-	sync.Mutex
-	m map[mpuKey]*mpu
-}{m: map[mpuKey]*mpu{}}
-
-func (c *Client) lookupUpload(bucket, key, id *string) (*mpu, mpuKey) {
-	k := mpuKey{c: c, bucket: aws.ToString(bucket), key: aws.ToString(key), id: aws.ToString(id)}
-	mpus.Lock()
-	defer mpus.Unlock()
-	return mpus.m[k], k
+func (t *uploadTable) add(k uploadKey, st *mpu) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[uploadKey]*mpu{}
+	}
+	t.m[k] = st
 }
 
-func forgetUpload(k mpuKey) {
-	mpus.Lock()
-	delete(mpus.m, k)
-	mpus.Unlock()
+func (t *uploadTable) get(k uploadKey) *mpu {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[k]
+}
+
+func (t *uploadTable) forget(k uploadKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, k)
 }
 
 // CreateMultipartUpload starts an encrypted multipart upload. The part size
@@ -220,15 +227,11 @@ func (c *Client) createMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 	if aws.ToString(out.UploadId) == "" {
 		return nil, fmt.Errorf("server returned no upload id")
 	}
-	st := &mpu{
-		cipher: sealer.Cipher(), partSize: partSize, limits: limits,
+	c.uploads.add(keyOf(in.Bucket, in.Key, out.UploadId), &mpu{
+		parts: sealer.Parts(), partSize: partSize, limits: limits,
 		instr: instr, instrIn: instructionSettings(in), checksums: in.ChecksumAlgorithm != "",
-		parts: map[int32]*mpuPart{},
-	}
-	k := mpuKey{c: c, bucket: aws.ToString(in.Bucket), key: aws.ToString(in.Key), id: aws.ToString(out.UploadId)}
-	mpus.Lock()
-	mpus.m[k] = st
-	mpus.Unlock()
+		uploaded: map[int32]*types.CompletedPart{},
+	})
 	return out, nil
 }
 
@@ -278,7 +281,7 @@ func (c *Client) uploadPart(ctx context.Context, in *s3.UploadPartInput, optFns 
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err
 	}
-	st, _ := c.lookupUpload(in.Bucket, in.Key, in.UploadId)
+	st := c.uploads.get(keyOf(in.Bucket, in.Key, in.UploadId))
 	id := aws.ToString(in.UploadId)
 	if st == nil {
 		return nil, partError(id, aws.ToInt32(in.PartNumber), ErrUnknownUpload, "")
@@ -310,16 +313,21 @@ func (c *Client) uploadPart(ctx context.Context, in *s3.UploadPartInput, optFns 
 	if off+n > MaxObjectSize {
 		return nil, invalid("part %d ends beyond the GCM limit of %d bytes", num, int64(MaxObjectSize))
 	}
-	p, err := st.cipher.Part(off)
-	if err != nil {
+	if err := st.parts.Seal(int(num), off, buf); err != nil {
+		if errors.Is(err, objectcrypto.ErrPartConflict) {
+			return nil, partError(id, num, ErrPartConflict, "this part number was sent before with other bytes; two plaintexts must never be encrypted at one position")
+		}
 		return nil, err
 	}
-	p.Encrypt(buf, buf)
-	sum := p.Sum()
 
 	st.mu.Lock()
-	tag, err := st.record(id, num, last, sum)
+	err = st.record(id, num, last, n)
 	st.mu.Unlock()
+	var tag [envelope.TagSize]byte
+	if err == nil && last {
+		// checkOrder saw parts 1 to num−1 sealed: this does not wait.
+		tag, err = st.parts.Tag(ctx, int(num))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -335,8 +343,8 @@ func (c *Client) uploadPart(ctx context.Context, in *s3.UploadPartInput, optFns 
 		return nil, err
 	}
 	st.mu.Lock()
-	if p := st.parts[num]; p != nil {
-		p.sent = completedPart(num, out, st.checksums)
+	if _, ok := st.uploaded[num]; ok {
+		st.uploaded[num] = completedPart(num, out, st.checksums)
 	}
 	st.mu.Unlock()
 	return out, nil
@@ -358,11 +366,11 @@ func (st *mpu) checkOrder(id string, num int32, last bool) error {
 	}
 	if last {
 		for k := int32(1); k < num; k++ {
-			if st.parts[k] == nil {
+			if _, ok := st.uploaded[k]; !ok {
 				return partError(id, num, ErrPartOrder, "part %d has not been uploaded yet; the last part carries the tag over every part, so upload it after all the others", k)
 			}
 		}
-		for k := range st.parts {
+		for k := range st.uploaded {
 			if k > num {
 				return partError(id, num, ErrPartOrder, "part %d was uploaded, beyond this last part", k)
 			}
@@ -371,38 +379,20 @@ func (st *mpu) checkOrder(id string, num int32, last bool) error {
 	return nil
 }
 
-// record keeps the sum of a newly encrypted part, or checks a re-sent part
-// against the first; for the last part it returns the tag. The caller
-// holds st.mu.
-func (st *mpu) record(id string, num int32, last bool, sum gcmstream.PartSum) ([gcmstream.TagSize]byte, error) {
-	var tag [gcmstream.TagSize]byte
-	// Other parts may have arrived while this one was read and encrypted.
+// record notes part num, just sealed (n bytes of plaintext), after the
+// order checks again: other parts may have arrived while it was read and
+// sealed. The caller holds st.mu.
+func (st *mpu) record(id string, num int32, last bool, n int64) error {
 	if err := st.checkOrder(id, num, last); err != nil {
-		return tag, err
+		return err
 	}
-	if p := st.parts[num]; p != nil {
-		// A retry must bring the same bytes: equal ciphertext at an equal
-		// offset has an equal GHASH sum (and vice versa, short of a
-		// collision no one can aim for without the hash key).
-		if !p.sum.Equal(sum) {
-			return tag, partError(id, num, ErrPartConflict, "this part number was sent before with other bytes; two plaintexts must never be encrypted at one position")
-		}
-	} else {
-		st.parts[num] = &mpuPart{sum: sum}
+	if _, ok := st.uploaded[num]; !ok {
+		st.uploaded[num] = nil
 	}
-	if !last {
-		return tag, nil
+	if last {
+		st.last, st.lastLen = num, n
 	}
-	sums := make([]gcmstream.PartSum, num)
-	for k := int32(1); k <= num; k++ {
-		sums[k-1] = st.parts[k].sum
-	}
-	tag, err := st.cipher.Tag(sums...)
-	if err != nil {
-		return tag, err
-	}
-	st.last, st.lastLen = num, sum.Len()
-	return tag, nil
+	return nil
 }
 
 var errPartTooLarge = errors.New("part too large")
@@ -489,7 +479,8 @@ func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMul
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err
 	}
-	st, k := c.lookupUpload(in.Bucket, in.Key, in.UploadId)
+	k := keyOf(in.Bucket, in.Key, in.UploadId)
+	st := c.uploads.get(k)
 	id := aws.ToString(in.UploadId)
 	if st == nil {
 		return nil, partError(id, 0, ErrUnknownUpload, "")
@@ -521,7 +512,7 @@ func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMul
 		st.mu.Unlock()
 		return nil, err
 	}
-	forgetUpload(k)
+	c.uploads.forget(k)
 	if st.instr != nil {
 		if err := c.putInstructionFile(ctx, st.instrIn, st.instr, optFns); err != nil {
 			c.deleteUnreadable(ctx, st.instrIn, out.VersionId, optFns)
@@ -541,7 +532,7 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 		return nil, 0, partError(id, 0, ErrMissingPart, "no last part was uploaded (declare it with WithLastPart)")
 	}
 	for k := int32(1); k <= st.last; k++ {
-		if p := st.parts[k]; p == nil || p.sent == nil {
+		if st.uploaded[k] == nil {
 			return nil, 0, partError(id, k, ErrMissingPart, "not uploaded successfully")
 		}
 	}
@@ -549,7 +540,7 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 	if given == nil || len(given.Parts) == 0 {
 		parts := make([]types.CompletedPart, 0, st.last)
 		for k := int32(1); k <= st.last; k++ {
-			parts = append(parts, *st.parts[k].sent)
+			parts = append(parts, *st.uploaded[k])
 		}
 		return parts, size, nil
 	}
@@ -592,9 +583,7 @@ func (c *Client) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipart
 	if in == nil {
 		return nil, invalid("nil AbortMultipartUploadInput")
 	}
-	if st, k := c.lookupUpload(in.Bucket, in.Key, in.UploadId); st != nil {
-		forgetUpload(k)
-	}
+	c.uploads.forget(keyOf(in.Bucket, in.Key, in.UploadId))
 	out, err := c.s3.AbortMultipartUpload(ctx, in, withSafety(optFns)...)
 	return out, objectError("AbortMultipartUpload", in.Bucket, in.Key, err)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/internal/streamio"
 )
@@ -285,14 +284,14 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	}
 
 	u := &uploader{
-		c: c, in: in, id: id, cipher: sealer.Cipher(), src: src, size: size, partSize: partSize,
+		c: c, in: in, id: id, parts: sealer.Parts(), src: src, size: size, partSize: partSize,
 		concurrency: o.Concurrency, maxParts: o.limits.maxParts, optFns: optFns, prog: prog,
 	}
 	total, err := u.run(ctx)
 	if err != nil {
 		return nil, abort(err)
 	}
-	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+	slices.SortFunc(u.completed, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
 	if err := ctx.Err(); err != nil {
 		return nil, abort(err)
 	}
@@ -303,7 +302,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	defer cancel()
 	out, err := c.s3.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket: in.Bucket, Key: in.Key, UploadId: id,
-		MultipartUpload:     &types.CompletedMultipartUpload{Parts: u.parts},
+		MultipartUpload:     &types.CompletedMultipartUpload{Parts: u.completed},
 		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch,
 		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
@@ -322,7 +321,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	}
 	return &UploadOutput{
 		Size: total, ETag: out.ETag, VersionID: out.VersionId, UploadID: aws.ToString(id),
-		Parts: len(u.parts), CompleteMultipartUpload: out,
+		Parts: len(u.completed), CompleteMultipartUpload: out,
 	}, nil
 }
 
@@ -357,7 +356,7 @@ type uploader struct {
 	c                     *Client
 	in                    *s3.PutObjectInput
 	id                    *string
-	cipher                *gcmstream.Cipher
+	parts                 *objectcrypto.Parts
 	src                   io.Reader
 	size                  int64 // -1 when unknown
 	partSize              int64
@@ -367,13 +366,8 @@ type uploader struct {
 
 	slots chan struct{} // one per part being sent
 
-	// encrypting counts the parts before the last that are not encrypted
-	// yet: the last part waits for it to reach zero.
-	encrypting sync.WaitGroup
-
-	mu    sync.Mutex
-	sums  []gcmstream.PartSum // by part number − 1
-	parts []types.CompletedPart
+	mu        sync.Mutex
+	completed []types.CompletedPart
 
 	peek    [1]byte // unknown length: the first byte of the next part
 	hasPeek bool
@@ -417,12 +411,6 @@ func (u *uploader) run(ctx context.Context) (int64, error) {
 			cancel(err)
 			break
 		}
-		if !last {
-			u.encrypting.Add(1)
-		}
-		u.mu.Lock()
-		u.sums = append(u.sums, gcmstream.PartSum{})
-		u.mu.Unlock()
 		workers.Add(1)
 		go func(num int32, off int64, buf []byte, n int, last bool) {
 			defer workers.Done()
@@ -498,26 +486,14 @@ func (u *uploader) read(buf []byte, off int64) (n int, last bool, err error) {
 // may be reused.
 func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num int32, off int64, buf []byte, last bool) bool {
 	n := len(buf)
-	p, err := u.cipher.Part(off)
-	if err != nil {
-		if !last {
-			u.encrypting.Done()
-		}
+	if err := u.parts.Seal(int(num), off, buf); err != nil {
 		cancel(err)
 		return true
 	}
-	p.Encrypt(buf, buf)
-	sum := p.Sum()
-	u.mu.Lock()
-	u.sums[num-1] = sum
-	u.mu.Unlock()
-	if !last {
-		u.encrypting.Done()
-	} else {
-		u.encrypting.Wait()
-		u.mu.Lock()
-		tag, err := u.cipher.Tag(u.sums...)
-		u.mu.Unlock()
+	if last {
+		// The tag covers every part: it waits for the others to be
+		// sealed (or for the upload to fail).
+		tag, err := u.parts.Tag(ctx, int(num))
 		if err != nil {
 			cancel(err)
 			return true
@@ -544,7 +520,7 @@ func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num
 	}
 	cp := completedPart(num, out, in.ChecksumAlgorithm != "")
 	u.mu.Lock()
-	u.parts = append(u.parts, *cp)
+	u.completed = append(u.completed, *cp)
 	u.mu.Unlock()
 	u.prog.add(int64(n))
 	return true

@@ -65,9 +65,6 @@ func (s *Sealer) Reader(plaintext io.Reader) io.Reader {
 	return s.cipher.EncryptReader(plaintext)
 }
 
-// Cipher returns the content cipher, for encrypting parts in parallel.
-func (s *Sealer) Cipher() *gcmstream.Cipher { return s.cipher }
-
 // DecryptOptions control how an object is opened.
 type DecryptOptions struct {
 	// Policy decides which suites may be read.
@@ -125,9 +122,9 @@ func Open(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *e
 // Close zeroes key material the opener still holds.
 func (o *Opener) Close() { clear(o.cbcKey) }
 
-// Cipher returns the GCM content cipher (nil for CBC objects), for parallel
-// authenticated downloads.
-func (o *Opener) Cipher() *gcmstream.Cipher { return o.gcm }
+// Authenticated reports whether the object's content is authenticated
+// (AES-GCM), as opposed to legacy AES-CBC, which has no tag.
+func (o *Opener) Authenticated() bool { return o.gcm != nil }
 
 // UnverifiedReader decrypts body as a stream. For GCM objects the plaintext
 // is handed out before the tag is checked: the final Read returns
