@@ -138,7 +138,7 @@ func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[strin
 			return nil, err
 		}
 		if f != nil {
-			return envelope.Decode(withoutWrappedKeys(meta), f.body)
+			return envelope.Decode(envelope.WithoutWrappedKey(meta), f.body)
 		}
 	}
 	if layout != envelope.LayoutObject {

@@ -3,7 +3,6 @@ package encryptionclient
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -251,9 +251,6 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	if err != nil {
 		return nil, err
 	}
-	if env.Format == envelope.FormatV1 || env.Suite == envelope.SuiteAESCBC {
-		return nil, &envelope.PolicyError{What: fmt.Sprintf("re-wrapping a %v %s object (its format is never written; re-encrypt it instead)", env.Format, env.Suite.CipherName())}
-	}
 	if head.ContentLength != nil {
 		// The size decides the copy and sizes its part table: bound it
 		// by the format before any of that.
@@ -262,25 +259,30 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		}
 	}
 
-	newKey, out, err := c.rewrapKey(ctx, in, env)
+	expected, given := ctx.Value(encryptionContextKey{}).(map[string]string)
+	rw, err := objectcrypto.Rewrap(ctx, env, objectcrypto.RewrapRequest{
+		Current: c.keyring, Policy: c.opts.policy(), Next: in.Keyring,
+		ExpectedContext: expected, ContextGiven: given, NewContext: in.EncryptionContext,
+		AllowSameKey: in.AllowSameKey,
+	})
+	if errors.Is(err, objectcrypto.ErrCannotWrap) {
+		return nil, fmt.Errorf("%w: RewrapInput.Keyring: %w", ErrInvalidInput, err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	newEnv := env.Clone()
-	newEnv.WrapAlgorithm = newKey.WrapAlgorithm
-	newEnv.EncryptedKey = newKey.Ciphertext
-	newEnv.Description = newKey.Description
-	if err := newEnv.Validate(); err != nil {
-		return nil, err
+	newEnv := rw.Envelope
+	out := &RewrapOutput{
+		Format: env.Format, From: env.WrapAlgorithm, To: newEnv.WrapAlgorithm,
+		SourceKeyID: rw.SourceKeyID, KeyID: rw.KeyID,
 	}
-	out.Format, out.From, out.To = env.Format, env.WrapAlgorithm, newEnv.WrapAlgorithm
 	out.InstructionFile = env.InInstructionFile
 	if in.DestinationInstructionFileSuffix != "" {
 		return c.rewrapToNewInstructionFile(ctx, in, head, instr, env, newEnv, out, optFns)
 	}
 
 	if env.InInstructionFile {
-		body, err := rewrappedInstructionFile(instr.body, newEnv)
+		body, err := newEnv.RewrapInstructionFile(instr.body)
 		if err != nil {
 			return nil, err
 		}
@@ -295,7 +297,10 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		return out, nil
 	}
 
-	meta := rewrappedMetadata(head.Metadata, newEnv)
+	meta, err := newEnv.RewrapMetadata(head.Metadata)
+	if err != nil {
+		return nil, err
+	}
 	var movedBody []byte
 	var movedVersion *string
 	if metadataSize(meta) > c.opts.MetadataLimit {
@@ -306,7 +311,7 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		if err != nil {
 			return nil, err
 		}
-		meta = withoutEnvelope(head.Metadata)
+		meta = envelope.WithoutEnvelope(head.Metadata)
 		maps.Copy(meta, objEnv)
 		meta[instrBindingKey] = instructionID(body) // pairs the object with its new instruction file
 		if metadataSize(meta) > c.opts.MetadataLimit {
@@ -364,7 +369,7 @@ func (c *Client) rewrapToNewInstructionFile(ctx context.Context, in *RewrapInput
 		meta[instrBindingKey] = id // pairs it with the object, as the source is
 	}
 	if env.InInstructionFile {
-		body, err := rewrappedInstructionFile(instr.body, newEnv)
+		body, err := newEnv.RewrapInstructionFile(instr.body)
 		if err != nil {
 			return nil, err
 		}
@@ -419,204 +424,6 @@ func rewrapThreshold(in *RewrapInput) int64 {
 		return maxCopyObjectSize
 	}
 	return in.MultipartThreshold
-}
-
-// rewrapKey moves the data key of env under in.Keyring and returns the new
-// wrapped key, with an output that records the KMS keys when KMS moved it.
-// The move is authorized by the client's keyring as a read would be
-// (commitment policy, key identity, allow-list, context); an object that it
-// refuses fails, unless the new keyring proves it already wraps the data
-// key (ErrSameWrappingKey).
-func (c *Client) rewrapKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope) (*materials.EncryptedDataKey, *RewrapOutput, error) {
-	if err := c.opts.policy().CheckDecrypt(env.Suite); err != nil {
-		return nil, nil, err
-	}
-	expected, given := ctx.Value(encryptionContextKey{}).(map[string]string)
-	r := newRewrapRequest(env, expected, given, in.EncryptionContext)
-	k, out, err := c.moveKey(ctx, in, env, r)
-	if err == nil || in.AllowSameKey || ctx.Err() != nil || errors.Is(err, ErrSameWrappingKey) || errors.Is(err, ErrInvalidInput) {
-		return k, out, err
-	}
-	if alreadyUnderNewKey(ctx, in.Keyring, r) {
-		return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
-	}
-	return nil, nil, err
-}
-
-// moveKey re-wraps the stored key on the authority of the client's keyring:
-// from KMS to KMS with ReEncrypt when that keyring can authorize one,
-// otherwise by unwrapping with it and wrapping with in.Keyring.
-func (c *Client) moveKey(ctx context.Context, in *RewrapInput, env *envelope.Envelope, r *rewrapRequest) (*materials.EncryptedDataKey, *RewrapOutput, error) {
-	if re, ok := in.Keyring.(materials.ReEncrypter); ok && isKMSWrap(env.WrapAlgorithm) {
-		k, err := authorizedReEncrypt(ctx, c.keyring, re, r, in.AllowSameKey)
-		if err == nil {
-			return &k.EncryptedDataKey, &RewrapOutput{SourceKeyID: k.SourceKeyID, KeyID: k.KeyID}, nil
-		}
-		if !errors.Is(err, errors.ErrUnsupported) {
-			return nil, nil, err
-		}
-	}
-	w, ok := in.Keyring.(materials.KeyWrapper)
-	if !ok {
-		return nil, nil, invalid("the new keyring (%T) cannot wrap an existing data key: it implements neither materials.KeyWrapper nor, for a KMS-wrapped key, materials.ReEncrypter", in.Keyring)
-	}
-	dataKey, err := c.keyring.DecryptDataKey(ctx, &r.read)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer materials.Zero(dataKey)
-	if len(dataKey) != envelope.DataKeySize {
-		return nil, nil, fmt.Errorf("%w: unwrapped data key is %d bytes", ErrUnwrap, len(dataKey))
-	}
-	if env.Format == envelope.FormatV3 {
-		// Re-wrap only the data key the object is committed to.
-		params, err := env.ContentParams(dataKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		params.Zero()
-	}
-	req := &materials.WrapRequest{Suite: env.Suite, EncryptionContext: r.newContext, Plaintext: dataKey}
-	if !in.AllowSameKey {
-		// The new keyring's own unwrap is the proof that it already wraps
-		// the data key (keyrings of other packages may not check
-		// Replaces); a material description proves nothing.
-		if dk, err := in.Keyring.DecryptDataKey(ctx, &r.read); err == nil {
-			materials.Zero(dk)
-			return nil, nil, fmt.Errorf("%w: the new keyring already unwraps the stored data key", ErrSameWrappingKey)
-		}
-		req.Replaces, req.Current = &r.read.Key, c.keyring
-	}
-	k, err := w.WrapDataKey(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	return k, &RewrapOutput{}, nil
-}
-
-func isKMSWrap(w envelope.WrapAlgorithm) bool {
-	return w == envelope.WrapKMSContext || w == envelope.WrapKMS
-}
-
-// storedUserContext is the caller part of a stored KMS encryption context:
-// without the entries the client reserves. Local wraps have none.
-func storedUserContext(env *envelope.Envelope) map[string]string {
-	switch env.WrapAlgorithm {
-	case envelope.WrapKMSContext, envelope.WrapKMS:
-	default:
-		return nil
-	}
-	// kms+context: without aws:x-amz-cek-alg and kms_cmk_id; legacy kms
-	// (whose material description is the KMS context): without
-	// kms_cmk_id, as the keyring compares it (materials.KMSKeyring).
-	ec := map[string]string{}
-	for k, v := range env.Description {
-		if k != envelope.LegacyKMSKeyIDKey && (k != envelope.ReservedContextKey || env.WrapAlgorithm == envelope.WrapKMS) {
-			ec[k] = v
-		}
-	}
-	return ec
-}
-
-// wrappedKeyNames are the envelope keys that belong to the wrapped data key:
-// the ones a re-wrap replaces. The content keys stay.
-func wrappedKeyNames(f envelope.Format) []string {
-	if f == envelope.FormatV3 {
-		return []string{envelope.KeyV3WrappedKey, envelope.KeyV3Wrap, envelope.KeyV3Context, envelope.KeyV3MatDesc}
-	}
-	return []string{envelope.KeyV2WrappedKey, envelope.KeyWrapAlg, envelope.KeyMatDesc}
-}
-
-func containsFold(names []string, k string) bool {
-	for _, n := range names {
-		if strings.EqualFold(n, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// rewrappedMetadata is the object's metadata with the wrapped-key entries
-// of newEnv in place of the old ones; every other entry is kept as read.
-func rewrappedMetadata(old map[string]string, newEnv *envelope.Envelope) map[string]string {
-	names := wrappedKeyNames(newEnv.Format)
-	out := map[string]string{}
-	for k, v := range old {
-		if !containsFold(names, k) {
-			out[k] = v
-		}
-	}
-	em, _ := newEnv.Metadata() // validated by the caller
-	for _, n := range names {
-		if v, ok := em[n]; ok {
-			out[n] = v
-		}
-	}
-	return out
-}
-
-// withoutWrappedKeys is the object's metadata without the wrapped-key
-// entries of any format (V2 and V3): what an additional instruction file
-// replaces.
-func withoutWrappedKeys(old map[string]string) map[string]string {
-	names := append(wrappedKeyNames(envelope.FormatV2), wrappedKeyNames(envelope.FormatV3)...)
-	out := map[string]string{}
-	for k, v := range old {
-		if !containsFold(names, k) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// withoutEnvelope is the object's metadata without any envelope key.
-func withoutEnvelope(old map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range old {
-		if !envelope.IsReservedKey(k) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// rewrappedInstructionFile is the instruction file with the wrapped-key
-// entries of newEnv in place of the old ones; every other entry is kept as
-// it was.
-func rewrappedInstructionFile(old []byte, newEnv *envelope.Envelope) ([]byte, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(old, &raw); err != nil {
-		return nil, &envelope.MalformedError{Field: "instruction file", Reason: "not a JSON object"}
-	}
-	names := wrappedKeyNames(newEnv.Format)
-	for k := range raw {
-		if containsFold(names, k) {
-			delete(raw, k)
-		}
-	}
-	em, err := newEnv.Metadata()
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if v, ok := em[n]; ok {
-			raw[n], err = jsonString(v)
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	return json.Marshal(raw)
-}
-
-func jsonString(s string) (json.RawMessage, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // rewrapRef addresses in's object for the reads of a re-wrap.

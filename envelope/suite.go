@@ -139,6 +139,9 @@ func (w WrapAlgorithm) Legacy() bool {
 	return false
 }
 
+// IsKMS reports whether w wraps with AWS KMS (kms+context, or legacy kms).
+func (w WrapAlgorithm) IsKMS() bool { return w == WrapKMSContext || w == WrapKMS }
+
 // Known reports whether w is one of the wrap algorithms this package defines.
 func (w WrapAlgorithm) Known() bool {
 	switch w {

@@ -1,4 +1,4 @@
-package encryptionclient
+package envelope
 
 import (
 	"bytes"
@@ -7,12 +7,11 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testvectors"
 )
 
 // FuzzRewrappedEnvelope feeds stored envelopes (metadata as a JSON object,
-// and an instruction file) to the rewrite functions of a re-wrap: they must
+// and an instruction file) to the edits of a re-wrap (rewrite.go): they must
 // never panic, fail only with typed errors, and produce an envelope that
 // decodes one way, with exactly the new wrapped key and everything else
 // (content keys, other metadata, other instruction-file entries) as it was.
@@ -47,32 +46,32 @@ func FuzzRewrappedEnvelope(f *testing.F) {
 		if len(instr) == 0 {
 			instr = nil
 		}
-		env, err := envelope.Decode(meta, instr)
-		if err != nil || env.Format == envelope.FormatV1 || env.Suite == envelope.SuiteAESCBC {
+		env, err := Decode(meta, instr)
+		if err != nil || env.Format == FormatV1 || env.Suite == SuiteAESCBC {
 			return // Rewrap stops here
 		}
 		newEnv := env.Clone()
 		newEnv.EncryptedKey = newKey
 		if toKMS {
-			newEnv.WrapAlgorithm = envelope.WrapKMSContext
-			newEnv.Description = map[string]string{envelope.ReservedContextKey: env.Suite.CipherName()}
+			newEnv.WrapAlgorithm = WrapKMSContext
+			newEnv.Description = map[string]string{ReservedContextKey: env.Suite.CipherName()}
 		} else {
-			newEnv.WrapAlgorithm = envelope.WrapAESGCM
+			newEnv.WrapAlgorithm = WrapAESGCM
 			newEnv.Description = map[string]string{"generation": "2"}
 		}
 		if newEnv.Validate() != nil {
 			return
 		}
-		var got *envelope.Envelope
+		var got *Envelope
 		if env.InInstructionFile {
-			body, err := rewrappedInstructionFile(instr, newEnv)
+			body, err := newEnv.RewrapInstructionFile(instr)
 			if err != nil {
-				if !errors.Is(err, envelope.ErrMalformed) {
+				if !errors.Is(err, ErrMalformed) {
 					t.Fatalf("untyped error: %v", err)
 				}
 				return
 			}
-			if got, err = envelope.Decode(meta, body); err != nil {
+			if got, err = Decode(meta, body); err != nil {
 				t.Fatalf("the rewritten instruction file does not decode: %v\n%s", err, body)
 			}
 			if !got.InInstructionFile {
@@ -88,12 +87,15 @@ func FuzzRewrappedEnvelope(f *testing.F) {
 				}
 			}
 		} else {
-			m := rewrappedMetadata(meta, newEnv)
-			if got, err = envelope.Decode(m, nil); err != nil {
+			m, err := newEnv.RewrapMetadata(meta)
+			if err != nil {
+				t.Fatalf("metadata: %v", err)
+			}
+			if got, err = Decode(m, nil); err != nil {
 				t.Fatalf("the rewritten metadata does not decode: %v\n%v", err, m)
 			}
 			for k, v := range meta {
-				if !envelope.IsReservedKey(k) && m[k] != v {
+				if !IsReservedKey(k) && m[k] != v {
 					t.Fatalf("metadata %q changed", k)
 				}
 			}
