@@ -124,7 +124,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 
 // open decodes the envelope and unwraps the data key.
 func (c *Client) open(ctx context.Context, ref objectRef, meta map[string]string, optFns []func(*s3.Options)) (*objectcrypto.Opener, error) {
-	env, err := c.loadEnvelope(ctx, ref, meta, optFns)
+	env, _, err := c.loadEnvelope(ctx, ref, meta, forRead, optFns)
 	if err != nil {
 		return nil, err
 	}

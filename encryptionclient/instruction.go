@@ -118,16 +118,28 @@ func (c *Client) readInstructionFile(ctx context.Context, ref objectRef, version
 	}, nil
 }
 
+// envelopeUse says which instruction file an envelope is read from.
+type envelopeUse int
+
+const (
+	// forRead: the instruction file that belongs to the object version
+	// read (findInstructionFile), or an additional one that a suffix
+	// named for this read selects.
+	forRead envelopeUse = iota
+	// forRewrite: the current instruction file, which a re-wrap rewrites;
+	// one bound to another write of the key is refused.
+	forRewrite
+)
+
 // loadEnvelope decodes the envelope of an object from its metadata, reading
-// the instruction file when the metadata does not hold the wrapped key:
-// the one that belongs to the object version ref names (findInstructionFile).
-func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[string]string, optFns []func(*s3.Options)) (*envelope.Envelope, error) {
+// the instruction file when the metadata does not hold the wrapped key,
+// and returns the instruction file it used (nil when none).
+func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[string]string, use envelopeUse, optFns []func(*s3.Options)) (*envelope.Envelope, *instructionFile, error) {
 	layout, err := envelope.Detect(meta)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var instr []byte
-	if layout == envelope.LayoutObject && c.customSuffix(ctx) {
+	if layout == envelope.LayoutObject && use == forRead && c.customSuffix(ctx) {
 		// A suffix named for this read (WithInstructionFileSuffix) that is
 		// not the client's: an additional instruction file (a re-wrap with
 		// RewrapInput.DestinationInstructionFileSuffix, or Java's
@@ -135,22 +147,42 @@ func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[strin
 		// when it exists, with the object's content keys.
 		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if f != nil {
-			return envelope.Decode(envelope.WithoutWrappedKey(meta), f.body)
+			env, err := envelope.Decode(envelope.WithoutWrappedKey(meta), f.body)
+			return env, f, err
 		}
 	}
-	if layout != envelope.LayoutObject {
-		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
-		if err != nil {
-			return nil, err
+	var f *instructionFile
+	switch {
+	case layout == envelope.LayoutObject:
+	case use == forRewrite:
+		if f, err = c.readInstructionFile(ctx, ref, nil, optFns); err != nil {
+			return nil, nil, err
 		}
-		if f != nil {
-			instr = f.body
+		// The current instruction file must be the object's own: one that
+		// another write left (a bound id that differs) is not rewritten.
+		if want := bindingOf(meta); f != nil && want != "" && f.binding != "" && f.binding != want {
+			return nil, nil, fmt.Errorf("%w: the current instruction file was written for another write of this key", ErrInstructionFileMismatch)
+		}
+	default:
+		if f, err = c.findInstructionFile(ctx, ref, meta, optFns); err != nil {
+			return nil, nil, err
 		}
 	}
-	return envelope.Decode(meta, instr)
+	var body []byte
+	if f != nil {
+		body = f.body
+	}
+	env, err := envelope.Decode(meta, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !env.InInstructionFile {
+		f = nil
+	}
+	return env, f, nil
 }
 
 // Which instruction file belongs to which object version.

@@ -228,26 +228,7 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	if err != nil {
 		return nil, err
 	}
-	layout, err := envelope.Detect(head.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	var instr *instructionFile
-	if layout != envelope.LayoutObject {
-		if instr, err = c.readInstructionFile(ctx, rewrapRef(in), nil, optFns); err != nil {
-			return nil, err
-		}
-		// The current instruction file must be the object's own: one that
-		// another write left (a bound id that differs) is not re-wrapped.
-		if want := bindingOf(head.Metadata); instr != nil && want != "" && instr.binding != "" && instr.binding != want {
-			return nil, fmt.Errorf("%w: the current instruction file was written for another write of this key", ErrInstructionFileMismatch)
-		}
-	}
-	var instrBody []byte
-	if instr != nil {
-		instrBody = instr.body
-	}
-	env, err := envelope.Decode(head.Metadata, instrBody)
+	env, instr, err := c.loadEnvelope(ctx, rewrapRef(in), head.Metadata, forRewrite, optFns)
 	if err != nil {
 		return nil, err
 	}

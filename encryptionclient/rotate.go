@@ -402,18 +402,7 @@ func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
 	case l == envelope.LayoutNone:
 		// A V2 object keeps its whole envelope in the instruction file;
 		// so may an unencrypted object's namesake: trust the mark.
-		return isInstructionMarked(instrMeta)
+		return envelope.HasInstructionFileMark(instrMeta)
 	}
 	return true // V3 content keys, or an incomplete envelope, on the object
-}
-
-// isInstructionMarked reports the metadata mark that instruction files
-// carry.
-func isInstructionMarked(meta map[string]string) bool {
-	for k := range meta {
-		if strings.EqualFold(k, envelope.KeyInstrFileMark) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,5 +1,7 @@
 package envelope
 
+import "strings"
+
 // Metadata keys of the S3EC envelope, as S3 user-metadata names (without the
 // x-amz-meta- prefix of the HTTP header). Readers match them
 // case-insensitively.
@@ -97,4 +99,15 @@ func equalFold(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// HasInstructionFileMark reports whether user metadata carries the mark of
+// an instruction file ([KeyInstrFileMark], compared case-insensitively).
+func HasInstructionFileMark(meta map[string]string) bool {
+	for k := range meta {
+		if strings.EqualFold(k, KeyInstrFileMark) {
+			return true
+		}
+	}
+	return false
 }

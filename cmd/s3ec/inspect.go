@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
@@ -71,60 +73,22 @@ func defineInspect(fs *flagSet) func(context.Context, *env, []string) error {
 	}
 }
 
-// maxInstructionFile bounds what is read of an instruction file.
-const maxInstructionFile = 64 << 10
-
-// readEnvelope reads and decodes the envelope of obj with plain S3 calls:
-// HeadObject, and the instruction file when the metadata does not hold the
-// wrapped key. It unwraps nothing.
+// readEnvelope reads and decodes the envelope of obj the way the library
+// pairs objects and instruction files (encryptionclient.ReadEnvelope). It
+// unwraps nothing.
 func readEnvelope(ctx context.Context, c *s3.Client, obj s3URL, suffix string) (*s3.HeadObjectOutput, *envelope.Envelope, error) {
-	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(obj.bucket), Key: aws.String(obj.key)})
-	if err != nil {
-		return nil, nil, &objectErr{url: obj, err: err}
-	}
-	layout, err := envelope.Detect(head.Metadata)
-	if err != nil {
-		return nil, nil, &objectErr{url: obj, err: err}
-	}
-	var instr []byte
-	if layout != envelope.LayoutObject {
-		if instr, err = readInstructionFile(ctx, c, s3URL{bucket: obj.bucket, key: obj.key + suffix}); err != nil {
-			return nil, nil, err
-		}
-	}
-	env, err := envelope.Decode(head.Metadata, instr)
-	if err == envelope.ErrNotEncrypted {
-		for k := range head.Metadata {
-			if strings.EqualFold(k, envelope.KeyInstrFileMark) {
-				return nil, nil, &objectErr{url: obj, err: fmt.Errorf("%w: it is the instruction file of %s", err, s3URL{bucket: obj.bucket, key: strings.TrimSuffix(obj.key, suffix)})}
-			}
+	ctx = encryptionclient.WithInstructionFileSuffix(ctx, suffix)
+	out, err := encryptionclient.ReadEnvelope(ctx, c, &s3.HeadObjectInput{Bucket: aws.String(obj.bucket), Key: aws.String(obj.key)})
+	if base, ok := strings.CutSuffix(obj.key, suffix); ok && base != "" && errors.Is(err, encryptionclient.ErrNotEncrypted) {
+		// An instruction file (it carries the mark): name its object.
+		if h, herr := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(obj.bucket), Key: aws.String(obj.key)}); herr == nil && envelope.HasInstructionFileMark(h.Metadata) {
+			err = fmt.Errorf("%w: it is the instruction file of %s", encryptionclient.ErrNotEncrypted, s3URL{bucket: obj.bucket, key: base})
 		}
 	}
 	if err != nil {
 		return nil, nil, &objectErr{url: obj, err: err}
 	}
-	return head, env, nil
-}
-
-// readInstructionFile returns the body of an instruction file, or nil when
-// there is none.
-func readInstructionFile(ctx context.Context, c *s3.Client, u s3URL) ([]byte, error) {
-	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
-	if err != nil {
-		if isS3NotFound(err) {
-			return nil, nil
-		}
-		return nil, &objectErr{url: u, err: err}
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, maxInstructionFile+1))
-	if err != nil {
-		return nil, &objectErr{url: u, err: err}
-	}
-	if len(b) > maxInstructionFile {
-		return nil, &objectErr{url: u, err: &envelope.MalformedError{Field: "instruction file", Reason: "larger than 64 KiB"}}
-	}
-	return b, nil
+	return out.HeadObject, out.Envelope, nil
 }
 
 // inspection is what inspect reports. It holds no key material: only the
@@ -152,10 +116,6 @@ type inspection struct {
 	VersionID           string            `json:"version_id,omitempty"`
 }
 
-func isKMSWrap(w envelope.WrapAlgorithm) bool {
-	return w == envelope.WrapKMSContext || w == envelope.WrapKMS
-}
-
 func describe(obj s3URL, suffix string, head *s3.HeadObjectOutput, env *envelope.Envelope) *inspection {
 	info := &inspection{
 		URL:              obj.String(),
@@ -173,7 +133,7 @@ func describe(obj s3URL, suffix string, head *s3.HeadObjectOutput, env *envelope
 		LastModified:     head.LastModified,
 		VersionID:        aws.ToString(head.VersionId),
 	}
-	if isKMSWrap(env.WrapAlgorithm) {
+	if env.WrapAlgorithm.IsKMS() {
 		info.EncryptionContext = env.Description
 		info.KMSKeyID = env.Description[envelope.LegacyKMSKeyIDKey]
 	} else {
