@@ -340,3 +340,43 @@ func readExact(r io.Reader, buf []byte) error {
 	}
 	return nil
 }
+
+// plaintextSource works out the body's length and whether it can rewind.
+func plaintextSource(body io.Reader, contentLength *int64) (src io.Reader, seeker io.Seeker, start, size int64, err error) {
+	if body == nil {
+		if contentLength != nil && *contentLength != 0 {
+			return nil, nil, 0, 0, invalid("ContentLength %d with a nil body", *contentLength)
+		}
+		return eofReader{}, eofReader{}, 0, 0, nil
+	}
+	if s, ok := body.(io.Seeker); ok {
+		if start, err = s.Seek(0, io.SeekCurrent); err == nil {
+			seeker = s
+		}
+	}
+	switch {
+	case contentLength != nil:
+		if *contentLength < 0 {
+			return nil, nil, 0, 0, invalid("negative ContentLength")
+		}
+		size = *contentLength
+	case seeker != nil:
+		end, err := seeker.Seek(0, io.SeekEnd)
+		if err != nil {
+			return nil, nil, 0, 0, err
+		}
+		if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+			return nil, nil, 0, 0, err
+		}
+		size = end - start
+	default:
+		return nil, nil, 0, 0, ErrUnknownLength
+	}
+	return body, seeker, start, size, nil
+}
+
+// eofReader is the body of an empty object.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error)       { return 0, io.EOF }
+func (eofReader) Seek(int64, int) (int64, error) { return 0, nil }

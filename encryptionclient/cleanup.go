@@ -2,10 +2,13 @@ package encryptionclient
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 // A clean-up undoes a write that left an object unreadable (its instruction
@@ -66,4 +69,59 @@ func (c *Client) cleanupCreated(ctx context.Context, o createdObject, optFns []f
 func (c *Client) existsBefore(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) bool {
 	_, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: key, ExpectedBucketOwner: owner, RequestPayer: payer}, optFns...)
 	return !isNotFound(err)
+}
+
+// unreadable is the error of a write whose instruction file could not be
+// written (err): the object it wrote cannot be read, and is removed again
+// when this call created it (cleanupCreated). The error says which.
+func (c *Client) unreadable(ctx context.Context, o createdObject, err error, optFns []func(*s3.Options)) error {
+	switch {
+	case c.cleanupCreated(ctx, o, optFns):
+		return fmt.Errorf("%w (the object written was removed again)", err)
+	case o.existedBefore && !createdVersion(o.version):
+		return fmt.Errorf("%w; the object existed before this call and was left in place, with its content replaced and its instruction file not: it cannot be read until the call is repeated", err)
+	}
+	return fmt.Errorf("%w; the object written, which cannot be read without it, could not be removed: delete it, or repeat the call", err)
+}
+
+// removeOwnPartial deletes what a PutObject whose body failed may have left:
+// only an object that carries this call's own envelope (its IV and wrapped
+// key are unique to the call), never whatever else the key holds.
+func (c *Client) removeOwnPartial(ctx context.Context, in *s3.PutObjectInput, sent map[string]string, optFns []func(*s3.Options)) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	head, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}, optFns...)
+	if err != nil || !sameEnvelope(sent, head.Metadata) {
+		return
+	}
+	c.cleanupCreated(ctx, createdObject{
+		bucket: in.Bucket, key: in.Key, version: head.VersionId,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+	}, optFns)
+}
+
+// sameEnvelope reports whether stored holds every envelope entry of sent,
+// with the same value (names compared case-insensitively).
+func sameEnvelope(sent, stored map[string]string) bool {
+	n := 0
+	for k, v := range sent {
+		if !envelope.IsReservedKey(k) {
+			continue
+		}
+		n++
+		found := false
+		for sk, sv := range stored {
+			if strings.EqualFold(sk, k) {
+				found = sv == v
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return n > 0
 }

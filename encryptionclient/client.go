@@ -59,3 +59,10 @@ func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Cl
 
 // Options returns a copy of the client's options, defaults filled in.
 func (c *Client) Options() Options { return c.opts }
+
+// withSafety appends the client's own per-request options to the caller's.
+func withSafety(optFns []func(*s3.Options)) []func(*s3.Options) {
+	out := make([]func(*s3.Options), 0, len(optFns)+1)
+	out = append(out, optFns...)
+	return append(out, refuseSSECOverHTTP)
+}

@@ -35,16 +35,7 @@ func (c *Client) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 }
 
 func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns []func(*s3.Options)) (*s3.CopyObjectOutput, error) {
-	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
-		return nil, invalid("bucket and key are required")
-	}
-	if err := checkUserMetadata(in.Metadata); err != nil {
-		return nil, err
-	}
-	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
-		return nil, err
-	}
-	if err := checkSSEC(c.s3, in.CopySourceSSECustomerKey); err != nil {
+	if err := checkObjectWrite(c.s3, in.Bucket, in.Key, in.Metadata, in.SSECustomerKey, in.CopySourceSSECustomerKey); err != nil {
 		return nil, err
 	}
 	srcBucket, srcKey, srcVersion, err := parseCopySource(aws.ToString(in.CopySource))
@@ -151,15 +142,10 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 			CopySourceSSECustomerKeyMD5:    in.CopySourceSSECustomerKeyMD5,
 		}, optFns...)
 		if err != nil {
-			// The copy is unreadable without its instruction file. Remove
-			// it only if this call created it (cleanupCreated).
-			if c.cleanupCreated(ctx, createdObject{
+			return nil, c.unreadable(ctx, createdObject{
 				bucket: in.Bucket, key: in.Key, version: out.VersionId, existedBefore: existed,
 				owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
-			}, optFns) {
-				return nil, fmt.Errorf("copy instruction file (the object copied was removed again): %w", err)
-			}
-			return nil, fmt.Errorf("copy instruction file: %w; the destination existed before this copy and was left in place, with its content replaced and its instruction file not: it cannot be read until the copy is repeated", err)
+			}, fmt.Errorf("copy instruction file: %w", err), optFns)
 		}
 	}
 	return out, nil

@@ -174,12 +174,7 @@ func (c *Client) download(ctx context.Context, w io.WriterAt, in *s3.GetObjectIn
 		return 0, err
 	}
 	optFns := withSafety(o.ClientOptions)
-	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: in.Bucket, Key: in.Key, VersionId: in.VersionId,
-		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch, IfModifiedSince: in.IfModifiedSince, IfUnmodifiedSince: in.IfUnmodifiedSince,
-		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-	}, optFns...)
+	head, err := c.s3.HeadObject(ctx, headInput(in), optFns...)
 	if err != nil {
 		return 0, err
 	}

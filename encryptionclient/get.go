@@ -141,12 +141,7 @@ func (c *Client) getRange(ctx context.Context, in *s3.GetObjectInput, optFns []f
 	if !c.opts.EnableUnauthenticatedRanges {
 		return nil, &envelope.PolicyError{What: "ranged GetObject (a range cannot be authenticated)", Option: "encryptionclient.Options.EnableUnauthenticatedRanges"}
 	}
-	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: in.Bucket, Key: in.Key, VersionId: in.VersionId,
-		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch, IfModifiedSince: in.IfModifiedSince, IfUnmodifiedSince: in.IfUnmodifiedSince,
-		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-	}, optFns...)
+	head, err := c.s3.HeadObject(ctx, headInput(in), optFns...)
 	if err != nil {
 		return nil, err
 	}

@@ -193,13 +193,7 @@ func (c *Client) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 }
 
 func (c *Client) createMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, optFns []func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
-	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
-		return nil, invalid("bucket and key are required")
-	}
-	if err := checkUserMetadata(in.Metadata); err != nil {
-		return nil, err
-	}
-	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+	if err := checkObjectWrite(c.s3, in.Bucket, in.Key, in.Metadata, in.SSECustomerKey); err != nil {
 		return nil, err
 	}
 	limits := limitsFrom(ctx)
@@ -235,26 +229,6 @@ func (c *Client) createMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 	return out, nil
 }
 
-func checkPartSize(n int64, l partLimits) error {
-	if n < l.minPart || n > MaxPartSize || n%16 != 0 {
-		return invalid("part size %d: want a multiple of 16 from %d to %d bytes", n, l.minPart, int64(MaxPartSize))
-	}
-	return nil
-}
-
-// instructionSettings keeps what the instruction file is stored with.
-func instructionSettings(in *s3.CreateMultipartUploadInput) *s3.PutObjectInput {
-	return &s3.PutObjectInput{
-		Bucket: in.Bucket, Key: in.Key,
-		ACL: in.ACL, GrantFullControl: in.GrantFullControl, GrantRead: in.GrantRead,
-		GrantReadACP: in.GrantReadACP, GrantWriteACP: in.GrantWriteACP,
-		StorageClass: in.StorageClass, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-		ServerSideEncryption: in.ServerSideEncryption, SSEKMSKeyId: in.SSEKMSKeyId,
-		SSEKMSEncryptionContext: in.SSEKMSEncryptionContext, BucketKeyEnabled: in.BucketKeyEnabled,
-		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-	}
-}
-
 // UploadPart encrypts one part of an upload made by CreateMultipartUpload
 // and sends it. The plaintext is read into memory (up to the part size)
 // and sealed there, so SDK retries resend identical bytes. Its length is
@@ -275,7 +249,7 @@ func (c *Client) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns 
 }
 
 func (c *Client) uploadPart(ctx context.Context, in *s3.UploadPartInput, optFns []func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	if err := checkPartChecksums(in); err != nil {
+	if err := refusePlaintextChecksums(in); err != nil {
 		return nil, err
 	}
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
@@ -432,27 +406,6 @@ func readPart(body io.Reader, contentLength *int64, partSize int64) ([]byte, err
 	return buf, nil
 }
 
-func checkPartChecksums(in *s3.UploadPartInput) error {
-	if in.ContentMD5 != nil || in.ChecksumCRC32 != nil || in.ChecksumCRC32C != nil || in.ChecksumCRC64NVME != nil ||
-		in.ChecksumSHA1 != nil || in.ChecksumSHA256 != nil || in.ChecksumMD5 != nil || in.ChecksumSHA512 != nil ||
-		in.ChecksumXXHASH128 != nil || in.ChecksumXXHASH3 != nil || in.ChecksumXXHASH64 != nil {
-		return invalid("a precomputed checksum or ContentMD5 of the plaintext cannot match the ciphertext; set ChecksumAlgorithm instead")
-	}
-	return nil
-}
-
-// completedPart is the CompleteMultipartUpload entry of an uploaded part.
-// Its checksums are listed when the upload was created with a checksum
-// algorithm.
-func completedPart(num int32, out *s3.UploadPartOutput, checksums bool) *types.CompletedPart {
-	p := &types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag}
-	if checksums {
-		p.ChecksumCRC32, p.ChecksumCRC32C, p.ChecksumCRC64NVME = out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME
-		p.ChecksumSHA1, p.ChecksumSHA256 = out.ChecksumSHA1, out.ChecksumSHA256
-	}
-	return p
-}
-
 // CompleteMultipartUpload completes an upload made by CreateMultipartUpload
 // once parts 1 to the last were uploaded through this Client; it fails with
 // ErrMissingPart otherwise, and with ErrUnknownUpload for an upload it does
@@ -471,10 +424,8 @@ func (c *Client) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMul
 }
 
 func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns []func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
-	if in.ChecksumCRC32 != nil || in.ChecksumCRC32C != nil || in.ChecksumCRC64NVME != nil || in.ChecksumSHA1 != nil ||
-		in.ChecksumSHA256 != nil || in.ChecksumMD5 != nil || in.ChecksumSHA512 != nil || in.ChecksumXXHASH128 != nil ||
-		in.ChecksumXXHASH3 != nil || in.ChecksumXXHASH64 != nil {
-		return nil, invalid("a checksum of the whole plaintext cannot match the ciphertext")
+	if err := refusePlaintextChecksums(in); err != nil {
+		return nil, err
 	}
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err
@@ -514,8 +465,7 @@ func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMul
 	}
 	c.uploads.forget(k)
 	if st.instr != nil {
-		if err := c.putInstructionFile(ctx, st.instrIn, st.instr, optFns); err != nil {
-			c.deleteUnreadable(ctx, st.instrIn, out.VersionId, optFns)
+		if err := c.completeWithInstructionFile(ctx, st.instrIn, st.instr, out.VersionId, optFns); err != nil {
 			return nil, err
 		}
 	}
@@ -561,19 +511,6 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 		}
 	}
 	return slices.Clone(given.Parts), size, nil
-}
-
-// deleteUnreadable removes the object a PutObject or CompleteMultipartUpload
-// just wrote when its instruction file could not be written: without it the
-// object cannot be read. In a versioned bucket it deletes exactly the
-// version the write created (the previous version becomes current again,
-// rather than being hidden by a delete marker); otherwise the key holds
-// what this call wrote, which cannot be read (cleanupCreated).
-func (c *Client) deleteUnreadable(ctx context.Context, in *s3.PutObjectInput, version *string, optFns []func(*s3.Options)) {
-	c.cleanupCreated(ctx, createdObject{
-		bucket: in.Bucket, key: in.Key, version: version,
-		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
-	}, optFns)
 }
 
 // AbortMultipartUpload aborts a multipart upload and forgets what the

@@ -1,13 +1,18 @@
 package encryptionclient
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3ec/s3ec-go/internal/streamio"
@@ -125,3 +130,36 @@ func (b *exactBody) Read(p []byte) (int, error) {
 }
 
 func (b *exactBody) Close() error { return b.rc.Close() }
+
+// What S3's errors mean for an operation that read an object first.
+
+// changedError marks with ErrObjectChanged an S3 precondition failure (the
+// ETag read no longer matches) and a 404 (the object read is gone, or is
+// being replaced: some servers answer an in-place copy racing another
+// writer with NoSuchKey).
+func changedError(op string, err error) error {
+	var api smithy.APIError
+	var re *awshttp.ResponseError
+	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) || isNotFound(err) {
+		return fmt.Errorf("%w: %s: %w", ErrObjectChanged, op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isNotFound reports an S3 404.
+func isNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound") {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == 404
+}

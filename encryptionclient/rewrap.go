@@ -1,22 +1,16 @@
 package encryptionclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/materials"
@@ -288,15 +282,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		if c.opts.EnvelopeStorage == StoreMetadata {
 			return nil, ErrMetadataTooLarge
 		}
-		objEnv, body, err := newEnv.InstructionFile()
-		if err != nil {
+		var body []byte
+		if meta, body, err = c.inInstructionFile(newEnv, envelope.WithoutEnvelope(head.Metadata)); err != nil {
 			return nil, err
-		}
-		meta = envelope.WithoutEnvelope(head.Metadata)
-		maps.Copy(meta, objEnv)
-		meta[instrBindingKey] = instructionID(body) // pairs the object with its new instruction file
-		if metadataSize(meta) > c.opts.MetadataLimit {
-			return nil, invalid("user metadata exceeds the %d-byte limit", c.opts.MetadataLimit)
 		}
 		movedBody, out.MovedToInstructionFile = body, true
 	}
@@ -407,92 +395,8 @@ func rewrapThreshold(in *RewrapInput) int64 {
 	return in.MultipartThreshold
 }
 
-// rewrapRef addresses in's object for the reads of a re-wrap.
-func rewrapRef(in *RewrapInput) objectRef {
-	return objectRef{
-		bucket: in.Bucket, key: in.Key,
-		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
-		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
-	}
-}
-
-// putInput rewrites the instruction file with body, keeping its metadata
-// and settings, on condition that it is still the one read.
-func (o *instructionFile) putInput(in *RewrapInput, suffix string, body []byte) *s3.PutObjectInput {
-	ct := o.contentType
-	if ct == nil {
-		ct = aws.String("application/json")
-	}
-	p := &s3.PutObjectInput{
-		Bucket: in.Bucket, Key: aws.String(aws.ToString(in.Key) + suffix),
-		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
-		ContentType: ct, Metadata: maps.Clone(o.meta), IfMatch: o.etag,
-		StorageClass: o.class, ServerSideEncryption: o.sse,
-		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-	}
-	if isSSEKMS(o.sse) {
-		p.SSEKMSKeyId, p.BucketKeyEnabled = o.sseKMSKeyID, o.bucketKey
-	}
-	return p
-}
-
-// headInstructionInput writes a new instruction file for the object head
-// describes, with the object's storage and encryption settings.
-func headInstructionInput(in *RewrapInput, head *s3.HeadObjectOutput, suffix string, body []byte) *s3.PutObjectInput {
-	o := &instructionFile{
-		meta:  map[string]string{envelope.KeyInstrFileMark: "", instrBindingKey: instructionID(body)},
-		class: head.StorageClass, sse: head.ServerSideEncryption, sseKMSKeyID: head.SSEKMSKeyId, bucketKey: head.BucketKeyEnabled,
-	}
-	return o.putInput(in, suffix, body)
-}
-
 func isSSEKMS(s types.ServerSideEncryption) bool {
 	return s == types.ServerSideEncryptionAwsKms || s == types.ServerSideEncryptionAwsKmsDsse
-}
-
-// copySource addresses the current version of in's object.
-func copySource(in *RewrapInput) *string {
-	return aws.String(url.PathEscape(aws.ToString(in.Bucket)) + "/" + escapeKey(aws.ToString(in.Key)))
-}
-
-// copyInPlaceInput copies the object onto itself with new metadata,
-// keeping everything else that a copy can keep.
-func copyInPlaceInput(in *RewrapInput, head *s3.HeadObjectOutput, meta map[string]string) *s3.CopyObjectInput {
-	cp := &s3.CopyObjectInput{
-		Bucket: in.Bucket, Key: in.Key, CopySource: copySource(in), CopySourceIfMatch: head.ETag,
-		MetadataDirective: types.MetadataDirectiveReplace, Metadata: meta,
-		TaggingDirective: types.TaggingDirectiveCopy,
-		ContentType:      head.ContentType, CacheControl: head.CacheControl, ContentDisposition: head.ContentDisposition,
-		ContentEncoding: head.ContentEncoding, ContentLanguage: head.ContentLanguage, Expires: expiresOf(head),
-		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
-		StorageClass:            head.StorageClass,
-		ServerSideEncryption:    head.ServerSideEncryption,
-		ObjectLockMode:          head.ObjectLockMode, ObjectLockRetainUntilDate: head.ObjectLockRetainUntilDate,
-		ObjectLockLegalHoldStatus: head.ObjectLockLegalHoldStatus,
-		SSECustomerAlgorithm:      in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		CopySourceSSECustomerAlgorithm: in.SSECustomerAlgorithm, CopySourceSSECustomerKey: in.SSECustomerKey,
-		CopySourceSSECustomerKeyMD5: in.SSECustomerKeyMD5,
-		ExpectedBucketOwner:         in.ExpectedBucketOwner, ExpectedSourceBucketOwner: in.ExpectedBucketOwner,
-		RequestPayer: in.RequestPayer,
-	}
-	if isSSEKMS(head.ServerSideEncryption) {
-		cp.SSEKMSKeyId, cp.BucketKeyEnabled = head.SSEKMSKeyId, head.BucketKeyEnabled
-	}
-	return cp
-}
-
-// expiresOf is the object's Expires header as a time, or nil when it has
-// none or S3 returned one that is not an HTTP date.
-func expiresOf(head *s3.HeadObjectOutput) *time.Time {
-	if head.ExpiresString == nil {
-		return nil
-	}
-	t, err := http.ParseTime(*head.ExpiresString)
-	if err != nil {
-		return nil
-	}
-	return &t
 }
 
 // multipartCopy copies the object onto itself with new metadata through a
@@ -652,17 +556,4 @@ func (c *Client) objectTagging(ctx context.Context, in *RewrapInput, head *s3.He
 		v.Add(aws.ToString(t.Key), aws.ToString(t.Value))
 	}
 	return aws.String(v.Encode()), nil
-}
-
-// changedError marks with ErrObjectChanged an S3 precondition failure (the
-// ETag read no longer matches) and a 404 (the object read is gone, or is
-// being replaced: some servers answer an in-place copy racing another
-// writer with NoSuchKey).
-func changedError(op string, err error) error {
-	var api smithy.APIError
-	var re *awshttp.ResponseError
-	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) || isNotFound(err) {
-		return fmt.Errorf("%w: %s: %w", ErrObjectChanged, op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -385,24 +384,4 @@ func (c *Client) isInstructionFile(ctx context.Context, in *RotatePrefixInput, k
 		return false, err
 	}
 	return instructionFileOf(baseMeta, meta), nil
-}
-
-// instructionFileOf reports whether an object with metadata instrMeta,
-// stored at the instruction-file name of an object with metadata baseMeta,
-// is that object's instruction file rather than an object of its own that
-// happens to end in the suffix. RotatePrefix skips only such files and
-// DeleteObject(s) removes only such files.
-func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
-	if l, err := envelope.Detect(instrMeta); err != nil || l != envelope.LayoutNone {
-		return false // an envelope of its own (or a broken one): an object
-	}
-	switch l, err := envelope.Detect(baseMeta); {
-	case err != nil, l == envelope.LayoutObject:
-		return false
-	case l == envelope.LayoutNone:
-		// A V2 object keeps its whole envelope in the instruction file;
-		// so may an unencrypted object's namesake: trust the mark.
-		return envelope.HasInstructionFileMark(instrMeta)
-	}
-	return true // V3 content keys, or an incomplete envelope, on the object
 }

@@ -195,10 +195,3 @@ func guardedBuildable(b *awshttp.BuildableClient) *awshttp.BuildableClient {
 	}, k)
 	return g
 }
-
-// withSafety appends the client's own per-request options to the caller's.
-func withSafety(optFns []func(*s3.Options)) []func(*s3.Options) {
-	out := make([]func(*s3.Options), 0, len(optFns)+1)
-	out = append(out, optFns...)
-	return append(out, refuseSSECOverHTTP)
-}

@@ -17,17 +17,6 @@ import (
 	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
-// Defaults of Upload and Download.
-const (
-	// DefaultUploadPartSize is Upload's part size: 8 MiB.
-	DefaultUploadPartSize = 8 << 20
-	// DefaultDownloadPartSize is Download's range size: 8 MiB.
-	DefaultDownloadPartSize = 8 << 20
-	// DefaultConcurrency is the number of parts Upload and Download
-	// transfer at once: 4.
-	DefaultConcurrency = 4
-)
-
 // UploadOptions configure one Upload. The zero value of every field is its
 // default.
 type UploadOptions struct {
@@ -148,19 +137,7 @@ func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOpt
 	if err := o.resolve(); err != nil {
 		return nil, err
 	}
-	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
-		return nil, invalid("bucket and key are required")
-	}
-	if in.WriteOffsetBytes != nil {
-		return nil, invalid("WriteOffsetBytes: an encrypted object cannot be appended to")
-	}
-	if err := checkUserMetadata(in.Metadata); err != nil {
-		return nil, err
-	}
-	if err := checkPlaintextChecksums(in); err != nil {
-		return nil, err
-	}
-	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
+	if err := checkPutInput(c.s3, in); err != nil {
 		return nil, err
 	}
 	src, seeker, _, size, err := plaintextSource(in.Body, in.ContentLength)
@@ -314,8 +291,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		// The object is stored: its instruction file is written on the
 		// same surviving context, so that an interrupt now does not turn a
 		// stored upload into a deleted one.
-		if err := c.putInstructionFile(cctx, in, instr, optFns); err != nil {
-			c.deleteUnreadable(ctx, in, out.VersionId, optFns)
+		if err := c.completeWithInstructionFile(cctx, in, instr, out.VersionId, optFns); err != nil {
 			return nil, err
 		}
 	}
@@ -323,25 +299,6 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		Size: total, ETag: out.ETag, VersionID: out.VersionId, UploadID: aws.ToString(id),
 		Parts: len(u.completed), CompleteMultipartUpload: out,
 	}, nil
-}
-
-// createInput is the CreateMultipartUpload of a PutObject.
-func createInput(in *s3.PutObjectInput, meta map[string]string) *s3.CreateMultipartUploadInput {
-	return &s3.CreateMultipartUploadInput{
-		Bucket: in.Bucket, Key: in.Key, Metadata: meta,
-		ACL: in.ACL, GrantFullControl: in.GrantFullControl, GrantRead: in.GrantRead,
-		GrantReadACP: in.GrantReadACP, GrantWriteACP: in.GrantWriteACP,
-		CacheControl: in.CacheControl, ContentDisposition: in.ContentDisposition, ContentEncoding: in.ContentEncoding,
-		ContentLanguage: in.ContentLanguage, ContentType: in.ContentType, Expires: in.Expires,
-		ChecksumAlgorithm: in.ChecksumAlgorithm, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-		ObjectLockEventHold: in.ObjectLockEventHold, ObjectLockEventHoldDurationDays: in.ObjectLockEventHoldDurationDays,
-		ObjectLockEventHoldDurationYears: in.ObjectLockEventHoldDurationYears, ObjectLockLegalHoldStatus: in.ObjectLockLegalHoldStatus,
-		ObjectLockMode: in.ObjectLockMode, ObjectLockRetainUntilDate: in.ObjectLockRetainUntilDate,
-		ServerSideEncryption: in.ServerSideEncryption, SSEKMSKeyId: in.SSEKMSKeyId, SSEKMSEncryptionContext: in.SSEKMSEncryptionContext,
-		BucketKeyEnabled: in.BucketKeyEnabled, SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey,
-		SSECustomerKeyMD5: in.SSECustomerKeyMD5, StorageClass: in.StorageClass, Tagging: in.Tagging,
-		WebsiteRedirectLocation: in.WebsiteRedirectLocation,
-	}
 }
 
 // partsAhead is the number of parts read and encrypted ahead of the
@@ -524,21 +481,4 @@ func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num
 	u.mu.Unlock()
 	u.prog.add(int64(n))
 	return true
-}
-
-// progress serializes progress callbacks.
-type progress struct {
-	mu   sync.Mutex
-	done int64
-	fn   func(int64)
-}
-
-func (p *progress) add(n int64) {
-	if p.fn == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += n
-	p.fn(p.done)
 }

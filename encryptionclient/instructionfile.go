@@ -5,22 +5,33 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
 // maxInstructionFile bounds what is read of an instruction file: a real one
 // is well under 4 KiB.
 const maxInstructionFile = 64 << 10
+
+// completeWithInstructionFile writes the instruction file of the object a
+// PutObject, an Upload or a CompleteMultipartUpload (in, its settings) has
+// just stored as version; when it cannot be written, the object, which
+// cannot be read without it, is removed again (unreadable).
+func (c *Client) completeWithInstructionFile(ctx context.Context, in *s3.PutObjectInput, body []byte, version *string, optFns []func(*s3.Options)) error {
+	if err := c.putInstructionFile(ctx, in, body, optFns); err != nil {
+		return c.unreadable(ctx, createdObject{
+			bucket: in.Bucket, key: in.Key, version: version,
+			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+		}, err, optFns)
+	}
+	return nil
+}
 
 // putInstructionFile stores the instruction file of the object in, with
 // the object's server-side encryption, access and storage settings, and
@@ -116,73 +127,6 @@ func (c *Client) readInstructionFile(ctx context.Context, ref objectRef, version
 		meta: out.Metadata, contentType: out.ContentType,
 		class: out.StorageClass, sse: out.ServerSideEncryption, sseKMSKeyID: out.SSEKMSKeyId, bucketKey: out.BucketKeyEnabled,
 	}, nil
-}
-
-// envelopeUse says which instruction file an envelope is read from.
-type envelopeUse int
-
-const (
-	// forRead: the instruction file that belongs to the object version
-	// read (findInstructionFile), or an additional one that a suffix
-	// named for this read selects.
-	forRead envelopeUse = iota
-	// forRewrite: the current instruction file, which a re-wrap rewrites;
-	// one bound to another write of the key is refused.
-	forRewrite
-)
-
-// loadEnvelope decodes the envelope of an object from its metadata, reading
-// the instruction file when the metadata does not hold the wrapped key,
-// and returns the instruction file it used (nil when none).
-func (c *Client) loadEnvelope(ctx context.Context, ref objectRef, meta map[string]string, use envelopeUse, optFns []func(*s3.Options)) (*envelope.Envelope, *instructionFile, error) {
-	layout, err := envelope.Detect(meta)
-	if err != nil {
-		return nil, nil, err
-	}
-	if layout == envelope.LayoutObject && use == forRead && c.customSuffix(ctx) {
-		// A suffix named for this read (WithInstructionFileSuffix) that is
-		// not the client's: an additional instruction file (a re-wrap with
-		// RewrapInput.DestinationInstructionFileSuffix, or Java's
-		// re-encryption into a custom suffix) holds the wrapped key to use
-		// when it exists, with the object's content keys.
-		f, err := c.findInstructionFile(ctx, ref, meta, optFns)
-		if err != nil {
-			return nil, nil, err
-		}
-		if f != nil {
-			env, err := envelope.Decode(envelope.WithoutWrappedKey(meta), f.body)
-			return env, f, err
-		}
-	}
-	var f *instructionFile
-	switch {
-	case layout == envelope.LayoutObject:
-	case use == forRewrite:
-		if f, err = c.readInstructionFile(ctx, ref, nil, optFns); err != nil {
-			return nil, nil, err
-		}
-		// The current instruction file must be the object's own: one that
-		// another write left (a bound id that differs) is not rewritten.
-		if want := bindingOf(meta); f != nil && want != "" && f.binding != "" && f.binding != want {
-			return nil, nil, fmt.Errorf("%w: the current instruction file was written for another write of this key", ErrInstructionFileMismatch)
-		}
-	default:
-		if f, err = c.findInstructionFile(ctx, ref, meta, optFns); err != nil {
-			return nil, nil, err
-		}
-	}
-	var body []byte
-	if f != nil {
-		body = f.body
-	}
-	env, err := envelope.Decode(meta, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !env.InInstructionFile {
-		f = nil
-	}
-	return env, f, nil
 }
 
 // Which instruction file belongs to which object version.
@@ -355,20 +299,89 @@ func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, w
 	}
 }
 
-// isNotFound reports an S3 404.
-func isNotFound(err error) bool {
-	if err == nil {
+// instructionFileOf reports whether an object with metadata instrMeta,
+// stored at the instruction-file name of an object with metadata baseMeta,
+// is that object's instruction file rather than an object of its own that
+// happens to end in the suffix. RotatePrefix skips only such files and
+// DeleteObject(s) removes only such files.
+func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
+	if l, err := envelope.Detect(instrMeta); err != nil || l != envelope.LayoutNone {
+		return false // an envelope of its own (or a broken one): an object
+	}
+	switch l, err := envelope.Detect(baseMeta); {
+	case err != nil, l == envelope.LayoutObject:
+		return false
+	case l == envelope.LayoutNone:
+		// A V2 object keeps its whole envelope in the instruction file;
+		// so may an unencrypted object's namesake: trust the mark.
+		return envelope.HasInstructionFileMark(instrMeta)
+	}
+	return true // V3 content keys, or an incomplete envelope, on the object
+}
+
+// IsInstructionFile reports whether the object at key is the instruction
+// file of another object: its name is that object's key plus the
+// instruction-file suffix in force (Options.InstructionFileSuffix or
+// WithInstructionFileSuffix), it carries no envelope of its own, and the
+// object keeps its envelope, or part of it, in an instruction file (a V2
+// object with its whole envelope there: the file carries the
+// instruction-file mark). It is how DeleteObject and RotatePrefix tell
+// instruction files from ordinary objects whose names end in the suffix; a
+// listing tool can use it to skip them. Missing objects are not
+// instruction files; other errors of the HeadObject requests are returned.
+func (c *Client) IsInstructionFile(ctx context.Context, bucket, key string, optFns ...func(*s3.Options)) (bool, error) {
+	base, ok := strings.CutSuffix(key, c.suffix(ctx))
+	if !ok || base == "" || bucket == "" {
+		return false, nil
+	}
+	head := func(k string) (map[string]string, error) {
+		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}, withSafety(optFns)...)
+		if err != nil {
+			return nil, err
+		}
+		if out.Metadata == nil {
+			return map[string]string{}, nil
+		}
+		return out.Metadata, nil
+	}
+	instr, err := head(key)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, objectError("IsInstructionFile", &bucket, &key, err)
+	}
+	baseMeta, err := head(base)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, objectError("IsInstructionFile", &bucket, &base, err)
+	}
+	return instructionFileOf(baseMeta, instr), nil
+}
+
+// ownInstructionFile reports whether the object at key+suffix is key's
+// instruction file (instructionFileOf), from a HeadObject of each. An
+// object that only ends in the suffix (an ordinary object named like an
+// instruction file) is not, and neither is anything that cannot be read
+// (missing, access denied, SSE-C without its key): a delete never removes
+// what it cannot prove is an instruction file.
+func (c *Client) ownInstructionFile(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) bool {
+	head := func(k string) map[string]string {
+		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: aws.String(k), ExpectedBucketOwner: owner, RequestPayer: payer}, optFns...)
+		if err != nil {
+			return nil
+		}
+		if out.Metadata == nil {
+			return map[string]string{}
+		}
+		return out.Metadata
+	}
+	instr := head(aws.ToString(key) + c.suffix(ctx))
+	if instr == nil {
 		return false
 	}
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return true
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound") {
-		return true
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == 404
+	base := head(aws.ToString(key))
+	return base != nil && instructionFileOf(base, instr)
 }

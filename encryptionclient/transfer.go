@@ -1,0 +1,33 @@
+package encryptionclient
+
+import "sync"
+
+// What Upload and Download share.
+
+// Defaults of Upload and Download.
+const (
+	// DefaultUploadPartSize is Upload's part size: 8 MiB.
+	DefaultUploadPartSize = 8 << 20
+	// DefaultDownloadPartSize is Download's range size: 8 MiB.
+	DefaultDownloadPartSize = 8 << 20
+	// DefaultConcurrency is the number of parts Upload and Download
+	// transfer at once: 4.
+	DefaultConcurrency = 4
+)
+
+// progress serializes progress callbacks.
+type progress struct {
+	mu   sync.Mutex
+	done int64
+	fn   func(int64)
+}
+
+func (p *progress) add(n int64) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	p.fn(p.done)
+}
