@@ -68,7 +68,7 @@ func TestCommitmentPolicyOnRead(t *testing.T) {
 	_, err := e.get(e.client(kr), context.Background(), "v2obj")
 	mustErrorIs(t, err, encryptionclient.ErrPolicy)
 	var pe *envelope.PolicyError
-	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Policy.Commitment") {
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "encryptionclient.Options.CommitmentPolicy") {
 		t.Fatalf("policy error does not name the option: %v", err)
 	}
 	allow := e.client(kr, func(o *encryptionclient.Options) { o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt })

@@ -27,7 +27,10 @@ var (
 	// names the field.
 	ErrMalformed = envelope.ErrMalformed
 	// ErrPolicy: a policy refused the object or request; the
-	// *envelope.PolicyError names the option that would allow it.
+	// *envelope.PolicyError names the option that would allow it (a field
+	// of Options, such as Options.CommitmentPolicy, or a keyring's option)
+	// and, for the commitment and legacy-content rules, says which in its
+	// Setting.
 	ErrPolicy = envelope.ErrPolicy
 	// ErrInvalidCiphertext: a legacy CBC body with a bad length or padding.
 	ErrInvalidCiphertext = envelope.ErrInvalidCiphertext

@@ -8,6 +8,39 @@ import (
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
+// CommitmentPolicy says whether new objects are written with the
+// key-committing suite (V3) and whether non-committing objects (V2, V1) may
+// be read; see Options.CommitmentPolicy. It is [envelope.CommitmentPolicy],
+// so the values below and envelope's are the same. It reads and writes
+// itself as text by its name in the specification
+// ("REQUIRE_ENCRYPT_ALLOW_DECRYPT"), for configuration files and
+// [flag.TextVar]; see [ParseCommitmentPolicy].
+type CommitmentPolicy = envelope.CommitmentPolicy
+
+// The commitment policies.
+const (
+	// RequireEncryptRequireDecrypt writes V3 (key-committing) objects and
+	// reads only key-committing objects. The default.
+	RequireEncryptRequireDecrypt = envelope.RequireEncryptRequireDecrypt
+	// RequireEncryptAllowDecrypt writes V3 objects and also reads V2 (and,
+	// with EnableLegacyUnauthenticatedModes, V1 CBC) objects. Use it while
+	// migrating.
+	RequireEncryptAllowDecrypt = envelope.RequireEncryptAllowDecrypt
+	// ForbidEncryptAllowDecrypt writes V2 objects, for readers that do not
+	// understand V3 yet, and reads everything.
+	ForbidEncryptAllowDecrypt = envelope.ForbidEncryptAllowDecrypt
+)
+
+// ParseCommitmentPolicy returns the commitment policy named s, one of the
+// names CommitmentPolicy.String returns: "REQUIRE_ENCRYPT_REQUIRE_DECRYPT",
+// "REQUIRE_ENCRYPT_ALLOW_DECRYPT" or "FORBID_ENCRYPT_ALLOW_DECRYPT", in
+// upper or lower case. Any other s fails with an
+// [*envelope.CommitmentPolicyNameError] that lists them. It is
+// [envelope.ParseCommitmentPolicy].
+func ParseCommitmentPolicy(s string) (CommitmentPolicy, error) {
+	return envelope.ParseCommitmentPolicy(s)
+}
+
 // EnvelopeStorage says where PutObject stores the envelope.
 type EnvelopeStorage int
 
@@ -38,11 +71,12 @@ const (
 // Options configure a Client. The zero value of every field is its default.
 type Options struct {
 	// CommitmentPolicy decides the suite of new objects and which objects
-	// may be read. Default envelope.RequireEncryptRequireDecrypt: write V3
+	// may be read. Default RequireEncryptRequireDecrypt: write V3
 	// (key-committing) objects, read only key-committing objects. Use
 	// RequireEncryptAllowDecrypt to read V2 objects while migrating, and
-	// ForbidEncryptAllowDecrypt to write V2 for old readers.
-	CommitmentPolicy envelope.CommitmentPolicy
+	// ForbidEncryptAllowDecrypt to write V2 for old readers. A name from a
+	// configuration file converts with ParseCommitmentPolicy.
+	CommitmentPolicy CommitmentPolicy
 
 	// EnableLegacyUnauthenticatedModes allows reading legacy AES-CBC
 	// objects, which have no integrity protection. Requires a commitment
@@ -113,8 +147,18 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// policyNames name the Options behind the envelope policy in its errors.
+var policyNames = envelope.PolicyNames{
+	Commitment:            "encryptionclient.Options.CommitmentPolicy",
+	LegacyUnauthenticated: "encryptionclient.Options.EnableLegacyUnauthenticatedModes",
+}
+
 func (o *Options) policy() envelope.Policy {
-	return envelope.Policy{Commitment: o.CommitmentPolicy, LegacyUnauthenticated: o.EnableLegacyUnauthenticatedModes}
+	return envelope.Policy{
+		Commitment:            o.CommitmentPolicy,
+		LegacyUnauthenticated: o.EnableLegacyUnauthenticatedModes,
+		Names:                 policyNames,
+	}
 }
 
 // Per-request settings travel in the context, under unexported typed keys,

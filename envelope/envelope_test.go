@@ -551,7 +551,7 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 	var pe *PolicyError
-	if err := def.CheckDecrypt(SuiteAESGCM); !errors.As(err, &pe) || pe.Option == "" || !strings.Contains(err.Error(), "Policy.Commitment") {
+	if err := def.CheckDecrypt(SuiteAESGCM); !errors.As(err, &pe) || pe.Setting != SettingCommitment || !strings.Contains(err.Error(), "envelope.Policy.Commitment") {
 		t.Errorf("policy error does not name the option: %v", err)
 	}
 	if err := (Policy{LegacyUnauthenticated: true}).Validate(); err == nil {

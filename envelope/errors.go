@@ -77,17 +77,37 @@ func malformed(field, format string, args ...any) error {
 // PolicyError reports an object or request that the configured policy
 // refuses: a legacy algorithm that was not opted in to, or a non-committing
 // object under a policy that requires commitment. Option names the setting
-// that would allow it; read its documentation before you change it.
+// that would allow it, as the caller's users set it (a [Policy] takes the
+// names from its Names; a keyring names its options); read its
+// documentation before you change it.
 type PolicyError struct {
-	What   string // what was refused, e.g. "legacy content algorithm AES/CBC/PKCS5Padding"
-	Option string // the option that allows it, e.g. "envelope.Policy.LegacyUnauthenticated"
+	What   string // what was refused, e.g. "legacy wrapping algorithm kms"
+	Option string // the option that allows it, and the value to set when it is not a switch, e.g. "materials.KMSKeyringOptions.EnableLegacyWrapping"
+
+	// Setting says which setting of a Policy refused, for programs that
+	// act on it; it is SettingNone for a refusal by another rule (a
+	// keyring's, a client's), which Option names.
+	Setting PolicySetting
 }
+
+// PolicySetting is one setting of a [Policy], as a [PolicyError] reports it.
+type PolicySetting int
+
+const (
+	// SettingNone: the refusal is not one of a Policy's.
+	SettingNone PolicySetting = iota
+	// SettingCommitment: the commitment policy ([Policy.Commitment]).
+	SettingCommitment
+	// SettingLegacyUnauthenticated: the opt-in to legacy unauthenticated
+	// content ([Policy.LegacyUnauthenticated]).
+	SettingLegacyUnauthenticated
+)
 
 func (e *PolicyError) Error() string {
 	if e.Option == "" {
 		return "envelope: refused by policy: " + e.What
 	}
-	return fmt.Sprintf("envelope: refused by policy: %s (set %s to allow it)", e.What, e.Option)
+	return fmt.Sprintf("envelope: refused by policy: %s (to allow it, set %s)", e.What, e.Option)
 }
 
 // Is makes errors.Is(err, ErrPolicy) true.

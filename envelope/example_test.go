@@ -45,7 +45,7 @@ func ExamplePolicy_CheckDecrypt() {
 	fmt.Println(migrating.CheckDecrypt(envelope.SuiteAESGCM))
 	// Output:
 	// true
-	// envelope: refused by policy: non-committing content algorithm AES/GCM/NoPadding under REQUIRE_ENCRYPT_REQUIRE_DECRYPT (set Policy.Commitment (RequireEncryptAllowDecrypt) to allow it)
+	// envelope: refused by policy: non-committing content algorithm AES/GCM/NoPadding under REQUIRE_ENCRYPT_REQUIRE_DECRYPT (to allow it, set envelope.Policy.Commitment to REQUIRE_ENCRYPT_ALLOW_DECRYPT)
 	// <nil>
 }
 

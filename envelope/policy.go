@@ -1,8 +1,18 @@
 package envelope
 
+import (
+	"fmt"
+	"strings"
+)
+
 // CommitmentPolicy says whether objects are written with the key-committing
 // suite and whether non-committing objects may be read. The zero value is
 // the strictest, [RequireEncryptRequireDecrypt].
+//
+// A CommitmentPolicy is written and read as text by its name in the S3EC
+// specification (see [CommitmentPolicy.String] and [ParseCommitmentPolicy]),
+// so it can be set from a configuration file (JSON, YAML) or a command-line
+// flag ([flag.TextVar]).
 type CommitmentPolicy int
 
 const (
@@ -18,17 +28,74 @@ const (
 	ForbidEncryptAllowDecrypt
 )
 
-// String returns the policy's name in the specification.
+// commitmentPolicyNames are the policies' names in the specification, by
+// value.
+var commitmentPolicyNames = [...]string{
+	RequireEncryptRequireDecrypt: "REQUIRE_ENCRYPT_REQUIRE_DECRYPT",
+	RequireEncryptAllowDecrypt:   "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
+	ForbidEncryptAllowDecrypt:    "FORBID_ENCRYPT_ALLOW_DECRYPT",
+}
+
+func (p CommitmentPolicy) valid() bool {
+	return p >= 0 && int(p) < len(commitmentPolicyNames)
+}
+
+// String returns the policy's name in the specification, such as
+// "REQUIRE_ENCRYPT_ALLOW_DECRYPT", which [ParseCommitmentPolicy] reads
+// back. A value that is none of the three policies prints as
+// "CommitmentPolicy(N)".
 func (p CommitmentPolicy) String() string {
-	switch p {
-	case RequireEncryptRequireDecrypt:
-		return "REQUIRE_ENCRYPT_REQUIRE_DECRYPT"
-	case RequireEncryptAllowDecrypt:
-		return "REQUIRE_ENCRYPT_ALLOW_DECRYPT"
-	case ForbidEncryptAllowDecrypt:
-		return "FORBID_ENCRYPT_ALLOW_DECRYPT"
+	if !p.valid() {
+		return fmt.Sprintf("CommitmentPolicy(%d)", int(p))
 	}
-	return "CommitmentPolicy(?)"
+	return commitmentPolicyNames[p]
+}
+
+// ParseCommitmentPolicy returns the commitment policy named s: one of the
+// names that [CommitmentPolicy.String] returns,
+// REQUIRE_ENCRYPT_REQUIRE_DECRYPT, REQUIRE_ENCRYPT_ALLOW_DECRYPT and
+// FORBID_ENCRYPT_ALLOW_DECRYPT. Upper and lower case are not told apart
+// (require_encrypt_allow_decrypt is accepted too); nothing else is: no
+// surrounding space, no abbreviation, no number. Any other s fails with a
+// [*CommitmentPolicyNameError].
+func ParseCommitmentPolicy(s string) (CommitmentPolicy, error) {
+	for p, name := range commitmentPolicyNames {
+		if strings.EqualFold(s, name) {
+			return CommitmentPolicy(p), nil
+		}
+	}
+	return 0, &CommitmentPolicyNameError{Name: s}
+}
+
+// MarshalText implements [encoding.TextMarshaler]: the policy's name, as
+// String returns it. A value that is none of the three policies fails, so
+// that it is never written where it could not be read back.
+func (p CommitmentPolicy) MarshalText() ([]byte, error) {
+	if !p.valid() {
+		return nil, fmt.Errorf("envelope: cannot marshal %v: not a commitment policy", p)
+	}
+	return []byte(commitmentPolicyNames[p]), nil
+}
+
+// UnmarshalText implements [encoding.TextUnmarshaler] with
+// [ParseCommitmentPolicy]. On error *p is left as it was.
+func (p *CommitmentPolicy) UnmarshalText(text []byte) error {
+	v, err := ParseCommitmentPolicy(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// CommitmentPolicyNameError reports a name that is not a commitment
+// policy's (see [ParseCommitmentPolicy]).
+type CommitmentPolicyNameError struct {
+	Name string // the name given
+}
+
+func (e *CommitmentPolicyNameError) Error() string {
+	return fmt.Sprintf("envelope: unknown commitment policy %q: want %s", e.Name, strings.Join(commitmentPolicyNames[:], ", "))
 }
 
 // Policy collects the rules that decide which envelopes may be written and
@@ -43,6 +110,34 @@ type Policy struct {
 	// write to the bucket can alter the plaintext undetected. It also
 	// requires Commitment to allow non-committing decryption. Default false.
 	LegacyUnauthenticated bool
+
+	// Names are the names the two settings above go by where the caller's
+	// users set them; the errors of Validate and CheckDecrypt name them. A
+	// package that builds a Policy from options of its own sets them, so
+	// that its users read the names of what they set (encryptionclient
+	// names its Options fields). Default: the fields of Policy.
+	Names PolicyNames
+}
+
+// PolicyNames name the settings of a [Policy] in its errors; see
+// Policy.Names. An empty name stands for the Policy field's.
+type PolicyNames struct {
+	Commitment            string // default "envelope.Policy.Commitment"
+	LegacyUnauthenticated string // default "envelope.Policy.LegacyUnauthenticated"
+}
+
+func (p Policy) commitmentName() string {
+	if p.Names.Commitment != "" {
+		return p.Names.Commitment
+	}
+	return "envelope.Policy.Commitment"
+}
+
+func (p Policy) legacyName() string {
+	if p.Names.LegacyUnauthenticated != "" {
+		return p.Names.LegacyUnauthenticated
+	}
+	return "envelope.Policy.LegacyUnauthenticated"
 }
 
 // EncryptSuite returns the suite that new objects are written with.
@@ -53,17 +148,22 @@ func (p Policy) EncryptSuite() Suite {
 	return SuiteAESGCMCommitting
 }
 
-// Validate reports an invalid policy.
+// Validate reports an invalid policy: an unknown commitment policy, or
+// LegacyUnauthenticated under RequireEncryptRequireDecrypt (legacy content
+// never commits to its key). Its errors are [*PolicyError]s whose Setting
+// says which setting is at fault.
 func (p Policy) Validate() error {
-	switch p.Commitment {
-	case RequireEncryptRequireDecrypt, RequireEncryptAllowDecrypt, ForbidEncryptAllowDecrypt:
-	default:
-		return &PolicyError{What: "unknown commitment policy", Option: "Policy.Commitment"}
+	if !p.Commitment.valid() {
+		return &PolicyError{
+			What:    fmt.Sprintf("%s is %d, not a commitment policy (want %s)", p.commitmentName(), int(p.Commitment), strings.Join(commitmentPolicyNames[:], ", ")),
+			Setting: SettingCommitment,
+		}
 	}
 	if p.LegacyUnauthenticated && p.Commitment == RequireEncryptRequireDecrypt {
 		return &PolicyError{
-			What:   "LegacyUnauthenticated cannot be used with REQUIRE_ENCRYPT_REQUIRE_DECRYPT",
-			Option: "Policy.Commitment to RequireEncryptAllowDecrypt",
+			What:    p.legacyName() + " needs a commitment policy that reads non-committing objects, not " + p.Commitment.String(),
+			Option:  p.commitmentName() + " to " + RequireEncryptAllowDecrypt.String(),
+			Setting: SettingCommitment,
 		}
 	}
 	return nil
@@ -77,14 +177,16 @@ func (p Policy) CheckDecrypt(s Suite) error {
 	}
 	if !s.Committing() && p.Commitment == RequireEncryptRequireDecrypt {
 		return &PolicyError{
-			What:   "non-committing content algorithm " + s.CipherName() + " under REQUIRE_ENCRYPT_REQUIRE_DECRYPT",
-			Option: "Policy.Commitment (RequireEncryptAllowDecrypt)",
+			What:    "non-committing content algorithm " + s.CipherName() + " under " + p.Commitment.String(),
+			Option:  p.commitmentName() + " to " + RequireEncryptAllowDecrypt.String(),
+			Setting: SettingCommitment,
 		}
 	}
 	if !s.Authenticated() && !p.LegacyUnauthenticated {
 		return &PolicyError{
-			What:   "legacy unauthenticated content algorithm " + s.CipherName(),
-			Option: "Policy.LegacyUnauthenticated",
+			What:    "legacy unauthenticated content algorithm " + s.CipherName(),
+			Option:  p.legacyName(),
+			Setting: SettingLegacyUnauthenticated,
 		}
 	}
 	return nil

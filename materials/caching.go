@@ -138,9 +138,15 @@ func NewCachingKeyring(inner Keyring, optFns ...func(*CachingOptions)) (*Caching
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	switch {
-	case o.MaxObjects < 0, o.MaxAge < 0, o.MaxBytes < 0, o.MaxEntries < 0:
-		return nil, errors.New("materials: caching keyring: negative limit")
+	for _, f := range []struct {
+		name     string
+		negative bool
+	}{
+		{"MaxObjects", o.MaxObjects < 0}, {"MaxAge", o.MaxAge < 0}, {"MaxBytes", o.MaxBytes < 0}, {"MaxEntries", o.MaxEntries < 0},
+	} {
+		if f.negative {
+			return nil, fmt.Errorf("materials: caching keyring: CachingOptions.%s is negative", f.name)
+		}
 	}
 	if o.MaxObjects == 0 {
 		o.MaxObjects = DefaultCacheMaxObjects

@@ -125,6 +125,6 @@ func ExampleKMSKeyringOptions_enableLegacyWrapping() {
 	key, err := legacy.DecryptDataKey(context.Background(), req)
 	fmt.Println(err == nil && bytes.Equal(key, plaintext))
 	// Output:
-	// envelope: refused by policy: legacy wrapping algorithm kms (set materials.KMSKeyringOptions.EnableLegacyWrapping to allow it)
+	// envelope: refused by policy: legacy wrapping algorithm kms (to allow it, set materials.KMSKeyringOptions.EnableLegacyWrapping)
 	// true
 }

@@ -326,7 +326,7 @@ func (c *cryptoFlags) register(fs *flagSet, which cryptoFlagSet) {
 	fs.group("Encryption")
 	fs.funcVar("context", "encryption context entry `KEY=VALUE` (repeatable; KMS keyrings only): bound to the data key on upload, required to match on download", pairFlag(&c.context))
 	if which&cryptoPolicy != 0 {
-		fs.stringVar(&c.policy, "policy", "key commitment `POLICY`: require (write and read only key-committing V3 objects), allow (write V3, also read V2), forbid (write V2 for old readers, read all)")
+		fs.stringVar(&c.policy, "policy", "key commitment `POLICY`: require (write and read only key-committing V3 objects), allow (write V3, also read V2), forbid (write V2 for old readers, read all), or a policy's full name such as REQUIRE_ENCRYPT_ALLOW_DECRYPT")
 	}
 	if which&cryptoLegacyUnauth != 0 {
 		fs.boolVar(&c.legacyUnauth, "legacy-unauthenticated", "read legacy AES-CBC objects, which have no integrity protection (needs --policy allow or forbid)")
@@ -349,7 +349,10 @@ func (c *cryptoFlags) options() (func(*encryptionclient.Options), error) {
 	case "forbid":
 		p = envelope.ForbidEncryptAllowDecrypt
 	default:
-		return nil, usagef("--policy %q: want require, allow or forbid", c.policy)
+		var err error
+		if p, err = envelope.ParseCommitmentPolicy(c.policy); err != nil {
+			return nil, usagef("--policy %q: want require, allow or forbid (or a policy's full name, such as REQUIRE_ENCRYPT_ALLOW_DECRYPT)", c.policy)
+		}
 	}
 	if c.legacyUnauth && p == envelope.RequireEncryptRequireDecrypt {
 		return nil, usagef("--legacy-unauthenticated needs --policy allow or forbid (legacy objects do not commit to their key)")

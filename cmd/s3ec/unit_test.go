@@ -138,8 +138,8 @@ func TestErrorLine(t *testing.T) {
 		{&objectErr{url: s3URL{bucket: "b", key: "k"}, err: &smithy.OperationError{ServiceID: "S3", Err: &smithy.GenericAPIError{Code: "NoSuchBucket"}}}, "s3ec: s3://b/k: no such bucket"},
 		{&objectErr{url: s3URL{bucket: "b", key: "k"}, err: encryptionclient.ErrAuthentication}, "s3ec: s3://b/k: message authentication failed"},
 		{errors.New("two\nlines"), "s3ec: two lines"},
-		{&envelope.PolicyError{What: "x", Option: "Policy.Commitment (RequireEncryptAllowDecrypt)"}, "--policy allow]"},
-		{&envelope.PolicyError{What: "x", Option: "Policy.LegacyUnauthenticated"}, "--legacy-unauthenticated]"},
+		{&envelope.PolicyError{What: "x", Option: "encryptionclient.Options.CommitmentPolicy to REQUIRE_ENCRYPT_ALLOW_DECRYPT", Setting: envelope.SettingCommitment}, "--policy allow]"},
+		{&envelope.PolicyError{What: "x", Option: "encryptionclient.Options.EnableLegacyUnauthenticatedModes", Setting: envelope.SettingLegacyUnauthenticated}, "--legacy-unauthenticated]"},
 		{encryptionclient.ErrTooLarge, "--stream]"},
 	} {
 		got := errorLine(tc.err)

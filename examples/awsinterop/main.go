@@ -39,7 +39,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/encryptionclient"
-	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/examples/internal/exampleenv"
 	"github.com/s3ec/s3ec-go/internal/kmstest"
 	"github.com/s3ec/s3ec-go/internal/testvectors"
@@ -129,7 +128,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	client, err := encryptionclient.New(env.S3, materials.NewMulti(nil, discovery, rsaKeyring), func(o *encryptionclient.Options) {
-		o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
+		o.CommitmentPolicy = encryptionclient.RequireEncryptAllowDecrypt
 	})
 	if err != nil {
 		return err

@@ -33,12 +33,10 @@ type DecryptReader struct {
 	bare  bool // no padding: a run of whole blocks from inside a ciphertext
 	src   io.Reader
 	buf   *buffer
-	out   []byte // plaintext not yet returned, in buf
+	loop  streamio.Loop // holds the plaintext not yet returned, in buf
 	hold  [2 * blockSize]byte
 	nh    int // bytes in hold: the last block read and a partial one
 	total int64
-	done  bool
-	err   error
 }
 
 // NewDecryptReader returns a reader of the plaintext of ciphertext, which
@@ -83,66 +81,49 @@ func NewBlockDecryptReader(key, iv []byte, ciphertext io.Reader) (*DecryptReader
 
 // Read implements io.Reader.
 func (r *DecryptReader) Read(b []byte) (int, error) {
-	for {
-		if len(r.out) > 0 {
-			n := copy(b, r.out)
-			r.out = r.out[n:]
-			return n, nil
-		}
-		if r.done || r.err != nil {
-			r.release()
-			if r.err == nil {
-				r.err = io.EOF
-			}
-			return 0, r.err
-		}
-		if len(b) == 0 {
-			return 0, nil
-		}
-		if r.buf == nil {
-			r.buf = bufPool.Get().(*buffer)
-		}
-		r.out = r.step(r.buf[:])
+	return r.loop.Read(b, r.fill, r.release)
+}
+
+// fill decrypts the next piece of plaintext in the pooled buffer.
+func (r *DecryptReader) fill([]byte) (int, []byte, error) {
+	if r.buf == nil {
+		r.buf = bufPool.Get().(*buffer)
 	}
+	out, err := r.step(r.buf[:])
+	return 0, out, err
 }
 
 // step reads into d behind the carried bytes and returns the plaintext it
-// can release.
-func (r *DecryptReader) step(d []byte) []byte {
+// can release, and the error that ends the stream after it (io.EOF at the
+// end of a valid ciphertext).
+func (r *DecryptReader) step(d []byte) ([]byte, error) {
 	have := copy(d, r.hold[:r.nh])
 	n, err := streamio.ReadFull(r.src, d[have:])
 	have += n
 	r.total += int64(n)
 	if err == io.EOF {
 		if r.total == 0 || have%blockSize != 0 {
-			r.fail(ErrInvalidCiphertext)
-			return nil
+			return nil, r.fail(ErrInvalidCiphertext)
 		}
 		r.mode.CryptBlocks(d[:have], d[:have])
 		if r.bare {
-			r.done = true
 			r.hold = [2 * blockSize]byte{}
-			return d[:have]
+			return d[:have], io.EOF
 		}
 		pad, ok := paddingLen(d[have-blockSize : have])
 		if !ok {
 			clear(d[:have])
-			r.fail(ErrInvalidCiphertext)
-			return nil
+			return nil, r.fail(ErrInvalidCiphertext)
 		}
-		r.done = true
 		r.hold = [2 * blockSize]byte{}
-		return d[:have-pad]
-	}
-	if err != nil {
-		r.err = err
+		return d[:have-pad], io.EOF
 	}
 	// Keep the last whole block and any partial one.
 	keep := min(have, blockSize+have%blockSize)
 	release := have - keep
 	r.nh = copy(r.hold[:], d[release:have])
 	r.mode.CryptBlocks(d[:release], d[:release])
-	return d[:release]
+	return d[:release], err
 }
 
 // paddingLen returns the PKCS#7 padding length of the last block and
@@ -159,10 +140,11 @@ func paddingLen(last []byte) (int, bool) {
 	return pad, good == 1
 }
 
-func (r *DecryptReader) fail(err error) {
-	r.err = err
+// fail forgets the carried bytes and returns err.
+func (r *DecryptReader) fail(err error) error {
 	r.hold = [2 * blockSize]byte{}
 	r.nh = 0
+	return err
 }
 
 func (r *DecryptReader) release() {
@@ -176,8 +158,7 @@ func (r *DecryptReader) release() {
 // Close returns the reader's buffer to the pool. Reads after Close fail.
 // It does not close the ciphertext source.
 func (r *DecryptReader) Close() error {
-	r.out = nil
+	r.loop.Stop(r.fail(errClosed))
 	r.release()
-	r.fail(errClosed)
 	return nil
 }

@@ -24,11 +24,9 @@ type EncryptReader struct {
 	part  Part
 	src   io.Reader
 	buf   *buffer
-	out   []byte // produced but not yet returned: in buf or tag
-	total int64  // plaintext bytes read
+	loop  streamio.Loop // holds what was produced but not yet returned: in buf or tag
+	total int64         // plaintext bytes read
 	tag   [TagSize]byte
-	done  bool // the tag is in out
-	err   error
 }
 
 // EncryptReader returns a reader of the message's ciphertext followed by
@@ -46,58 +44,38 @@ func (c *Cipher) EncryptReader(plaintext io.Reader) *EncryptReader {
 
 // Read implements io.Reader.
 func (r *EncryptReader) Read(b []byte) (int, error) {
-	for {
-		if len(r.out) > 0 {
-			n := copy(b, r.out)
-			r.out = r.out[n:]
-			return n, nil
+	return r.loop.Read(b, r.produce, r.release)
+}
+
+// produce encrypts the next piece of plaintext: whole one-pass chunks in
+// the caller's buffer b, smaller reads through the pooled buffer, so that
+// encryption stays on the faster one-pass route. At the end the tag
+// follows.
+func (r *EncryptReader) produce(b []byte) (int, []byte, error) {
+	inPlace := len(b) >= sealChunk
+	var dst []byte
+	if inPlace {
+		dst = b[:len(b)&^(sealChunk-1)]
+	} else {
+		if r.buf == nil {
+			r.buf = bufPool.Get().(*buffer)
 		}
-		if r.done || r.err != nil {
-			r.release()
-			if r.err == nil {
-				r.err = io.EOF
-			}
-			return 0, r.err
-		}
-		if len(b) == 0 {
-			return 0, nil
-		}
-		var dst []byte
-		// Whole one-pass chunks are encrypted in the caller's buffer; smaller
-		// reads go through the pooled buffer so that encryption stays on the
-		// faster one-pass route.
-		inPlace := len(b) >= sealChunk
-		if inPlace {
-			dst = b[:len(b)&^(sealChunk-1)]
-		} else {
-			if r.buf == nil {
-				r.buf = bufPool.Get().(*buffer)
-			}
-			dst = r.buf[:bufSize]
-		}
-		n, err := r.fill(dst)
-		if n > 0 {
-			r.part.Encrypt(dst[:n], dst[:n])
-		}
-		if err == io.EOF {
-			r.finish()
-		} else if err != nil {
-			r.err = err
-		}
-		if inPlace {
-			if r.done {
-				r.out = r.tag[:]
-			}
-			if n > 0 {
-				return n, nil
-			}
-		} else {
-			r.out = dst[:n]
-			if r.done {
-				r.out = append(r.out, r.tag[:]...) // within buf's spare TagSize bytes
-			}
+		dst = r.buf[:bufSize]
+	}
+	n, err := r.fill(dst)
+	if n > 0 {
+		r.part.Encrypt(dst[:n], dst[:n])
+	}
+	var tag []byte
+	if err == io.EOF {
+		if err = r.finish(); err == nil {
+			tag, err = r.tag[:], io.EOF
 		}
 	}
+	if inPlace {
+		return n, tag, err
+	}
+	return 0, append(dst[:n], tag...), err // the tag fits in buf's spare TagSize bytes
 }
 
 // fill reads plaintext into dst, enforcing the size limit.
@@ -114,15 +92,15 @@ func (r *EncryptReader) fill(dst []byte) (int, error) {
 	return n, err
 }
 
-func (r *EncryptReader) finish() {
+// finish computes the tag into r.tag.
+func (r *EncryptReader) finish() error {
 	tag, err := r.part.c.Tag(r.part.Sum())
 	if err != nil {
-		r.err = err
-		return
+		return err
 	}
 	r.tag = tag
-	r.done = true
 	r.part.wipe()
+	return nil
 }
 
 func (r *EncryptReader) release() {
@@ -137,10 +115,9 @@ func (r *EncryptReader) release() {
 // Close returns the reader's buffer to the pool. Reads after Close fail.
 // It does not close the plaintext source.
 func (r *EncryptReader) Close() error {
-	r.out = nil
+	r.loop.Stop(errClosed)
 	r.release()
 	r.part.wipe()
-	r.err = errClosed
 	return nil
 }
 
@@ -150,12 +127,10 @@ type DecryptReader struct {
 	part  Part
 	src   io.Reader
 	buf   *buffer
-	out   []byte        // plaintext not yet returned
+	loop  streamio.Loop // holds the plaintext not yet returned, in buf
 	hold  [TagSize]byte // the last bytes read so far: possibly the tag
 	nh    int           // bytes in hold
 	total int64         // ciphertext and tag bytes read
-	done  bool          // the tag verified
-	err   error
 }
 
 // UnverifiedDecryptReader returns a reader of the plaintext of
@@ -180,46 +155,27 @@ func (c *Cipher) UnverifiedDecryptReader(ciphertextAndTag io.Reader) *DecryptRea
 
 // Read implements io.Reader.
 func (r *DecryptReader) Read(b []byte) (int, error) {
-	for {
-		if len(r.out) > 0 {
-			n := copy(b, r.out)
-			r.out = r.out[n:]
-			return n, nil
-		}
-		if r.done || r.err != nil {
-			r.release()
-			if r.err == nil {
-				r.err = io.EOF
-			}
-			return 0, r.err
-		}
-		if len(b) == 0 {
-			return 0, nil
-		}
-		var d []byte
-		inPlace := len(b) >= chunkSize+TagSize
-		if inPlace {
-			d = b[:(len(b)-TagSize)&^(chunkSize-1)+TagSize]
-		} else {
-			if r.buf == nil {
-				r.buf = bufPool.Get().(*buffer)
-			}
-			d = r.buf[:]
-		}
-		out := r.step(d)
-		if inPlace {
-			if len(out) > 0 {
-				return len(out), nil
-			}
-		} else {
-			r.out = out
-		}
+	return r.loop.Read(b, r.produce, r.release)
+}
+
+// produce decrypts the next piece of ciphertext: in the caller's buffer b
+// when it holds a whole chunk and a tag, otherwise in the pooled buffer.
+func (r *DecryptReader) produce(b []byte) (int, []byte, error) {
+	if len(b) >= chunkSize+TagSize {
+		out, err := r.step(b[:(len(b)-TagSize)&^(chunkSize-1)+TagSize])
+		return len(out), nil, err
 	}
+	if r.buf == nil {
+		r.buf = bufPool.Get().(*buffer)
+	}
+	out, err := r.step(r.buf[:])
+	return 0, out, err
 }
 
 // step reads into d, behind the held-back bytes, and returns the plaintext
-// it can release (a prefix of d).
-func (r *DecryptReader) step(d []byte) []byte {
+// it can release (a prefix of d) and the error that ends the stream after
+// it (io.EOF once the tag verified).
+func (r *DecryptReader) step(d []byte) ([]byte, error) {
 	have := copy(d, r.hold[:r.nh])
 	limit := r.part.c.max + TagSize
 	if room := limit - r.total + 1; int64(len(d)-have) > room {
@@ -230,41 +186,35 @@ func (r *DecryptReader) step(d []byte) []byte {
 	r.total += int64(n)
 	if r.total > limit {
 		clear(d[:have])
-		r.fail(ErrAuthentication)
-		return nil
+		return nil, r.fail(ErrAuthentication)
 	}
 	if err == io.EOF {
 		if have < TagSize {
-			r.fail(ErrAuthentication)
-			return nil
+			return nil, r.fail(ErrAuthentication)
 		}
 		body, tag := d[:have-TagSize], d[have-TagSize:have]
 		r.part.Decrypt(body, body)
 		if verr := r.part.c.Verify(tag, r.part.Sum()); verr != nil {
 			clear(d[:have])
-			r.fail(ErrAuthentication)
-			return nil
+			return nil, r.fail(ErrAuthentication)
 		}
 		r.wipe()
-		r.done = true
-		return body
-	}
-	if err != nil {
-		r.err = err
+		return body, io.EOF
 	}
 	if have < TagSize {
 		r.nh = copy(r.hold[:], d[:have])
-		return nil
+		return nil, err
 	}
 	body := d[:have-TagSize]
 	r.nh = copy(r.hold[:], d[have-TagSize:have])
 	r.part.Decrypt(body, body)
-	return body
+	return body, err
 }
 
-func (r *DecryptReader) fail(err error) {
-	r.err = err
+// fail wipes the reader's secret state and returns err.
+func (r *DecryptReader) fail(err error) error {
 	r.wipe()
+	return err
 }
 
 func (r *DecryptReader) wipe() {
@@ -284,10 +234,9 @@ func (r *DecryptReader) release() {
 // Close returns the reader's buffer to the pool. Reads after Close fail.
 // It does not close the ciphertext source.
 func (r *DecryptReader) Close() error {
-	r.out = nil
+	r.loop.Stop(errClosed)
 	r.release()
 	r.wipe()
-	r.err = errClosed
 	return nil
 }
 

@@ -42,7 +42,7 @@ func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy
 	}
 	defer dk.Zero()
 	if len(dk.Plaintext) != envelope.DataKeySize {
-		return nil, fmt.Errorf("objectcrypto: keyring returned a %d-byte data key, want %d", len(dk.Plaintext), envelope.DataKeySize)
+		return nil, fmt.Errorf("the keyring (%T) returned a %d-byte data key, want %d", kr, len(dk.Plaintext), envelope.DataKeySize)
 	}
 	env, params, err := envelope.NewForEncryption(suite, dk.WrapAlgorithm, dk.Ciphertext, dk.Description, dk.Plaintext, plaintextLength)
 	if err != nil {
@@ -101,7 +101,7 @@ func Open(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *e
 	}
 	defer materials.Zero(dataKey)
 	if len(dataKey) != envelope.DataKeySize {
-		return nil, fmt.Errorf("objectcrypto: %w: unwrapped data key is %d bytes", materials.ErrUnwrap, len(dataKey))
+		return nil, fmt.Errorf("%w: the keyring (%T) returned a %d-byte data key", materials.ErrUnwrap, kr, len(dataKey))
 	}
 	params, err := env.ContentParams(dataKey)
 	if err != nil {
@@ -272,10 +272,10 @@ func (o *Opener) RangeReader(body io.Reader, off int64) (io.Reader, error) {
 // last bytes are released. The key is copied: the opener may be closed.
 func (o *Opener) CBCRangeReader(body io.Reader, cr envelope.CBCRange) (io.Reader, error) {
 	if o.gcm != nil || len(o.cbcKey) == 0 {
-		return nil, errors.New("objectcrypto: CBCRangeReader of an object that is not CBC")
+		return nil, errors.New("CBC range read of an object that is not CBC")
 	}
 	if cr.Skip < 0 || cr.Skip > 15 || (cr.Len < 0 && (cr.Len != -1 || !cr.ToEnd || cr.Skip != 0)) {
-		return nil, fmt.Errorf("objectcrypto: invalid CBC range %+v", cr)
+		return nil, fmt.Errorf("invalid CBC range %+v", cr)
 	}
 	iv := o.Envelope.IV
 	if cr.IVInBody {

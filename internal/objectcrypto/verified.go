@@ -14,7 +14,7 @@ import (
 )
 
 // errReadAfterClose is returned by reads of a closed VerifiedReader.
-var errReadAfterClose = errors.New("objectcrypto: read after Close")
+var errReadAfterClose = errors.New("encryptionclient: read of a closed body")
 
 // VerifiedReader reads the whole body into memory and checks it before it
 // returns; the reader it returns then serves the plaintext. For GCM

@@ -1,4 +1,5 @@
-// Package streamio holds the read loop the streaming engines share.
+// Package streamio holds the read loops the streaming engines share: ReadFull
+// for their sources, Loop for their own Read methods.
 package streamio
 
 import (
