@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
 // FuzzRewrappedEnvelope feeds stored envelopes (metadata as a JSON object,
