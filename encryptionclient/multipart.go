@@ -15,6 +15,7 @@ import (
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/internal/streamio"
+	"github.com/s3ec/s3ec-go/internal/testhooks"
 )
 
 // Limits of S3 multipart uploads, in plaintext bytes.
@@ -42,9 +43,8 @@ type partLimits struct {
 var defaultLimits = partLimits{minPart: MinPartSize, maxParts: MaxUploadParts}
 
 type (
-	partSizeKey   struct{}
-	lastPartKey   struct{}
-	partLimitsKey struct{}
+	partSizeKey struct{}
+	lastPartKey struct{}
 )
 
 // WithPartSize returns a context for CreateMultipartUpload that fixes the
@@ -69,8 +69,8 @@ func isLastPart(ctx context.Context) bool {
 }
 
 func limitsFrom(ctx context.Context) partLimits {
-	if l, ok := ctx.Value(partLimitsKey{}).(partLimits); ok {
-		return l
+	if minPart, maxParts, ok := testhooks.PartLimits(ctx); ok {
+		return partLimits{minPart: minPart, maxParts: maxParts}
 	}
 	return defaultLimits
 }

@@ -125,7 +125,7 @@ func (c *Client) Upload(ctx context.Context, in *s3.PutObjectInput, optFns ...fu
 	if in == nil {
 		return nil, invalid("nil PutObjectInput")
 	}
-	o := UploadOptions{limits: defaultLimits}
+	o := UploadOptions{limits: limitsFrom(ctx)}
 	for _, fn := range optFns {
 		fn(&o)
 	}

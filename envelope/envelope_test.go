@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
 func unhex(t *testing.T, s string) []byte {

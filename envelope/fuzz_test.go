@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
 // FuzzDecode feeds arbitrary metadata (as a JSON object) and instruction

@@ -7,7 +7,7 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
 // FuzzRewrappedEnvelope feeds stored envelopes (metadata as a JSON object,

@@ -4,6 +4,8 @@ go 1.24.0
 
 replace github.com/s3ec/s3ec-go => ../
 
+replace github.com/s3ec/s3ec-go/internal/testkit/s3test => ../internal/testkit/s3test
+
 require (
 	github.com/aws/amazon-s3-encryption-client-go/v3 v3.2.0
 	github.com/aws/amazon-s3-encryption-client-go/v4 v4.0.0
@@ -11,6 +13,7 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.8
 	github.com/s3ec/s3ec-go v0.0.0-00010101000000-000000000000
+	github.com/s3ec/s3ec-go/internal/testkit/s3test v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -37,4 +40,5 @@ require (
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	golang.org/x/sys v0.35.0 // indirect
 	golang.org/x/tools v0.36.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/kmstest"
-	"github.com/s3ec/s3ec-go/internal/s3test"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 )
 
 // The servers every test shares: one in-process S3 (gofakes3) and one KMS

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 	"github.com/s3ec/s3ec-go/materials"
 	"github.com/s3ec/s3ec-go/materials/keyringtest"
 )

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 	"github.com/s3ec/s3ec-go/materials"
 	"github.com/s3ec/s3ec-go/materials/keyringtest"
 )

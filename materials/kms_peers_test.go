@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

@@ -3,8 +3,8 @@
 # the plain aws-sdk-go-v2 transfer manager (feature/s3/manager) on a fresh
 # local versitygw (installed into .bin/ on first use): 1 GiB at 1, 2 and 4
 # workers, each transfer in its own process for its peak RSS. Arguments go
-# to internal/cmd/transferbench (in the nested module internal/cmd, built here
-# with `go -C internal/cmd`), e.g.
+# to internal/tools/transferbench (in the nested module internal/tools, built here
+# with `go -C internal/tools`), e.g.
 #
 #   scripts/bench-transfer.sh                 # 1 GiB, 8 MiB parts, 3 runs
 #   scripts/bench-transfer.sh -runs 5 -concurrency 1,2,4,8
@@ -24,6 +24,6 @@ cleanup() {
 trap cleanup EXIT
 
 # A static binary: no C library in the measured RSS.
-CGO_ENABLED=0 go -C internal/cmd build -o "$BIN" ./transferbench
+CGO_ENABLED=0 go -C internal/tools build -o "$BIN" ./transferbench
 start_versitygw
 "$BIN" -endpoint "$VERSITYGW_ENDPOINT" -access-key "$S3_ACCESS_KEY" -secret-key "$S3_SECRET_KEY" "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the encryption client against the plain aws-sdk-go-v2 client on
 # a fresh local versitygw (installed into .bin/ on first use). Arguments go
-# to internal/cmd/s3ecbench (in the nested module internal/cmd, built here
-# with `go -C internal/cmd`), e.g.
+# to internal/tools/s3ecbench (in the nested module internal/tools, built here
+# with `go -C internal/tools`), e.g.
 #
 #   scripts/bench.sh -runs 5
 #   scripts/bench.sh -sizes 64MiB -runs 3 -unsigned -json /tmp/bench.json
@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 BIN=$S3EC_WORK/s3ecbench
-go -C internal/cmd build -o "$BIN" ./s3ecbench
+go -C internal/tools build -o "$BIN" ./s3ecbench
 start_versitygw
 "$BIN" -endpoint "$VERSITYGW_ENDPOINT" \
   -access-key "$S3_ACCESS_KEY" -secret-key "$S3_SECRET_KEY" "$@"

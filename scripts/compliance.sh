@@ -118,7 +118,8 @@ awk -F'\t' -v strict="$strict" '
 
 if $run; then
 	# Run every cited test in each package that defines it, inside the Go
-	# module that holds the package (interop/ is a module of its own).
+	# module that holds the package (tests/, cmd/s3ec, interop/ and the other
+	# nested modules are modules of their own).
 	names=$(awk '/^## Matrix/{m=1} m' "$doc" | grep -oE 'Test[A-Z][A-Za-z0-9_]*' | sort -u)
 	pkgs=$(printf '%s\n' "$names" | awk -F'\t' 'NR==FNR { want[$1]=1; next } ($1 in want) { print $2 }' - "$tests" | sort -u)
 	failed=()

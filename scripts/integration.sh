@@ -5,7 +5,7 @@
 #
 # The target local-kms runs the KMS parts instead against local-kms, an
 # independent KMS emulator (not AWS's), with the in-process S3 server: the
-# TestKMSPeer tests of materials/ and encryptionclient/ and the client suite
+# TestKMSPeer tests of materials/ and tests/encryptionclient/ and the client suite
 # with its "kms" keyring on local-kms (S3EC_TEST_KMS_ENDPOINT). Where the
 # two KMS implementations differ, see docs/KMS-SERVERS.md.
 #
@@ -15,13 +15,20 @@ cd "$(dirname "$0")/.."
 source scripts/servers.sh
 trap stop_servers EXIT
 
-# The packages whose tests talk to S3.
-PKGS=(./encryptionclient/... ./cmd/...)
+# The tests that talk to S3, each inside its own module: the client suite
+# (tests/encryptionclient, module tests/) and the CLI's (module cmd/s3ec).
+# Both run even when the first fails.
+s3_tests() {
+  local rc=0
+  go -C tests test -count=1 ./encryptionclient/... || rc=1
+  go -C cmd/s3ec test -count=1 ./... || rc=1
+  return $rc
+}
 
 run_suite() { # name endpoint
   echo "== client suite against $1 ($2)"
   S3EC_TEST_S3_ENDPOINT=$2 S3EC_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY S3EC_TEST_S3_SECRET_KEY=$S3_SECRET_KEY \
-    S3EC_TEST_S3_NAME=$1 go test -count=1 "${PKGS[@]}"
+    S3EC_TEST_S3_NAME=$1 s3_tests
 }
 
 # Client-suite tests that cannot run with the "kms" keyring on local-kms
@@ -42,13 +49,13 @@ run_local_kms() {
   echo "== KMS parts against local-kms ($LOCAL_KMS_ENDPOINT)"
   export S3EC_TEST_KMS_ENDPOINT=$LOCAL_KMS_ENDPOINT S3EC_TEST_KMS_NAME=local-kms S3EC_TEST_KMS_REGION=$LOCAL_KMS_REGION
   go test -count=1 -run 'TestKMSPeer' ./materials/
-  go test -count=1 -skip "$LOCAL_KMS_SKIP" ./encryptionclient/
+  go -C tests test -count=1 -skip "$LOCAL_KMS_SKIP" ./encryptionclient/
   unset S3EC_TEST_KMS_ENDPOINT S3EC_TEST_KMS_NAME S3EC_TEST_KMS_REGION
 }
 
 if [[ -n ${S3EC_TEST_S3_ENDPOINT:-} ]]; then
   echo "== client suite against ${S3EC_TEST_S3_NAME:-$S3EC_TEST_S3_ENDPOINT}"
-  go test -count=1 "${PKGS[@]}"
+  s3_tests
   exit 0
 fi
 

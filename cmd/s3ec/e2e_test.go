@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
-	"github.com/s3ec/s3ec-go/internal/s3test"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 )
 
 // The end-to-end tests run the built binary against the in-process S3

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3ec/s3ec-go/internal/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 )
 
 // A bucket writer plants an object under a KMS key of their own that

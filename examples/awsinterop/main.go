@@ -15,7 +15,7 @@
 // The other direction, AWS's clients reading what this library writes, is
 // tested by the separate module in interop/ (scripts/interop.sh).
 //
-//	go run ./examples/awsinterop
+//	go -C examples run ./awsinterop
 //
 // KMS is always the in-process test server, into which the vectors' data
 // keys are imported: AWS KMS cannot import them. S3 is the in-process test
@@ -40,8 +40,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/examples/internal/exampleenv"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

@@ -5,7 +5,7 @@
 // object of one tenant cannot be served as another's, even by someone who
 // can rewrite the object's metadata.
 //
-//	go run ./examples/encryptioncontext
+//	go -C examples run ./encryptioncontext
 //
 // It uses the in-process S3 and KMS test servers unless S3EC_EXAMPLE_BUCKET
 // or S3EC_EXAMPLE_KMS_KEY_ID name a real bucket or KMS key.

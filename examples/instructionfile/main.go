@@ -10,7 +10,7 @@
 // keys x-amz-c, x-amz-d and x-amz-i, which the format requires there), the
 // instruction file's body, and that DeleteObject removes both.
 //
-//	go run ./examples/instructionfile
+//	go -C examples run ./instructionfile
 //
 // It uses the in-process S3 test server unless S3EC_EXAMPLE_BUCKET names a
 // real bucket.

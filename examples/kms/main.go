@@ -8,7 +8,7 @@
 // The example shows the envelope S3 stores, reads the object with the same
 // keyring and with a discovery keyring, and counts the KMS calls.
 //
-//	go run ./examples/kms
+//	go -C examples run ./kms
 //
 // It uses the in-process S3 and KMS test servers unless S3EC_EXAMPLE_BUCKET
 // or S3EC_EXAMPLE_KMS_KEY_ID name a real bucket or KMS key.

@@ -13,7 +13,7 @@
 // The file is generated while it is uploaded and never held in memory; its
 // SHA-256 is computed on the way and checked against the downloads.
 //
-//	go run ./examples/largefile [-size MiB]
+//	go -C examples run ./largefile [-size MiB]
 //
 // It uses the in-process S3 test server unless S3EC_EXAMPLE_BUCKET names a
 // real bucket (the in-process server keeps the object in memory; the

@@ -3,7 +3,7 @@
 // the encryption client, shows what S3 stored (ciphertext and envelope
 // metadata) beside the decrypted text, and checks that they match.
 //
-//	go run ./examples/quickstart [file]
+//	go -C examples run ./quickstart [file]
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/encryptionclient"
-	"github.com/s3ec/s3ec-go/internal/s3test"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

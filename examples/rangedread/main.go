@@ -9,7 +9,7 @@
 // Options.EnableUnauthenticatedRanges is set, and the example ends by
 // showing the attack.
 //
-//	go run ./examples/rangedread
+//	go -C examples run ./rangedread
 //
 // It uses the in-process S3 test server unless S3EC_EXAMPLE_BUCKET names a
 // real bucket.

@@ -10,7 +10,7 @@
 // RotatePrefix, twice: the second run finds nothing left to do, which is
 // what makes an interrupted rotation safe to start again.
 //
-//	go run ./examples/rotation
+//	go -C examples run ./rotation
 //
 // It uses two local AES keys, so it needs no KMS; with KMS keyrings the
 // calls are the same, and the data key moves with KMS ReEncrypt without

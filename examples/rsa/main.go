@@ -8,7 +8,7 @@
 // client that has just the public key, shows that this client cannot read
 // it back, and reads it with the private key.
 //
-//	go run ./examples/rsa
+//	go -C examples run ./rsa
 //
 // It uses the in-process S3 test server unless S3EC_EXAMPLE_BUCKET names a
 // real bucket.

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
-	"github.com/s3ec/s3ec-go/internal/testvectors"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

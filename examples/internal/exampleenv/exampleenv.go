@@ -23,8 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/s3ec/s3ec-go/internal/kmstest"
-	"github.com/s3ec/s3ec-go/internal/s3test"
+	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 )
 
 // The environment variables that switch an example to AWS.
