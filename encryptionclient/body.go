@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
-	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // segmentSize is the unit in which a rewound body is compared with what it

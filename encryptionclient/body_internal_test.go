@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
-	"github.com/s3ec/s3ec-go/internal/streamio"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

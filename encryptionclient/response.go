@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/s3ec/s3ec-go/internal/streamio"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 )
 
 // The checks of what S3 answers to a GET: the status, the range and the

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
-	"github.com/s3ec/s3ec-go/internal/streamio"
 )
 
 // UploadOptions configure one Upload. The zero value of every field is its

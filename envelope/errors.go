@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/s3ec/s3ec-go/internal/cbcstream"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/engine/cbcstream"
+	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
 )
 
 // Sentinel errors. Test for them with [errors.Is]; the typed errors below

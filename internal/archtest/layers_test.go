@@ -21,22 +21,22 @@ const module = "github.com/s3ec/s3ec-go"
 var allowed = map[string][]string{
 	// S3 plumbing: requests, responses, placement, retries, clean-up. No
 	// engine: every crypto decision is made below it.
-	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/streamio", "internal/testhooks"},
+	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/testhooks"},
 	// Keys: keyrings wrap and unwrap data keys.
 	"materials":             {"envelope", "internal/fipsmode"},
 	"materials/keyringtest": {"envelope", "materials"},
 	// The format. It re-exports the engines' error values (one public
 	// name per error class) and imports nothing else of them.
-	"envelope": {"internal/gcmstream", "internal/cbcstream"},
+	"envelope": {"internal/engine/gcmstream", "internal/engine/cbcstream"},
 	// The per-object core: the only package that joins keys, the
 	// envelope and the engines.
-	"internal/objectcrypto": {"envelope", "materials", "internal/gcmstream", "internal/cbcstream", "internal/streamio"},
+	"internal/objectcrypto": {"envelope", "materials", "internal/engine/gcmstream", "internal/engine/cbcstream", "internal/engine/streamio"},
 	// The engines.
-	"internal/gcmstream": {"internal/streamio", "internal/fipsmode"},
-	"internal/cbcstream": {"internal/streamio"},
-	"internal/streamio":  {},
-	"internal/fipsmode":  {},
-	"internal/testhooks": {},
+	"internal/engine/gcmstream": {"internal/engine/streamio", "internal/fipsmode"},
+	"internal/engine/cbcstream": {"internal/engine/streamio"},
+	"internal/engine/streamio":  {},
+	"internal/fipsmode":         {},
+	"internal/testhooks":        {},
 }
 
 // Test kits: never imported by the library above, free to import it.

@@ -12,8 +12,8 @@ import (
 	"slices"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/cbcstream"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/engine/cbcstream"
+	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
 	"github.com/s3ec/s3ec-go/materials"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
 )
 
 // ErrPartConflict is returned by [Parts.Seal] for a part that was sealed

@@ -9,8 +9,8 @@ import (
 	"math"
 
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
-	"github.com/s3ec/s3ec-go/internal/streamio"
+	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 )
 
 // errReadAfterClose is returned by reads of a closed VerifiedReader.

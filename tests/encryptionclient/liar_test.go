@@ -20,7 +20,7 @@ import (
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
-	"github.com/s3ec/s3ec-go/internal/gcmstream"
+	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"

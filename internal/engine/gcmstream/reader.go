@@ -6,7 +6,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/s3ec/s3ec-go/internal/streamio"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 )
 
 // bufSize is the size of the buffer a reader borrows when the caller's

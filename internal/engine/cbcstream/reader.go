@@ -8,7 +8,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/s3ec/s3ec-go/internal/streamio"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 )
 
 const (
