@@ -35,7 +35,7 @@ func window(concurrency int) int { return max(1024, 8*concurrency) }
 
 // Summary counts the results of a run.
 type Summary struct {
-	Total, Done, Skipped, Failed        int64
+	Total, Done, Skipped, Failed         int64
 	TemporaryFailures, PermanentFailures int64
 
 	// Reasons counts the results by Result.Reason (and failures by
