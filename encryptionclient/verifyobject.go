@@ -99,4 +99,3 @@ func (c *Client) verifyObject(ctx context.Context, in *s3.GetObjectInput, optFns
 		ETag: head.ETag, VersionId: head.VersionId,
 	}, nil
 }
-
