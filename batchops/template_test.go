@@ -169,7 +169,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		"BatchJobRole": {
 			"s3:GetObject": {"ManifestBucket/*"}, "s3:GetObjectVersion": {"ManifestBucket/*"},
 			"s3:GetBucketLocation": {"ManifestBucket", "ReportBucket"},
-			"s3:PutObject": {"ReportBucket/${ReportPrefix}*"}, "lambda:InvokeFunction": {"function"},
+			"s3:PutObject":         {"ReportBucket/${ReportPrefix}*"}, "lambda:InvokeFunction": {"function"},
 		},
 	}
 	for role := range grants {
