@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/materials"
@@ -458,5 +459,76 @@ func TestNoKeyMaterialInResults(t *testing.T) {
 		if len(line) > 2*1024+200 {
 			t.Fatalf("report line of %d bytes", len(line))
 		}
+	}
+}
+
+func TestVersionIdsHonoured(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.plain.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &e.bucket, VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Skipf("%s: no versioning: %v", e.srv.Name, err)
+	}
+	oldKR, _ := e.kmsKeyring()
+	newKR, _ := e.kmsKeyring()
+	c := e.client(oldKR)
+	const key = "versioned.txt"
+	var versions []string
+	for i := range 2 {
+		out, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: bytes.NewReader(content(fmt.Sprint(key, i)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.VersionId) == "" {
+			t.Skipf("%s: versioning enabled but no version ids", e.srv.Name)
+		}
+		versions = append(versions, aws.ToString(out.VersionId))
+	}
+	old, cur := versions[0], versions[1]
+	manifest := fmt.Sprintf("%s,%s,%s\n%s,%s,%s\n", e.bucket, key, old, e.bucket, key, cur)
+	// A rewrite of a version that is not the current one is the client's
+	// ErrObjectChanged; the current one is rewritten.
+	for _, op := range []bulk.Operation{
+		bulk.ReEncrypt(c, bulk.ReEncryptParams{Keyring: newKR, Force: true, DryRun: true}),
+		bulk.Rewrap(c, bulk.RewrapParams{Keyring: newKR, DryRun: true}),
+	} {
+		j := mustRun(t, bulk.ReadCSV(strings.NewReader(manifest)), op, bulk.RunOptions{Concurrency: 1})
+		r := j.results[key+"?versionId="+old]
+		if r.Outcome != bulk.Failed || r.ErrorCode != "ObjectChanged" || !errors.Is(r.Err, encryptionclient.ErrObjectChanged) {
+			t.Fatalf("%s of the old version: %+v", op.Name(), r)
+		}
+		if r := j.results[key+"?versionId="+cur]; r.Outcome != bulk.Done {
+			t.Fatalf("%s of the current version: %+v", op.Name(), r)
+		}
+	}
+	// Verify and Inspect read the version named.
+	j := mustRun(t, bulk.ReadCSV(strings.NewReader(manifest)), bulk.Verify(c), bulk.RunOptions{})
+	for _, v := range versions {
+		if r := j.results[key+"?versionId="+v]; r.Reason != "verified" {
+			t.Fatalf("verify of version %s: %+v", v, r)
+		}
+	}
+	j = mustRun(t, bulk.ReadCSV(strings.NewReader(manifest)), bulk.Inspect(e.plain), bulk.RunOptions{})
+	for i, v := range versions {
+		r := j.results[key+"?versionId="+v]
+		if r.Inspection == nil || r.Inspection.PlaintextSize != int64(len(content(fmt.Sprint(key, i)))) {
+			t.Fatalf("inspect of version %s: %+v", v, r)
+		}
+	}
+}
+
+func TestOpenCSVManifestFromS3(t *testing.T) {
+	e := newEnv(t)
+	kr, _ := e.kmsKeyring()
+	keys := e.putObjects(e.client(kr), "m/", 3)
+	if _, err := e.plain.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("jobs/manifest.csv"), Body: strings.NewReader(e.csvManifest(keys))}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bulk.Open(ctx, e.plain, "s3://"+e.bucket+"/jobs/manifest.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mustRun(t, m, bulk.Verify(e.client(kr)), bulk.RunOptions{}).wantAll(t, keys, bulk.Done, "verified")
+	if _, err := bulk.Open(ctx, e.plain, "s3://"+e.bucket+"/jobs/missing.csv"); err == nil {
+		t.Fatal("a missing manifest opened")
 	}
 }
