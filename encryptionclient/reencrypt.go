@@ -186,7 +186,7 @@ type rewriteParams struct {
 	sseAlg, sseKey, sseMD5          *string
 }
 
-func (p *rewriteParams) check(client S3API) error {
+func (p *rewriteParams) check(ctx context.Context, client S3API) error {
 	switch {
 	case aws.ToString(p.bucket) == "" || aws.ToString(p.key) == "":
 		return invalid("bucket and key are required")
@@ -207,7 +207,7 @@ func (p *rewriteParams) check(client S3API) error {
 		p.threshold = DefaultReEncryptThreshold
 	}
 	if p.partSize != 0 {
-		if err := checkPartSize(p.partSize, defaultLimits); err != nil {
+		if err := checkPartSize(p.partSize, limitsFrom(ctx)); err != nil {
 			return err
 		}
 	}
@@ -388,7 +388,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 	}
-	if err := p.check(c.s3); err != nil {
+	if err := p.check(ctx, c.s3); err != nil {
 		return nil, err
 	}
 	head, err := c.headCurrent(ctx, p, optFns)
