@@ -902,3 +902,56 @@ func TestIsInstructionFileHeadInput(t *testing.T) {
 		t.Errorf("another suffix: %v %v", got, err)
 	}
 }
+
+func legacyOpts(o *encryptionclient.Options) {
+	o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
+	o.EnableLegacyUnauthenticatedModes = true
+}
+
+// Large CBC objects take the multipart path, with the plaintext length
+// recorded or not (then known only from the padding at the end); a CBC
+// body cut at a block boundary, whose recorded length no longer matches,
+// is refused before the upload completes.
+func TestReEncryptLegacyCBCMultipart(t *testing.T) {
+	e := newEnv(t)
+	partSize, threshold, size := e.mpSizes()
+	for _, withLength := range []bool{true, false} {
+		key := "bigcbc"
+		pt := randBytes(t, size)
+		kr, ct, meta := putBuiltCBC(t, e, key, pt, withLength)
+		h := newRW(e)
+		c := e.rwClient(h, kr, legacyOpts)
+		target := mustAES(t, nil)
+		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize}
+		out, err := c.ReEncrypt(e.smallParts(context.Background()), in)
+		if err != nil {
+			t.Fatalf("length recorded %v: %v", withLength, err)
+		}
+		if !out.Multipart || out.FromSuite != envelope.SuiteAESCBC || out.Size != int64(size) {
+			t.Fatalf("output %+v", out)
+		}
+		if got := e.strictRead(target, key); !bytes.Equal(got, pt) {
+			t.Fatal("plaintext differs")
+		}
+		if !withLength {
+			continue
+		}
+		// The recorded length says more than the cut body holds.
+		e.putRaw(key, ct[:len(ct)-32], meta)
+		cut, _, _ := e.raw(key)
+		h = newRW(e)
+		_, err = e.rwClient(h, kr, legacyOpts).ReEncrypt(e.smallParts(context.Background()), in)
+		if err == nil {
+			t.Fatal("a cut CBC body was re-encrypted")
+		}
+		if h.writes["CompleteMultipartUpload"] != 0 || h.writes["PutObject"] != 0 {
+			t.Fatalf("writes %v", h.writes)
+		}
+		if got, _, _ := e.raw(key); !bytes.Equal(got, cut) {
+			t.Fatal("the source changed")
+		}
+		if n := e.leftUploads(); n != 0 {
+			t.Fatalf("%d multipart uploads left", n)
+		}
+	}
+}
