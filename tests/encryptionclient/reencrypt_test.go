@@ -36,7 +36,7 @@ type rwS3 struct {
 	fakeTags       []types.Tag // served by GetObjectTagging (the in-process server has no tagging)
 	onHead         func(*s3.HeadObjectOutput)
 	onGet          func(*s3.GetObjectInput, *s3.GetObjectOutput) // may replace out.Body
-	beforeWrite    func(key string)                            // before PutObject and CompleteMultipartUpload
+	beforeWrite    func(key string)                              // before PutObject and CompleteMultipartUpload
 	failDeleteKeys map[string]bool
 }
 
