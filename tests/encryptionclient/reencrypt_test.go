@@ -955,3 +955,66 @@ func TestReEncryptLegacyCBCMultipart(t *testing.T) {
 		}
 	}
 }
+
+// Connections cut in the middle of a ReEncrypt (toxiproxy): every part
+// upload cut until the SDK's retries are exhausted, or the source's body
+// cut mid-stream. The ReEncrypt fails, the source is intact and still
+// reads with its key, and no multipart upload is left; run again without
+// faults, it succeeds.
+func TestFaultReEncryptCutMidway(t *testing.T) {
+	e := newEnv(t)
+	r := newFaultRig(t, e)
+	ctx := e.faultCtx(faultCtx(t))
+	old := e.krs["aes"]
+	pt := randBytes(t, 1<<20+333)
+	ps := e.faultPartSize()
+	for _, tc := range []struct {
+		name  string
+		match func(*http.Request) bool
+		toxic string
+	}{
+		{"parts", isUploadPart, cutAfter("upstream", 20<<10)},
+		{"source", isGet("/reenc/source"), cutAfter("downstream", 300<<10)},
+	} {
+		key := "reenc/" + tc.name
+		if tc.name == "source" {
+			key = "reenc/source"
+		}
+		if err := e.put(e.client(old, writeV2), context.Background(), key, pt); err != nil {
+			t.Fatal(err)
+		}
+		stored, _, _ := e.raw(key)
+		c := r.client(allowV2)
+		target := mustAES(t, nil)
+		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: 256 << 10, PartSize: ps, Concurrency: 2}
+		r.arm(1000, tc.match, tc.toxic)
+		_, err := c.ReEncrypt(ctx, in)
+		hits := r.disarm()
+		if err == nil {
+			t.Fatalf("%s: ReEncrypt succeeded through %d cut connections", tc.name, hits)
+		}
+		if hits == 0 {
+			t.Fatalf("%s: no fault injected", tc.name)
+		}
+		t.Logf("%s: %d cut connections: %v", tc.name, hits, err)
+		if got, _, _ := e.raw(key); !bytes.Equal(got, stored) {
+			t.Fatalf("%s: the source changed", tc.name)
+		}
+		if got, err := e.get(e.client(old, allowV2), context.Background(), key); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%s: the source no longer reads: %v", tc.name, err)
+		}
+		if n := e.leftUploads(); n != 0 {
+			t.Fatalf("%s: %d multipart uploads left", tc.name, n)
+		}
+		out, err := c.ReEncrypt(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: rerun without faults: %v", tc.name, err)
+		}
+		if !out.Multipart {
+			t.Fatalf("%s: not multipart", tc.name)
+		}
+		if got := e.strictRead(target, key); !bytes.Equal(got, pt) {
+			t.Fatalf("%s: plaintext differs", tc.name)
+		}
+	}
+}
