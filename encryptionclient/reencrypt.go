@@ -238,7 +238,7 @@ func (c *Client) headCurrent(ctx context.Context, p *rewriteParams, optFns []fun
 		return nil, err
 	}
 	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
-		return nil, fmt.Errorf("%w: version %s is not the current version (%s); only the current version can be rewritten in place", ErrObjectChanged, *p.versionID, aws.ToString(head.VersionId))
+		return nil, fmt.Errorf("%w: version %s is not the current version; only the current version can be rewritten in place", ErrObjectChanged, *p.versionID)
 	}
 	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
 		return nil, fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)
@@ -428,7 +428,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	}
 	if !in.Force && env.Format == toFormat && env.Suite == toSuite &&
 		sameContext(env.UserContext(), newContext) && objectcrypto.WrappedBy(ctx, env, target) {
-		return nil, fmt.Errorf("%w: %v %s, and the target keyring unwraps its data key", ErrAlreadyCurrent, env.Format, env.Suite.CipherName())
+		return nil, fmt.Errorf("%w: %v %v, and the target keyring unwraps its data key", ErrAlreadyCurrent, env.Format, env.Suite)
 	}
 
 	size := int64(-1)

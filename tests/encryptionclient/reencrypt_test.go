@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -1017,4 +1018,57 @@ func TestFaultReEncryptCutMidway(t *testing.T) {
 			t.Fatalf("%s: plaintext differs", tc.name)
 		}
 	}
+}
+
+// reEncryptCatalogue gives the rows of docs/ERRORS.md for ReEncrypt,
+// Adopt and VerifyObject (TestErrorCatalogue).
+func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
+	t.Helper()
+	ctx := context.Background()
+	var rows []*catalogueRow
+	add := func(input, call, class string, is, err error) {
+		rows = append(rows, &catalogueRow{input: input, call: call, class: class, is: is, err: err})
+	}
+	kr := e.krs["aes"]
+	c := e.client(kr)
+	b := &e.bucket
+	if err := e.put(c, ctx, "re/v3", []byte("catalogue")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.put(c, ctx, "re/tampered", []byte("catalogue")); err != nil {
+		t.Fatal(err)
+	}
+	e.tamper("re/tampered", 3)
+	e.putRaw("re/plain", []byte("catalogue"), nil)
+
+	_, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3")})
+	add("ReEncrypt of a V3 object under the target key (a rerun)", "ReEncrypt", "ErrAlreadyCurrent", encryptionclient.ErrAlreadyCurrent, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("ReEncrypt of an unencrypted object", "ReEncrypt", "ErrNotEncrypted", encryptionclient.ErrNotEncrypted, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/tampered"), Force: true})
+	add("ReEncrypt of an altered object", "ReEncrypt", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
+	h := newRW(e)
+	retain := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	h.onHead = func(o *s3.HeadObjectOutput) {
+		o.ObjectLockMode, o.ObjectLockRetainUntilDate = types.ObjectLockModeCompliance, &retain
+	}
+	_, err = e.rwClient(h, kr).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), Force: true})
+	add("ReEncrypt of an object under Object Lock retention", "ReEncrypt", "ErrObjectLocked", encryptionclient.ErrObjectLocked, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), VersionId: aws.String("not-the-current-one")})
+	add("ReEncrypt of a version that is not the current one", "ReEncrypt", "ErrObjectChanged", encryptionclient.ErrObjectChanged, err)
+	_, err = c.ReEncrypt(ctx, nil)
+	add("nil ReEncryptInput", "ReEncrypt", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
+	_, err = c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/v3")})
+	add("Adopt of an encrypted object", "Adopt", "ErrAlreadyEncrypted", encryptionclient.ErrAlreadyEncrypted, err)
+	h = newRW(e)
+	h.onGet = func(in *s3.GetObjectInput, out *s3.GetObjectOutput) {
+		out.Body = &shortBody{r: io.LimitReader(out.Body, 4), c: out.Body}
+	}
+	_, err = e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("Adopt of an object whose body ends before its Content-Length", "Adopt", "ErrTruncated", encryptionclient.ErrTruncated, err)
+	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/tampered")})
+	add("VerifyObject of an altered object", "VerifyObject", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
+	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
+	add("VerifyObject with a Range", "VerifyObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
+	return rows
 }
