@@ -51,6 +51,7 @@ const (
 	EnvBuckets                = "S3EC_BUCKETS"
 	EnvDeadlineMargin         = "S3EC_DEADLINE_MARGIN"
 	EnvS3UsePathStyle         = "S3EC_S3_USE_PATH_STYLE"
+	EnvDataKeyCacheMaxObjects = "S3EC_DATA_KEY_CACHE_MAX_OBJECTS"
 )
 
 // Limits of user arguments: S3 Batch Operations allows at most 10 entries,
@@ -142,6 +143,12 @@ type Config struct {
 	// S3UsePathStyle addresses buckets in the path (S3EC_S3_USE_PATH_STYLE),
 	// for S3-compatible endpoints.
 	S3UsePathStyle bool
+	// DataKeyCacheMaxObjects is the most objects one data key encrypts in
+	// a reencrypt or adopt job (S3EC_DATA_KEY_CACHE_MAX_OBJECTS): new data
+	// keys come from a materials.CachingKeyring around the target keyring,
+	// kept across invocations, with its default age (5 minutes) and byte
+	// limits. 0: materials.DefaultCacheMaxObjects; 1 turns caching off.
+	DataKeyCacheMaxObjects int
 
 	// ConfigError is an error found while the configuration was read.
 	// When set, every task fails with it (PermanentFailure), so that a
@@ -215,6 +222,13 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		c.KMSMaxAttempts = n
 	}
+	if v := get(EnvDataKeyCacheMaxObjects); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<20 {
+			return fail(EnvDataKeyCacheMaxObjects, errors.New("not an integer from 1 to 1048576"))
+		}
+		c.DataKeyCacheMaxObjects = n
+	}
 	c.InstructionFileSuffix = get(EnvInstructionFileSuffix)
 	c.Buckets = splitList(get(EnvBuckets))
 	if v := get(EnvDeadlineMargin); v != "" {
@@ -260,6 +274,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("batchops: %s: %w", EnvInstructionFileSuffix, err)
 		}
 	}
+	if c.DataKeyCacheMaxObjects < 0 {
+		return fmt.Errorf("batchops: negative %s", EnvDataKeyCacheMaxObjects)
+	}
 	if c.DeadlineMargin < 0 {
 		return fmt.Errorf("batchops: negative %s", EnvDeadlineMargin)
 	}
@@ -302,12 +319,13 @@ type settings struct {
 	kmsAttempts       int
 	suffix            string
 	pathStyle         bool
+	cacheObjects      int
 }
 
 // clientKey identifies the clients settings need (the per-task parameters
 // dryRun, force and the encryption context are not part of it).
 func (s *settings) clientKey() string {
-	return fmt.Sprintf("%q|%q|%d|%t|%g|%d|%q|%t", s.readable, s.target, s.policy, s.legacy, s.kmsRate, s.kmsAttempts, s.suffix, s.pathStyle)
+	return fmt.Sprintf("%q|%q|%d|%t|%g|%d|%q|%t|%d", s.readable, s.target, s.policy, s.legacy, s.kmsRate, s.kmsAttempts, s.suffix, s.pathStyle, s.cacheObjects)
 }
 
 // ArgumentError reports a job configuration that cannot run: a user
@@ -362,7 +380,7 @@ func (c *Config) resolve(args map[string]string) (*settings, error) {
 	s := &settings{
 		operation: c.Operation, policy: c.CommitmentPolicy, legacy: c.EnableLegacy,
 		dryRun: c.DryRun, force: c.Force, kmsRate: c.KMSRequestsPerSecond, kmsAttempts: c.KMSMaxAttempts,
-		suffix: c.InstructionFileSuffix, pathStyle: c.S3UsePathStyle,
+		suffix: c.InstructionFileSuffix, pathStyle: c.S3UsePathStyle, cacheObjects: c.DataKeyCacheMaxObjects,
 		encryptionContext: c.EncryptionContext,
 	}
 	var err error

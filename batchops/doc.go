@@ -45,6 +45,7 @@
 //	                       S3EC_ENABLE_LEGACY                (deployment only) read AES-CBC objects and legacy kms wraps
 //	                       S3EC_KMS_MAX_ATTEMPTS             (deployment only) attempts per KMS request (default 10)
 //	                       S3EC_BUCKETS                      (deployment only) the buckets a task may name
+//	                       S3EC_DATA_KEY_CACHE_MAX_OBJECTS   (deployment only) objects per cached data key of reencrypt/adopt (default 1000; 1: off)
 //	                       S3EC_DEADLINE_MARGIN              (deployment only) default 15s
 //	                       S3EC_S3_USE_PATH_STYLE            (deployment only) path-style S3 addressing
 //
@@ -67,7 +68,11 @@
 // instance. The KMS client has bulk.RateLimit (requests per second of one
 // instance: the job's share of the account's KMS quota divided by the
 // function's reserved concurrency) and bulk.Retry (throttling retried with
-// backoff, then TemporaryFailure).
+// backoff, then TemporaryFailure). The new data keys of reencrypt and
+// adopt come from a materials.CachingKeyring around the target keyring,
+// kept with the clients: one GenerateDataKey serves up to
+// S3EC_DATA_KEY_CACHE_MAX_OBJECTS objects (V3 only; each object still
+// derives its own content key), for at most 5 minutes.
 //
 // # The Lambda deadline
 //

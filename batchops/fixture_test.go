@@ -15,6 +15,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
@@ -91,11 +92,18 @@ func (f *fixture) handler(extra map[string]string) *Handler {
 // put writes an object encrypted under keyARN and returns its version id.
 func (f *fixture) put(keyARN, key, body string) string {
 	f.t.Helper()
+	return f.putWith(encryptionclient.RequireEncryptRequireDecrypt, keyARN, key, body)
+}
+
+// putWith writes an object under keyARN in the format policy writes (V2
+// for ForbidEncryptAllowDecrypt).
+func (f *fixture) putWith(policy encryptionclient.CommitmentPolicy, keyARN, key, body string) string {
+	f.t.Helper()
 	kr, err := materials.NewKMSKeyring(f.kms.Client(), keyARN)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c, err := encryptionclient.New(f.raw, kr)
+	c, err := encryptionclient.New(f.raw, kr, func(o *encryptionclient.Options) { o.CommitmentPolicy = policy })
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -259,4 +267,14 @@ func (f *fixture) checkRewrapped(objs []testObject) {
 			f.t.Errorf("%q still reads with the old key", o.key)
 		}
 	}
+}
+
+// format returns the envelope format of an object.
+func (f *fixture) format(key string) envelope.Format {
+	f.t.Helper()
+	out, err := encryptionclient.ReadEnvelope(context.Background(), f.raw, &s3.HeadObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(key)})
+	if err != nil {
+		f.t.Fatalf("ReadEnvelope %q: %v", key, err)
+	}
+	return out.Envelope.Format
 }

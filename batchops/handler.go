@@ -60,6 +60,16 @@ type clientSet struct {
 	kms    *kms.Client
 	enc    *encryptionclient.Client // nil for inspect
 	target *materials.KMSKeyring    // nil for verify and inspect
+	// writer wraps the new data keys of reencrypt and adopt: a caching
+	// keyring around target (nil for the other operations).
+	writer *materials.CachingKeyring
+}
+
+// close zeroes the cached data keys.
+func (cs *clientSet) close() {
+	if cs.writer != nil {
+		_ = cs.writer.Close()
+	}
 }
 
 // NewHandler returns a handler for the deployment's configuration cfg. An
@@ -267,9 +277,9 @@ func (h *Handler) operation(s *settings) (bulk.Operation, error) {
 	case OpRewrap:
 		return bulk.Rewrap(cs.enc, bulk.RewrapParams{Keyring: cs.target, EncryptionContext: s.encryptionContext, DryRun: s.dryRun}), nil
 	case OpReEncrypt:
-		return bulk.ReEncrypt(cs.enc, bulk.ReEncryptParams{Keyring: cs.target, EncryptionContext: s.encryptionContext, DryRun: s.dryRun, Force: s.force}), nil
+		return bulk.ReEncrypt(cs.enc, bulk.ReEncryptParams{Keyring: cs.writer, EncryptionContext: s.encryptionContext, DryRun: s.dryRun, Force: s.force}), nil
 	case OpAdopt:
-		return bulk.Adopt(cs.enc, bulk.AdoptParams{Keyring: cs.target, EncryptionContext: s.encryptionContext, DryRun: s.dryRun}), nil
+		return bulk.Adopt(cs.enc, bulk.AdoptParams{Keyring: cs.writer, EncryptionContext: s.encryptionContext, DryRun: s.dryRun}), nil
 	case OpVerify:
 		return bulk.Verify(cs.enc), nil
 	case OpInspect:
@@ -291,24 +301,36 @@ func (h *Handler) clientsFor(s *settings) (*clientSet, error) {
 		return nil, err
 	}
 	if len(h.clients) >= maxClientSets {
+		for _, old := range h.clients {
+			old.close()
+		}
 		clear(h.clients)
 	}
 	h.clients[key] = cs
 	return cs, nil
 }
 
-func (h *Handler) build(s *settings) (*clientSet, error) {
+func (h *Handler) build(s *settings) (_ *clientSet, err error) {
 	cs := &clientSet{}
+	defer func() {
+		if err != nil {
+			cs.close()
+		}
+	}()
 	pathStyle := s.pathStyle
 	cs.s3 = s3.NewFromConfig(h.cfg.AWS, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 	if s.operation == OpInspect {
 		return cs, nil
 	}
 	cs.kms = kms.NewFromConfig(h.cfg.AWS, bulk.RateLimit(s.kmsRate), bulk.Retry(s.kmsAttempts))
-	var err error
 	if s.target != "" {
 		if cs.target, err = materials.NewKMSKeyring(cs.kms, s.target, func(o *materials.KMSKeyringOptions) { o.EnableLegacyWrapping = s.legacy }); err != nil {
 			return nil, fmt.Errorf("batchops: target key: %w", err)
+		}
+		if s.operation == OpReEncrypt || s.operation == OpAdopt {
+			if cs.writer, err = materials.NewCachingKeyring(cs.target, func(o *materials.CachingOptions) { o.MaxObjects = s.cacheObjects }); err != nil {
+				return nil, fmt.Errorf("batchops: data-key cache: %w", err)
+			}
 		}
 	}
 	// The client's keyring reads: a discovery keyring limited to the

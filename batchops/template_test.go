@@ -203,7 +203,7 @@ func TestTemplateFunction(t *testing.T) {
 	vars := get(fn, "Environment", "Variables").(map[string]any)
 	known := []string{EnvOperation, EnvAllowedOperations, EnvKMSKeyIDs, EnvTargetKMSKeyID, EnvAllowedTargetKMSKeyIDs,
 		EnvEncryptionContext, EnvCommitmentPolicy, EnvEnableLegacy, EnvDryRun, EnvForce, EnvKMSRequestsPerSecond,
-		EnvKMSMaxAttempts, EnvInstructionFileSuffix, EnvBuckets, EnvDeadlineMargin, EnvS3UsePathStyle}
+		EnvKMSMaxAttempts, EnvInstructionFileSuffix, EnvBuckets, EnvDeadlineMargin, EnvS3UsePathStyle, EnvDataKeyCacheMaxObjects}
 	for name := range vars {
 		if !slices.Contains(known, name) {
 			t.Errorf("environment variable %s is not one the handler reads", name)
