@@ -175,6 +175,7 @@ func (r *rie) invoke(t *testing.T, event []byte) []byte {
 // API client talking to the Runtime Interface Emulator), invoked over
 // HTTP with schema 2.0 and 1.0 events.
 func TestRIERewrapVerifyAndInvalidJob(t *testing.T) {
+	rieBinary(t)
 	f := newFixture(t)
 	objs := f.putUnusual(f.oldARN)
 	r := startRIE(t, f.env(map[string]string{"AWS_LAMBDA_FUNCTION_TIMEOUT": "120", EnvOperation: OpVerify}))
@@ -206,6 +207,7 @@ func TestRIERewrapVerifyAndInvalidJob(t *testing.T) {
 // The Lambda deadline the runtime passes (AWS_LAMBDA_FUNCTION_TIMEOUT)
 // reaches the handler: with less time than the margin, no task starts.
 func TestRIEDeadlineNear(t *testing.T) {
+	rieBinary(t)
 	f := newFixture(t)
 	objs := f.putUnusual(f.oldARN)[:1]
 	r := startRIE(t, f.env(map[string]string{"AWS_LAMBDA_FUNCTION_TIMEOUT": "5", EnvDeadlineMargin: "10s"}))
