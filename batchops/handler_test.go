@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
@@ -380,4 +382,33 @@ func TestReEncryptV2ToV3WithDataKeyCache(t *testing.T) {
 			t.Errorf("%q was written by the rerun:\n%s\n%s", o.key, before[o.key], got)
 		}
 	}
+}
+
+// Adopt is the deployment's opt-in: once allowed, a job encrypts plaintext
+// objects in place under the target key, and skips encrypted ones; inspect
+// then reports the envelope.
+func TestAdoptAndInspect(t *testing.T) {
+	f := newFixture(t)
+	var objs []testObject
+	for _, k := range f.keys() {
+		if _, err := f.raw.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(k.key), Body: strings.NewReader("body of " + k.key)}); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{key: k.key, encoded: k.encode(k.key)})
+	}
+	h := f.handler(map[string]string{EnvAllowedOperations: "adopt,inspect"})
+	r := decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpAdopt}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "adopted: V3")
+	for _, o := range objs {
+		if got, err := f.read(f.newARN, o.key); err != nil || got != "body of "+o.key {
+			t.Errorf("%q after adopt: %q, %v", o.key, got, err)
+		}
+	}
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpAdopt}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "already-encrypted")
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpInspect}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "inspected: V3")
+	// The deployment allows no rewrap.
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpRewrap}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "PermanentFailure", "operation \"rewrap\" is not allowed")
 }
