@@ -22,15 +22,16 @@ import (
 // The user arguments of a schema 2.0 job (job.userArguments). Each has an
 // environment variable of the same meaning (see [Config]).
 const (
-	ArgOperation             = "operation"             // rewrap | reencrypt | adopt | verify | inspect
-	ArgTargetKMSKeyID        = "targetKmsKeyId"        // one of the deployment's allowed targets
-	ArgKMSKeyIDs             = "kmsKeyIds"             // comma list, a subset of the deployment's readable keys
-	ArgEncryptionContext     = "encryptionContext"     // JSON object of strings
-	ArgCommitmentPolicy      = "commitmentPolicy"      // at least as strict as the deployment's
-	ArgDryRun                = "dryRun"                // true | false
-	ArgKMSRequestsPerSecond  = "kmsRequestsPerSecond"  // at most the deployment's
-	ArgInstructionFileSuffix = "instructionFileSuffix" // e.g. ".instruction"
-	ArgForce                 = "force"                 // true | false (reencrypt)
+	ArgOperation             = "operation"                 // rewrap | reencrypt | adopt | verify | inspect
+	ArgTargetKMSKeyID        = "targetKmsKeyId"            // one of the deployment's allowed targets
+	ArgKMSKeyIDs             = "kmsKeyIds"                 // comma list, a subset of the deployment's readable keys
+	ArgEncryptionContext     = "encryptionContext"         // JSON object of strings
+	ArgExpectedContext       = "expectedEncryptionContext" // JSON object: the stored context reads must match
+	ArgCommitmentPolicy      = "commitmentPolicy"          // at least as strict as the deployment's
+	ArgDryRun                = "dryRun"                    // true | false
+	ArgKMSRequestsPerSecond  = "kmsRequestsPerSecond"      // at most the deployment's
+	ArgInstructionFileSuffix = "instructionFileSuffix"     // e.g. ".instruction"
+	ArgForce                 = "force"                     // true | false (reencrypt)
 )
 
 // The environment variables of the deployment (see [ConfigFromEnv]).
@@ -41,6 +42,7 @@ const (
 	EnvTargetKMSKeyID         = "S3EC_TARGET_KMS_KEY_ID"
 	EnvAllowedTargetKMSKeyIDs = "S3EC_ALLOWED_TARGET_KMS_KEY_IDS"
 	EnvEncryptionContext      = "S3EC_ENCRYPTION_CONTEXT"
+	EnvExpectedContext        = "S3EC_EXPECTED_ENCRYPTION_CONTEXT"
 	EnvCommitmentPolicy       = "S3EC_COMMITMENT_POLICY"
 	EnvEnableLegacy           = "S3EC_ENABLE_LEGACY"
 	EnvDryRun                 = "S3EC_DRY_RUN"
@@ -112,6 +114,13 @@ type Config struct {
 	// EncryptionContext is the default context bound to new data keys
 	// (S3EC_ENCRYPTION_CONTEXT, a JSON object). Nil keeps each object's.
 	EncryptionContext map[string]string
+	// ExpectedEncryptionContext is the encryption context the objects'
+	// data keys are bound to (S3EC_EXPECTED_ENCRYPTION_CONTEXT, a JSON
+	// object): a KMS data key with a context is read only when the caller
+	// names exactly that context, so a job over such objects must name it
+	// (encryptionclient.WithEncryptionContext). Nil: objects without a
+	// context.
+	ExpectedEncryptionContext map[string]string
 	// CommitmentPolicy is the weakest policy a job may use
 	// (S3EC_COMMITMENT_POLICY) and the default.
 	CommitmentPolicy encryptionclient.CommitmentPolicy
@@ -193,6 +202,11 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if v := get(EnvEncryptionContext); v != "" {
 		if c.EncryptionContext, err = parseContext(v); err != nil {
 			return fail(EnvEncryptionContext, err)
+		}
+	}
+	if v := get(EnvExpectedContext); v != "" {
+		if c.ExpectedEncryptionContext, err = parseContext(v); err != nil {
+			return fail(EnvExpectedContext, err)
 		}
 	}
 	if v := get(EnvCommitmentPolicy); v != "" {
@@ -312,6 +326,7 @@ type settings struct {
 	readable          []string // key ARNs, sorted
 	target            string   // "" for verify and inspect
 	encryptionContext map[string]string
+	expectedContext   map[string]string
 	policy            encryptionclient.CommitmentPolicy
 	legacy            bool
 	dryRun, force     bool
@@ -381,7 +396,7 @@ func (c *Config) resolve(args map[string]string) (*settings, error) {
 		operation: c.Operation, policy: c.CommitmentPolicy, legacy: c.EnableLegacy,
 		dryRun: c.DryRun, force: c.Force, kmsRate: c.KMSRequestsPerSecond, kmsAttempts: c.KMSMaxAttempts,
 		suffix: c.InstructionFileSuffix, pathStyle: c.S3UsePathStyle, cacheObjects: c.DataKeyCacheMaxObjects,
-		encryptionContext: c.EncryptionContext,
+		encryptionContext: c.EncryptionContext, expectedContext: c.ExpectedEncryptionContext,
 	}
 	var err error
 
@@ -440,6 +455,11 @@ func (c *Config) resolve(args map[string]string) (*settings, error) {
 			return nil, argErr(ArgEncryptionContext, "%v", err)
 		}
 	}
+	if v, ok := arg(ArgExpectedContext); ok {
+		if s.expectedContext, err = parseContext(v); err != nil {
+			return nil, argErr(ArgExpectedContext, "%v", err)
+		}
+	}
 	if v, ok := arg(ArgCommitmentPolicy); ok {
 		p, err := encryptionclient.ParseCommitmentPolicy(v)
 		if err != nil {
@@ -485,7 +505,7 @@ func (c *Config) resolve(args map[string]string) (*settings, error) {
 }
 
 var argNames = []string{
-	ArgOperation, ArgTargetKMSKeyID, ArgKMSKeyIDs, ArgEncryptionContext, ArgCommitmentPolicy,
+	ArgOperation, ArgTargetKMSKeyID, ArgKMSKeyIDs, ArgEncryptionContext, ArgExpectedContext, ArgCommitmentPolicy,
 	ArgDryRun, ArgKMSRequestsPerSecond, ArgInstructionFileSuffix, ArgForce,
 }
 

@@ -37,6 +37,7 @@
 //	                       S3EC_ALLOWED_TARGET_KMS_KEY_IDS   (deployment only)
 //	kmsKeyIds              S3EC_KMS_KEY_IDS                  narrow the readable key ARNs to a subset, never widen them
 //	encryptionContext      S3EC_ENCRYPTION_CONTEXT           set (JSON object of strings; no aws: keys)
+//	expectedEncryptionContext S3EC_EXPECTED_ENCRYPTION_CONTEXT  set: the context the objects' data keys are bound to, which reads must name
 //	commitmentPolicy       S3EC_COMMITMENT_POLICY            tighten, never loosen
 //	dryRun                 S3EC_DRY_RUN                      set (true|false)
 //	force                  S3EC_FORCE                        set (true|false; reencrypt only)

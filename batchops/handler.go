@@ -181,7 +181,7 @@ func (h *Handler) respond(ctx context.Context, schema, invocation string, s *set
 		if confErr != nil {
 			msg = configMessage(confErr)
 		} else {
-			code, msg = h.runTask(ctx, op, t)
+			code, msg = h.runTask(ctx, s, op, t)
 		}
 		resp.Results = append(resp.Results, events.S3BatchJobResult{TaskID: t.id, ResultCode: string(code), ResultString: truncate(msg, MaxResultString)})
 	}
@@ -197,7 +197,7 @@ func configMessage(err error) string {
 }
 
 // runTask runs op on one task within the Lambda deadline less the margin.
-func (h *Handler) runTask(ctx context.Context, op bulk.Operation, t task) (bulk.TaskStatus, string) {
+func (h *Handler) runTask(ctx context.Context, s *settings, op bulk.Operation, t task) (bulk.TaskStatus, string) {
 	bt, err := t.decode()
 	if err != nil {
 		return bulk.PermanentFailure, "InvalidTask: " + err.Error()
@@ -213,6 +213,9 @@ func (h *Handler) runTask(ctx context.Context, op bulk.Operation, t task) (bulk.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
+	}
+	if s.expectedContext != nil {
+		ctx = encryptionclient.WithEncryptionContext(ctx, s.expectedContext)
 	}
 	r := op.Do(ctx, bt)
 	if r.Status == bulk.Succeeded {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 // invoke drives the handler through the aws-lambda-go runtime's handler
@@ -411,4 +412,39 @@ func TestAdoptAndInspect(t *testing.T) {
 	// The deployment allows no rewrap.
 	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpRewrap}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
 	wantResults(t, r, "PermanentFailure", "operation \"rewrap\" is not allowed")
+}
+
+// Objects whose data keys are bound to an encryption context are read only
+// when the job names that context (expectedEncryptionContext); a rewrap
+// keeps it without.
+func TestExpectedEncryptionContext(t *testing.T) {
+	f := newFixture(t)
+	ec := map[string]string{"department": "finance"}
+	kr, err := materials.NewKMSKeyring(f.kms.Client(), f.oldARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := encryptionclient.New(f.raw, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []testObject
+	for _, k := range f.keys()[:2] {
+		if _, err := c.PutObject(encryptionclient.WithEncryptionContext(context.Background(), ec), &s3.PutObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(k.key), Body: strings.NewReader("body of " + k.key)}); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{key: k.key, encoded: k.encode(k.key)})
+	}
+	h := f.handler(nil)
+	// A rewrap keeps the stored context (KMS ReEncrypt under it) and needs
+	// none named.
+	r := decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpRewrap}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "rewrapped")
+	// A read (verify) must name it.
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "PermanentFailure", "ContextMismatch")
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgExpectedContext: `{"department":"finance"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "verified")
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgExpectedContext: `{"department":"sales"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "PermanentFailure", "ContextMismatch")
 }

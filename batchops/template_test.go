@@ -202,7 +202,7 @@ func TestTemplateFunction(t *testing.T) {
 	}
 	vars := get(fn, "Environment", "Variables").(map[string]any)
 	known := []string{EnvOperation, EnvAllowedOperations, EnvKMSKeyIDs, EnvTargetKMSKeyID, EnvAllowedTargetKMSKeyIDs,
-		EnvEncryptionContext, EnvCommitmentPolicy, EnvEnableLegacy, EnvDryRun, EnvForce, EnvKMSRequestsPerSecond,
+		EnvEncryptionContext, EnvExpectedContext, EnvCommitmentPolicy, EnvEnableLegacy, EnvDryRun, EnvForce, EnvKMSRequestsPerSecond,
 		EnvKMSMaxAttempts, EnvInstructionFileSuffix, EnvBuckets, EnvDeadlineMargin, EnvS3UsePathStyle, EnvDataKeyCacheMaxObjects}
 	for name := range vars {
 		if !slices.Contains(known, name) {
