@@ -447,4 +447,10 @@ func TestExpectedEncryptionContext(t *testing.T) {
 	wantResults(t, r, "Succeeded", "verified")
 	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgExpectedContext: `{"department":"sales"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
 	wantResults(t, r, "PermanentFailure", "ContextMismatch")
+	// A reencrypt reads with it and binds the new data key to the same
+	// context.
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpReEncrypt, ArgForce: "true", ArgExpectedContext: `{"department":"finance"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "reencrypted")
+	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgExpectedContext: `{"department":"finance"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
+	wantResults(t, r, "Succeeded", "verified")
 }
