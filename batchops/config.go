@@ -147,7 +147,7 @@ type Config struct {
 	Buckets []string
 	// DeadlineMargin is the time before the Lambda deadline in which no
 	// task starts, and by which a running one is cancelled
-	// (S3EC_DEADLINE_MARGIN, a Go duration; default 15s).
+	// (S3EC_DEADLINE_MARGIN, a Go duration up to 15m; 0 or unset: 15s).
 	DeadlineMargin time.Duration
 	// S3UsePathStyle addresses buckets in the path (S3EC_S3_USE_PATH_STYLE),
 	// for S3-compatible endpoints.
