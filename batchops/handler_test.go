@@ -454,3 +454,26 @@ func TestExpectedEncryptionContext(t *testing.T) {
 	r = decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgExpectedContext: `{"department":"finance"}`}, f.bucket, objs)), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", len(objs))
 	wantResults(t, r, "Succeeded", "verified")
 }
+
+// The job's kmsRequestsPerSecond (below the deployment's) limits the KMS
+// requests of the function: 4 Decrypts at 2 per second (burst 2) take at
+// least a second.
+func TestKMSRequestsPerSecond(t *testing.T) {
+	f := newFixture(t)
+	objs := f.putUnusual(f.oldARN)
+	for len(objs) < 4 {
+		objs = append(objs, objs[0])
+	}
+	h := f.handler(map[string]string{EnvKMSRequestsPerSecond: "100"})
+	f.kms.ResetCalls()
+	start := time.Now()
+	r := decodeResponse(t, invoke(t, context.Background(), h, eventV2(map[string]string{ArgOperation: OpVerify, ArgKMSRequestsPerSecond: "2"}, f.bucket, objs[:4])), "2.0", "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo", 4)
+	elapsed := time.Since(start)
+	wantResults(t, r, "Succeeded", "verified")
+	if n := f.kms.Calls("Decrypt"); n != 4 {
+		t.Fatalf("%d Decrypt calls, want 4", n)
+	}
+	if elapsed < 900*time.Millisecond {
+		t.Errorf("4 KMS requests at 2 per second took %s", elapsed)
+	}
+}
