@@ -38,6 +38,7 @@ type rwS3 struct {
 	onHead         func(*s3.HeadObjectOutput)
 	onGet          func(*s3.GetObjectInput, *s3.GetObjectOutput) // may replace out.Body
 	beforeWrite    func(key string)                              // before PutObject and CompleteMultipartUpload
+	afterPut       func(key string)                              // after a PutObject succeeded
 	failDeleteKeys map[string]bool
 }
 
@@ -91,7 +92,11 @@ func (h *rwS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...f
 	if h.beforeWrite != nil {
 		h.beforeWrite(aws.ToString(in.Key))
 	}
-	return h.Client.PutObject(ctx, in, optFns...)
+	out, err := h.Client.PutObject(ctx, in, optFns...)
+	if err == nil && h.afterPut != nil {
+		h.afterPut(aws.ToString(in.Key))
+	}
+	return out, err
 }
 
 func (h *rwS3) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
@@ -778,6 +783,38 @@ func TestReEncryptStaleInstructionFileNeverUsed(t *testing.T) {
 	// The stale file is not taken for the object's own by a rerun.
 	_, err = e.client(target).ReEncrypt(context.Background(), &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key})
 	mustErrorIs(t, err, encryptionclient.ErrAlreadyCurrent)
+}
+
+// A writer that replaces the object and its instruction file right after
+// the re-encrypted object was stored keeps its instruction file: the old
+// one is deleted only while both are still the ones ReEncrypt wrote and
+// read.
+func TestReEncryptKeepsANewWritersInstructionFile(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	instrOpts := func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }
+	key := "instr3"
+	if err := e.put(e.client(kr, writeV2, instrOpts), context.Background(), key, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	h := newRW(e)
+	h.afterPut = func(k string) {
+		if k == key {
+			h.afterPut = nil
+			if err := e.put(e.client(kr, instrOpts), context.Background(), key, []byte("theirs")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(context.Background(), &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.deletes) != 0 {
+		t.Fatalf("deleted %v", h.deletes)
+	}
+	if got, err := e.get(e.client(kr), context.Background(), key); err != nil || string(got) != "theirs" {
+		t.Fatalf("the writer's object: %q %v", got, err)
+	}
 }
 
 // A client that stores envelopes in instruction files rewrites the
