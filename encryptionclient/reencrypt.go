@@ -119,7 +119,9 @@ type ReEncryptOutput struct {
 // wrap already (it unwraps it, or KMS reports a ReEncrypt from and to its
 // key; a material description proves nothing), with the context asked,
 // fails with ErrAlreadyCurrent and nothing is written, unless in.Force: a
-// rerun of a finished job writes nothing.
+// rerun of a finished job writes nothing. A target that cannot unwrap
+// (an RSA keyring with only a public key) proves nothing, so every run
+// rewrites the object again.
 //
 // The plaintext streams in constant memory. An object of at most
 // in.MultipartThreshold bytes of plaintext (default 16 MiB) is read whole

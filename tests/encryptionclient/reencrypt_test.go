@@ -19,6 +19,7 @@ import (
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testhooks"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -1108,4 +1109,91 @@ func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
 	add("VerifyObject with a Range", "VerifyObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
 	return rows
+}
+
+// SSE-C objects are read with the caller's customer key and written under
+// it: every request of ReEncrypt and Adopt carries it (small and
+// multipart paths), over TLS.
+func TestReEncryptAndAdoptKeepSSEC(t *testing.T) {
+	srv := s3test.NewFakeTLS()
+	defer srv.Close()
+	e := newEnv(t)
+	e.plain = srv.Client()
+	e.bucket = srv.CreateBucket(t, e.plain)
+	ssecKey := aws.String("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	ssecMD5 := aws.String("jsZ9oKDLHx5VpZcc+8Vu7Q==")
+	alg := aws.String("AES256")
+	partSize, threshold, size := e.mpSizes()
+	kr := e.krs["aes"]
+	for _, n := range []int{10, size} {
+		pt := randBytes(t, n)
+		if _, err := e.client(kr, writeV2).PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h := newRW(e)
+		var gets []*s3.GetObjectInput
+		h.onGet = func(in *s3.GetObjectInput, _ *s3.GetObjectOutput) { gets = append(gets, in) }
+		target := mustAES(t, nil)
+		ctx := e.smallParts(context.Background())
+		if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		for _, g := range gets {
+			if aws.ToString(g.SSECustomerKey) != *ssecKey {
+				t.Fatalf("GET of %s without the customer key", aws.ToString(g.Key))
+			}
+		}
+		for _, p := range h.puts {
+			if aws.ToString(p.SSECustomerKey) != *ssecKey || p.ServerSideEncryption != "" {
+				t.Fatalf("PutObject of %s: SSE-C %q, SSE %q", aws.ToString(p.Key), aws.ToString(p.SSECustomerKey), p.ServerSideEncryption)
+			}
+		}
+		for _, c := range h.creates {
+			if aws.ToString(c.SSECustomerKey) != *ssecKey {
+				t.Fatal("CreateMultipartUpload without the customer key")
+			}
+		}
+		out, err := e.client(target).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d bytes: read back: %v", n, err)
+		}
+
+		// Adopt of an SSE-C object that is not client-side encrypted.
+		if _, err := e.plain.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("Adopt %d bytes: %v", n, err)
+		}
+		out, err = e.client(kr).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Adopt %d bytes: read back: %v", n, err)
+		}
+	}
 }
