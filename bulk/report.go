@@ -21,8 +21,13 @@ import (
 //
 // The key is URL-encoded as in a Batch manifest (spaces as %20), so that
 // a report line can be a manifest line again; TaskStatus is the Batch
-// result code (Result.Status); HTTPStatusCode is empty when unknown.
-// Methods are safe for concurrent use. Run writes a report for you.
+// result code (Result.Status: Succeeded, TemporaryFailure,
+// PermanentFailure), which says whether a retry may help; ErrorCode is
+// Result.ErrorCode; HTTPStatusCode is empty when unknown. (The reports S3
+// Batch Operations writes itself say "succeeded" or "failed" in
+// TaskStatus and put the result code in another column; a tool that reads
+// both should accept either.) Methods are safe for concurrent use. Run
+// writes a report for you.
 type Report struct {
 	mu sync.Mutex
 	bw *bufio.Writer
