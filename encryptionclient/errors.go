@@ -192,3 +192,25 @@ var (
 // belongs to this one. Nothing is decrypted with an instruction file that
 // does not belong to the object, and a CopyObject writes nothing.
 var ErrInstructionFileMismatch = errors.New("encryptionclient: the instruction file does not belong to this object version")
+
+// Errors of re-encryption and adoption (Client.ReEncrypt, Client.Adopt).
+var (
+	// ErrAlreadyCurrent: ReEncrypt found the object already in the format
+	// the client writes (V3, a committing suite) with its data key wrapped
+	// by the target keyring, as that keyring proved by unwrapping it (or
+	// KMS by a ReEncrypt from and to its key). Nothing was written; a bulk
+	// job counts the object as done. ReEncryptInput.Force rewrites it
+	// anyway.
+	ErrAlreadyCurrent = errors.New("encryptionclient: object already in the written format under the target key")
+
+	// ErrAlreadyEncrypted: Adopt found an encryption envelope on the
+	// object (in its metadata or an instruction file). Nothing was
+	// written.
+	ErrAlreadyEncrypted = errors.New("encryptionclient: object already encrypted")
+
+	// ErrObjectLocked: the source object is under Object Lock (a retention
+	// date in the future, or a legal hold ON), so that it cannot be
+	// rewritten in place without changing what the lock protects. A
+	// permanent failure: nothing was written.
+	ErrObjectLocked = errors.New("encryptionclient: object is under object-lock retention or legal hold")
+)

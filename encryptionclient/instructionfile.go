@@ -319,48 +319,6 @@ func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
 	return true // V3 content keys, or an incomplete envelope, on the object
 }
 
-// IsInstructionFile reports whether the object at key is the instruction
-// file of another object: its name is that object's key plus the
-// instruction-file suffix in force (Options.InstructionFileSuffix or
-// WithInstructionFileSuffix), it carries no envelope of its own, and the
-// object keeps its envelope, or part of it, in an instruction file (a V2
-// object with its whole envelope there: the file carries the
-// instruction-file mark). It is how DeleteObject and RotatePrefix tell
-// instruction files from ordinary objects whose names end in the suffix; a
-// listing tool can use it to skip them. Missing objects are not
-// instruction files; other errors of the HeadObject requests are returned.
-func (c *Client) IsInstructionFile(ctx context.Context, bucket, key string, optFns ...func(*s3.Options)) (bool, error) {
-	base, ok := strings.CutSuffix(key, c.suffix(ctx))
-	if !ok || base == "" || bucket == "" {
-		return false, nil
-	}
-	head := func(k string) (map[string]string, error) {
-		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}, withSafety(optFns)...)
-		if err != nil {
-			return nil, err
-		}
-		if out.Metadata == nil {
-			return map[string]string{}, nil
-		}
-		return out.Metadata, nil
-	}
-	instr, err := head(key)
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, objectError("IsInstructionFile", &bucket, &key, err)
-	}
-	baseMeta, err := head(base)
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, objectError("IsInstructionFile", &bucket, &base, err)
-	}
-	return instructionFileOf(baseMeta, instr), nil
-}
-
 // ownInstructionFile reports whether the object at key+suffix is key's
 // instruction file (instructionFileOf), from a HeadObject of each. An
 // object that only ends in the suffix (an ordinary object named like an

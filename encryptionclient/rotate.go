@@ -247,7 +247,11 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 			defer wg.Done()
 			for j := range jobs {
 				r := result{job: j}
-				if instr, err := c.isInstructionFile(ctx, in, j.key, suffix, optFns); err != nil {
+				if instr, err := c.isInstructionFile(ctx, &s3.HeadObjectInput{
+					Bucket: in.Bucket, Key: aws.String(j.key),
+					SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+					ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+				}, suffix, optFns); err != nil {
 					r.status, r.err = RotateFailed, objectError("RotatePrefix", in.Bucket, aws.String(j.key), err)
 				} else if instr {
 					r.status = RotateSkippedInstructionFile
@@ -350,13 +354,32 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 	return out, nil
 }
 
-// isInstructionFile reports whether key is the instruction file of an
-// existing object, so that a rotation may skip it: it ends with suffix, its
-// own metadata holds no envelope key, and the object named by key without
-// the suffix exists and keeps (part of) its envelope in an instruction
-// file. Anything else, an ordinary object named like an instruction file
-// or an orphaned instruction file, is handled as an object.
-func (c *Client) isInstructionFile(ctx context.Context, in *RotatePrefixInput, key, suffix string, optFns []func(*s3.Options)) (bool, error) {
+// IsInstructionFile reports whether in.Key names the instruction file of
+// an existing object, so that a bulk job may skip it (as RotatePrefix
+// does): the key ends with the client's instruction-file suffix (or the
+// one of WithInstructionFileSuffix), its own metadata holds no envelope
+// key, and the object named by the key without the suffix exists and keeps
+// (part of) its envelope in an instruction file. Anything else, an
+// ordinary object named like an instruction file or an orphaned
+// instruction file, is not one (false, nil); nor is a missing object or
+// an empty bucket or key. Other errors of the HeadObject requests are
+// returned. in.VersionId is ignored; the
+// other fields (SSE-C key, expected owner, request payer) are sent with
+// both HeadObject requests.
+func (c *Client) IsInstructionFile(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (bool, error) {
+	if in == nil {
+		return false, invalid("nil HeadObjectInput")
+	}
+	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
+		return false, nil
+	}
+	ok, err := c.isInstructionFile(ctx, in, c.suffix(ctx), optFns)
+	return ok, objectError("IsInstructionFile", in.Bucket, in.Key, err)
+}
+
+// isInstructionFile is IsInstructionFile for a given suffix.
+func (c *Client) isInstructionFile(ctx context.Context, in *s3.HeadObjectInput, suffix string, optFns []func(*s3.Options)) (bool, error) {
+	key := aws.ToString(in.Key)
 	base, ok := strings.CutSuffix(key, suffix)
 	if !ok || base == "" {
 		return false, nil

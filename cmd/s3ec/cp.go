@@ -567,7 +567,7 @@ func listObjects(ctx context.Context, c *clients, bucket, prefix, suffix string)
 			continue
 		}
 		if strings.HasSuffix(k, suffix) && listed[strings.TrimSuffix(k, suffix)] {
-			instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), bucket, k)
+			instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
 			if err != nil {
 				return nil, &objectErr{url: s3URL{bucket: bucket, key: k}, err: err}
 			}
