@@ -8,7 +8,7 @@ import (
 
 var adoptCommand = &command{
 	name:     "adopt",
-	synopsis: "s3ec adopt [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest FILE",
+	synopsis: "s3ec adopt [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "encrypt existing unencrypted objects in place",
 	help: `
 Encrypt existing plaintext objects in place: each object is read and

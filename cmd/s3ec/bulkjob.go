@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/bulk"
+	"github.com/s3ec/s3ec-go/encryptionclient"
 )
 
 // The bulk form of rotate, reencrypt, adopt, verify and inspect: one
@@ -63,7 +64,7 @@ func (b *bulkFlags) register(fs *flagSet, verb, concurrencyUsage string) {
 	fs.alias("q", "quiet")
 	fs.group("Many objects (a manifest, a report, shards)")
 	fs.stringVar(&b.manifest, "manifest", "the objects to "+verb+": an S3 Batch Operations CSV manifest (bucket,key[,versionId]) or an S3 Inventory manifest.json, in a local `FILE` or at s3://bucket/key")
-	fs.stringVar(&b.report, "report", "write the completion report, in the CSV of S3 Batch Operations (Bucket,Key,VersionId,TaskStatus,ErrorCode,HTTPStatusCode,ResultMessage), to a local `FILE` or to s3://bucket/key (uploaded when the run ends, also when it is interrupted)")
+	fs.stringVar(&b.report, "report", "write the completion report, in the CSV of S3 Batch Operations (Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage), to a local `FILE` or to s3://bucket/key (uploaded when the run ends, also when it is interrupted)")
 	fs.stringVar(&b.shard, "shard", "handle only shard `K/N` of the objects (0 <= K < N): N runs with K = 0 ... N-1 cover every object exactly once")
 	fs.boolVar(&b.resume, "resume", "continue the interrupted run of the same job (operation, objects, shard) from the checkpoint REPORT.checkpoint, appending to its report")
 	fs.float64Var(&b.kmsRPS, "kms-requests-per-second", "send at most `N` requests per second to KMS (0: no limit); KMS quotas are shared by every caller of the account and region")
@@ -127,12 +128,15 @@ func (b *bulkFlags) check(src jobSource) error {
 	return nil
 }
 
-// kmsOptions returns the options of the KMS client: the rate limit.
+
+// kmsOptions returns the options of the KMS client: more attempts on
+// ThrottlingException, and the rate limit.
 func (b *bulkFlags) kmsOptions() []func(*kms.Options) {
-	if b.kmsRPS <= 0 {
-		return nil
+	opts := []func(*kms.Options){bulk.Retry(bulk.DefaultRetryAttempts)}
+	if b.kmsRPS > 0 {
+		opts = append(opts, bulk.RateLimit(b.kmsRPS))
 	}
-	return []func(*kms.Options){bulk.RateLimit(b.kmsRPS)}
+	return opts
 }
 
 // jobSource is what a job runs over: one object, a prefix, or a manifest.
@@ -344,6 +348,12 @@ func (j *job) run(ctx context.Context) error {
 		return fmt.Errorf("--report %s: %w", b.report, repErr)
 	case outErr != nil:
 		return outErr
+	case j.single && counts.skippedBy["not-encrypted"] > 0:
+		hint := ""
+		if j.name == "reencrypt" {
+			hint = " (to encrypt it in place: s3ec adopt)"
+		}
+		return &objectErr{url: *j.src.object, err: fmt.Errorf("%w%s", encryptionclient.ErrNotEncrypted, hint)}
 	case counts.failed > 0 && j.single:
 		// The one object's error is the command's: printed once.
 		return &codedError{code: resultExitCode(*counts.first), err: errAlreadyReported}
@@ -404,19 +414,11 @@ func taskURL(t bulk.Task) string {
 // printResult writes the line of a done or skipped object:
 // "s3://b/k: reencrypted (V2 -> V3)", "s3://b/k: skipped: already-current".
 func (j *job) printResult(w io.Writer, r bulk.Result) error {
-	var line string
-	if r.Outcome == bulk.Skipped {
-		line = taskURL(r.Task) + ": skipped: " + r.Reason
-	} else {
-		line = taskURL(r.Task) + ": " + r.Reason
-		if r.Message != "" && r.Message != r.Reason {
-			line += " (" + oneLine(r.Message) + ")"
-		}
+	msg := oneLine(r.Message) // "reencrypted: V2 ... -> V3 ...", "skipped: already-current"
+	if msg == "" {
+		msg = r.Reason
 	}
-	if j.flags.dryRun {
-		line += " [dry run: nothing written]"
-	}
-	_, err := fmt.Fprintln(w, line)
+	_, err := fmt.Fprintln(w, taskURL(r.Task)+": "+msg)
 	return err
 }
 

@@ -20,7 +20,7 @@ import (
 
 var inspectCommand = &command{
 	name:     "inspect",
-	synopsis: "s3ec inspect [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest FILE",
+	synopsis: "s3ec inspect [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "show how an object is encrypted, without decrypting it",
 	help: `
 Show how an object is encrypted: its format (V1, V2 or V3), content and key
@@ -353,7 +353,7 @@ func newInspectLine(r bulk.Result) inspectLine {
 		l.Format, l.ContentSuite, l.WrapAlgorithm, l.KMSKeyID = in.Format, in.ContentSuite, in.WrapAlgorithm, in.KMSKeyID
 		l.ContextKeys = in.ContextKeys
 		l.EnvelopeLocation = in.EnvelopeLocation
-		if in.Encrypted && in.PlaintextSize >= 0 {
+		if in.PlaintextSize >= 0 {
 			n := in.PlaintextSize
 			l.PlaintextSize = &n
 		}

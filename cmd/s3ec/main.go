@@ -235,7 +235,9 @@ Exit codes:
        again to exit at once); if the abort fails, the error names the
        upload and the command that aborts it. An upload that was already
        being completed is finished: it reports the object stored, exit 0.
-Errors are reported on stderr in one line that starts with "s3ec: ".
+Errors are reported on stderr in one line that starts with "s3ec: " (a run
+over many objects: one such line per failed object, its summary line, and
+a last one that counts the failures).
 `)
 	io.WriteString(w, b.String())
 }

@@ -75,7 +75,7 @@ func (a *awsFlags) s3Client(cfg aws.Config, p *progress) *s3.Client {
 // keyringFlags choose a keyring. The flags of rotate's new keyring are
 // the same with the prefix "to-".
 type keyringFlags struct {
-	title        string // of the flags' group in the help; a default if empty
+	title string // of the flags' group in the help; a default if empty
 	// role, if set, is the one use of the keyring, in whose terms the help
 	// describes its flags: keyDecrypt (reading) or keyEncrypt (writing).
 	role         keyUse

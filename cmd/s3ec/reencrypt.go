@@ -10,7 +10,7 @@ import (
 
 var reencryptCommand = &command{
 	name:     "reencrypt",
-	synopsis: "s3ec reencrypt [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest FILE",
+	synopsis: "s3ec reencrypt [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "rewrite encrypted objects under new data keys, in the V3 format",
 	help: `
 Rewrite encrypted objects in place under a new data key, in the format this
@@ -123,7 +123,7 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 // --to- flags of reencrypt (rotate has its own wording).
 func registerWriting(fs *flagSet, k *keyringFlags) {
 	k.prefix = "to-"
-	fs.group("Writing keyring: the keyring that wraps the new data keys (default: the reading keyring)")
+	fs.group("Writing keyring: wraps the new data keys (default: the reading keyring)")
 	fs.stringVar(&k.kmsKey, "to-kms-key", "wrap the new data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
 	fs.stringVar(&k.aesKeyFile, "to-aes-key-file", "wrap the new data keys with the local AES key in `FILE`")
 	fs.stringVar(&k.rsaPublic, "to-rsa-public-key", "wrap the new data keys with the RSA public key in `FILE`")

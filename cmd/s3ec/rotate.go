@@ -16,7 +16,7 @@ import (
 
 var rotateCommand = &command{
 	name:     "rotate",
-	synopsis: "s3ec rotate [flags] s3://bucket/key | s3://bucket/prefix/",
+	synopsis: "s3ec rotate [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "move objects to a new key without re-uploading them",
 	help: `
 Re-wrap the data key of an object, or of every object under a prefix, under
@@ -60,9 +60,9 @@ In a versioned bucket, older versions keep the old key.`,
 
 func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 	var (
-		f           clientFlags
-		to          keyringFlags
-		toContext   map[string]string
+		f          clientFlags
+		to         keyringFlags
+		toContext  map[string]string
 		recursive  bool
 		startAfter string
 		b          = bulkFlags{concurrency: encryptionclient.DefaultRotateConcurrency}
@@ -73,7 +73,7 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 	b.register(fs, "rotate", "rotate `N` objects of a prefix or manifest at once")
 	to.registerTarget(fs)
 	fs.funcVar("to-context", "bind the new wrapped keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only)", pairFlag(&toContext))
-	f.keyring.title = "Current keyring: the keyring that decrypts the objects' data keys (exactly one)"
+	f.keyring.title = "Current keyring: decrypts the objects' data keys (exactly one)"
 	f.keyring.role = keyDecrypt
 	f.register(fs, cryptoPolicy) // --policy: which formats the current key may read
 

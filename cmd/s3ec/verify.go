@@ -14,7 +14,7 @@ import (
 
 var verifyCommand = &command{
 	name:     "verify",
-	synopsis: "s3ec verify [flags] s3://bucket/key... | --recursive s3://bucket/prefix/ | --manifest FILE",
+	synopsis: "s3ec verify [flags] s3://bucket/key... | s3://bucket/prefix/ | --manifest",
 	summary:  "check that objects decrypt and authenticate, writing no plaintext",
 	help: `
 Download objects, decrypt them and check their authentication, without
