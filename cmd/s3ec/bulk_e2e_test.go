@@ -517,5 +517,3 @@ func TestKMSRateLimit(t *testing.T) {
 		t.Errorf("12 KMS requests at 4 per second took %v", d)
 	}
 }
-
-

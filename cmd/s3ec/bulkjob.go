@@ -128,7 +128,6 @@ func (b *bulkFlags) check(src jobSource) error {
 	return nil
 }
 
-
 // kmsOptions returns the options of the KMS client: more attempts on
 // ThrottlingException, and the rate limit.
 func (b *bulkFlags) kmsOptions() []func(*kms.Options) {
