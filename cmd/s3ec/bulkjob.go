@@ -162,6 +162,11 @@ func parseSource(cmd string, args []string, manifest string, recursive bool) (jo
 	if err != nil {
 		return jobSource{}, err
 	}
+	if u.key == "" && !recursive && !strings.HasSuffix(args[0], "/") && (cmd == "verify" || cmd == "inspect") {
+		// As before the bulk forms: these commands name objects; a whole
+		// bucket is s3://bucket/ or --recursive.
+		return jobSource{}, usagef("%q names no object (want s3://bucket/key; every object of the bucket: s3://%s/)", args[0], u.bucket)
+	}
 	if recursive || u.key == "" || strings.HasSuffix(u.key, "/") {
 		return jobSource{prefix: &u}, nil
 	}
