@@ -343,12 +343,30 @@ func TestShardsCoverEveryObjectOnce(t *testing.T) {
 	}
 }
 
-// TestResume interrupts a run over a manifest while it verifies its
-// fourth object (one at a time): the checkpoint says the first three are
-// done, a resumed run does the rest and appends to the report, which
-// then lists every object once; a resume of another job is refused.
+// TestResume interrupts a run while it verifies its fourth object (one at
+// a time): the checkpoint says the first three are done, a resumed run
+// does the rest and appends to the report, which then lists every object
+// once; a resume of another job is refused. Over a manifest with a local
+// report, and over a prefix (listed again, resumed by key) with an s3://
+// report (uploaded with its checkpoint on the interrupt).
 func TestResume(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		manifest bool
+		s3Report bool
+	}{
+		{"manifest, local report", true, false},
+		{"prefix, s3 report", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testResume(t, tc.manifest, tc.s3Report)
+		})
+	}
+}
+
+func testResume(t *testing.T, useManifest, s3Report bool) {
 	w := newWorld(t)
 	aes, _ := w.aesKey("k")
 	w.writeFile("f", []byte("resume me"))
@@ -360,7 +378,40 @@ func TestResume(t *testing.T) {
 	}
 	w.writeFile("m.csv", []byte(manifest.String()))
 	w.writeFile("other.csv", []byte(manifest.String()))
-	args := append([]string{"verify", "--manifest", "m.csv", "--report", "r.csv", "--concurrency", "1"}, aes...)
+	report := "r.csv"
+	if s3Report {
+		report = w.url("reports/r.csv")
+	}
+	readReport := func() []byte {
+		if s3Report {
+			b, _ := w.raw("reports/r.csv")
+			return b
+		}
+		return w.readFile("r.csv")
+	}
+	readCheckpoint := func() checkpoint {
+		var b []byte
+		if s3Report {
+			b, _ = w.raw("reports/r.csv.checkpoint")
+		} else {
+			b = w.readFile("r.csv.checkpoint")
+			if st, _ := os.Stat(filepath.Join(w.dir, "r.csv.checkpoint")); st.Mode().Perm() != 0o600 {
+				t.Errorf("checkpoint mode %v", st.Mode().Perm())
+			}
+		}
+		var c checkpoint
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("checkpoint %q: %v", b, err)
+		}
+		return c
+	}
+	args := []string{"verify", "--report", report, "--concurrency", "1"}
+	if useManifest {
+		args = append(args, "--manifest", "m.csv")
+	} else {
+		args = append(args, w.url("r/"))
+	}
+	args = append(args, aes...)
 
 	var s *started
 	var mu sync.Mutex
@@ -380,21 +431,19 @@ func TestResume(t *testing.T) {
 	s = w.start(ep, nil, args...)
 	mu.Unlock()
 	r := s.wait(t, 60*time.Second)
-	if r.code != exitInterrupted || !strings.Contains(r.stderr, "verify interrupted: 3 done, 0 skipped, 0 failed; report: r.csv") ||
+	if r.code != exitInterrupted || !strings.Contains(r.stderr, "verify interrupted: 3 done, 0 skipped, 0 failed; report: "+report) ||
 		!strings.Contains(r.stderr, "--resume") {
 		t.Fatalf("interrupted run: exit %d\n%s", r.code, r.stderr)
 	}
-	var c checkpoint
-	if err := json.Unmarshal(w.readFile("r.csv.checkpoint"), &c); err != nil {
-		t.Fatal(err)
+	c := readCheckpoint()
+	wantSource := "prefix " + w.url("r/")
+	if useManifest {
+		wantSource = "manifest " + filepath.Join(w.dir, "m.csv")
 	}
-	if c.Watermark != 2 || c.Finished || c.Job.Operation != "verify" || !strings.HasSuffix(c.Job.Source, "m.csv") || c.Job.Shard != "0/1" {
+	if c.Watermark != 2 || c.Finished || c.Job.Operation != "verify" || c.Job.Source != wantSource || c.Job.Shard != "0/1" {
 		t.Errorf("checkpoint: %+v", c)
 	}
-	if st, _ := os.Stat(filepath.Join(w.dir, "r.csv.checkpoint")); st.Mode().Perm() != 0o600 {
-		t.Errorf("checkpoint mode %v", st.Mode().Perm())
-	}
-	if n := len(reportLines(t, w.readFile("r.csv"))); n != 3 {
+	if n := len(reportLines(t, readReport())); n != 3 {
 		t.Errorf("the interrupted run reported %d objects, want 3", n)
 	}
 
@@ -405,7 +454,7 @@ func TestResume(t *testing.T) {
 	}
 	// Another job (another manifest; another shard) is refused.
 	for _, other := range [][]string{
-		append([]string{"verify", "--manifest", "other.csv", "--report", "r.csv", "--resume"}, aes...),
+		append([]string{"verify", "--manifest", "other.csv", "--report", report, "--resume"}, aes...),
 		append(slices.Clone(args), "--resume", "--shard", "1/2"),
 	} {
 		r = w.run(other...).want(t, exitUsage)
@@ -418,17 +467,20 @@ func TestResume(t *testing.T) {
 	if !strings.Contains(r.stderr, "verify: 3 done, 0 skipped, 0 failed") || strings.Contains(r.stdout, "r/0:") || !strings.Contains(r.stdout, "r/3:") {
 		t.Errorf("resumed run:\n%s\n%s", r.stdout, r.stderr)
 	}
-	lines := byKey(t, reportLines(t, w.readFile("r.csv")))
+	lines := byKey(t, reportLines(t, readReport()))
 	if len(lines) != 6 {
 		t.Errorf("the report lists %d objects, want 6", len(lines))
 	}
-	if err := json.Unmarshal(w.readFile("r.csv.checkpoint"), &c); err != nil || !c.Finished || c.Watermark != 5 {
-		t.Errorf("final checkpoint: %+v %v", c, err)
+	if c := readCheckpoint(); !c.Finished || c.WatermarkKey != "r/5" {
+		t.Errorf("final checkpoint: %+v", c)
 	}
 	// A finished job resumed has nothing to do.
 	r = w.run(append(args, "--resume")...).want(t, exitOK)
 	if !strings.Contains(r.stderr, "verify: 0 done") {
 		t.Errorf("resume of a finished job: %q", r.stderr)
+	}
+	if n := len(reportLines(t, readReport())); n != 6 {
+		t.Errorf("the report lists %d objects after a resume with nothing to do", n)
 	}
 }
 

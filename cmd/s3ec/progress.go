@@ -163,7 +163,6 @@ func (p *progress) startCount(desc string) *bar {
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("objects"),
 		progressbar.OptionSpinnerType(14),
