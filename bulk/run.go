@@ -22,7 +22,8 @@ type RunOptions struct {
 
 	// Progress, when set, is called after each result with the summary so
 	// far, from one goroutine at a time (never concurrently). It must not
-	// keep res.Inspection or the summary's Reasons map past the call.
+	// modify the summary's Reasons map or keep it past the call (it is
+	// Run's own; copy it with maps.Clone).
 	Progress func(res Result, s Summary)
 }
 
@@ -90,11 +91,6 @@ func (s Summary) String() string {
 	}
 	fmt.Fprintf(&b, "; watermark %d", s.Watermark)
 	return b.String()
-}
-
-func (s Summary) clone() Summary {
-	s.Reasons = maps.Clone(s.Reasons)
-	return s
 }
 
 type job struct {
@@ -212,7 +208,7 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			tokens <- struct{}{}
 		}
 		if o.Progress != nil && !s.abandoned && runErr == nil {
-			o.Progress(r, sum.clone())
+			o.Progress(r, sum)
 		}
 	}
 	if o.Report != nil {
