@@ -263,6 +263,7 @@ func TestInspectJSONPrefix(t *testing.T) {
 	w.run(append([]string{"cp", "f", w.url("i/aes")}, aes...)...).want(t, exitOK)
 	w.run(append([]string{"cp", "f", w.url("i/kms"), "--context", "team=secret-value"}, w.kmsFlags()...)...).want(t, exitOK)
 	w.run(append([]string{"cp", "f", w.url("i/v2"), "--policy", "forbid"}, aes...)...).want(t, exitOK)
+	w.run(append([]string{"cp", "f", w.url("i/instr"), "--instruction-file"}, w.kmsFlags()...)...).want(t, exitOK)
 	w.putRaw("i/plain", []byte("not encrypted"), nil)
 
 	r := w.run("inspect", "--output", "json", w.url("i/")).want(t, exitOK)
@@ -274,8 +275,14 @@ func TestInspectJSONPrefix(t *testing.T) {
 		}
 		got[l.Key] = l
 	}
-	if len(got) != 4 {
+	if len(got) != 6 {
 		t.Fatalf("%d objects: %s", len(got), r.stdout)
+	}
+	if l := got["i/instr"]; l.EnvelopeLocation != "instruction-file" || !l.Encrypted {
+		t.Errorf("i/instr: %+v", l)
+	}
+	if l := got["i/instr.instruction"]; l.Status != "skipped" || l.Reason != "instruction-file" || l.Encrypted {
+		t.Errorf("the instruction file: %+v", l)
 	}
 	if l := got["i/aes"]; !l.Encrypted || l.Format != "V3" || l.WrapAlgorithm != "AES/GCM" || l.PlaintextSize == nil || *l.PlaintextSize != 1000 || l.EnvelopeLocation != "metadata" || l.Status != "done" {
 		t.Errorf("i/aes: %+v", l)
@@ -294,14 +301,14 @@ func TestInspectJSONPrefix(t *testing.T) {
 			t.Errorf("inspect shows %q", s)
 		}
 	}
-	if !strings.Contains(r.stderr, "inspect: 4 done, 0 skipped, 0 failed") {
+	if !strings.Contains(r.stderr, "inspect: 5 done, 1 skipped (instruction-file 1), 0 failed") {
 		t.Errorf("summary: %q", r.stderr)
 	}
 
 	// CSV: a header and a row per object.
 	r = w.run("inspect", "--output", "csv", "-q", w.url("i/")).want(t, exitOK)
 	rows := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(rows) != 5 || rows[0] != strings.Join(inspectColumns, ",") {
+	if len(rows) != 7 || rows[0] != strings.Join(inspectColumns, ",") {
 		t.Errorf("csv:\n%s", r.stdout)
 	}
 	w.run("inspect", "--output", "yaml", w.url("i/")).want(t, exitUsage)
