@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/bulk"
+	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
 // End-to-end tests of the bulk forms (reencrypt, adopt, rotate, verify and
@@ -550,6 +551,8 @@ func TestBulkFlagErrors(t *testing.T) {
 		{[]string{"adopt", w.url("p/"), "--concurrency", "0"}, "--concurrency 0: want at least 1"},
 		{[]string{"reencrypt", w.url("p/"), "--kms-requests-per-second", "-1"}, "--kms-requests-per-second -1"},
 		{[]string{"verify", w.url("p/"), "--report", "s3://" + w.bucket + "/"}, "want s3://bucket/key"},
+		{[]string{"adopt", w.url("p/"), "--report", w.url("p/r.csv")}, "is under the prefix"},
+		{[]string{"verify", "--manifest", "m.csv", "--report", "./m.csv"}, "is the manifest"},
 	} {
 		r := w.run(append(tc.args, aes...)...).want(t, exitUsage)
 		if !strings.Contains(r.stderr, tc.want) {
@@ -575,4 +578,56 @@ func TestKMSRateLimit(t *testing.T) {
 	if d := time.Since(start); d < 1900*time.Millisecond {
 		t.Errorf("12 KMS requests at 4 per second took %v", d)
 	}
+}
+
+// TestReencryptLegacyCBC moves an AWS-written V1 object (AES-CBC, the
+// legacy "AES" key wrap: testdata/vectors) to V3: it needs the legacy
+// opt-ins to be read, and afterwards reads with the default policy.
+func TestReencryptLegacyCBC(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	vs, err := testvectors.Load(filepath.Join(testvectors.Dir(), "jce-raw-keyrings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v *testvectors.Vector
+	for _, c := range vs {
+		if c.Name == "jce-legacy-eo-cbc-aes-4096" {
+			v = c
+		}
+	}
+	if v == nil {
+		t.Fatal("no vector jce-legacy-eo-cbc-aes-4096")
+	}
+	ct, err := v.Ciphertext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := v.Plaintext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.putRaw("legacy/cbc", ct, v.Metadata)
+	w.writeFile("k", []byte(v.Keyring.KeyB64))
+	aes := []string{"--aes-key-file", "k"}
+
+	// Without the opt-ins the object is refused, and left as it is.
+	r := w.run(append([]string{"reencrypt", w.url("legacy/")}, aes...)...)
+	if r.code == exitOK || !strings.Contains(r.stderr, "1 failed") {
+		t.Fatalf("reencrypt of CBC without opt-ins: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, _ := w.raw("legacy/cbc"); !bytes.Equal(got, ct) {
+		t.Fatal("a refused object was changed")
+	}
+	r = w.run(append([]string{"reencrypt", w.url("legacy/"), "--policy", "allow", "--legacy-unauthenticated", "--legacy-wrapping", "--report", "r.csv"}, aes...)...).want(t, exitOK)
+	if !strings.Contains(r.stderr, "reencrypt: 1 done") {
+		t.Errorf("summary: %q", r.stderr)
+	}
+	if info := w.run("inspect", "--json", w.url("legacy/cbc")).want(t, exitOK).stdout; !strings.Contains(info, `"format": "V3"`) || !strings.Contains(info, `"key_committing": true`) {
+		t.Errorf("after reencrypt:\n%s", info)
+	}
+	if got := w.run(append([]string{"cat", w.url("legacy/cbc")}, aes...)...).want(t, exitOK); got.stdout != string(pt) {
+		t.Errorf("cat after reencrypt: %d bytes, want the vector's %d", len(got.stdout), len(pt))
+	}
+	w.run(append([]string{"verify", w.url("legacy/cbc")}, aes...)...).want(t, exitOK)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -116,9 +117,18 @@ func (b *bulkFlags) check(src jobSource) error {
 		return usagef("--report wants a file or s3://bucket/key, not standard output")
 	}
 	if isS3URL(b.report) {
-		if _, err := parseObjectURL(b.report); err != nil {
+		u, err := parseObjectURL(b.report)
+		if err != nil {
 			return usagef("--report %s: want s3://bucket/key", b.report)
 		}
+		if p := src.prefix; p != nil && u.bucket == p.bucket && strings.HasPrefix(u.key, p.key) {
+			// The next run would list the report and its checkpoint with
+			// the objects (and adopt would encrypt them).
+			return usagef("--report %s is under the prefix %s that the command works on: put it elsewhere", b.report, p)
+		}
+	}
+	if b.report != "" && b.report == b.manifest || sameLocalFile(b.report, b.manifest) {
+		return usagef("--report %s is the manifest: the report would overwrite it", b.report)
 	}
 	if isS3URL(b.manifest) {
 		if _, err := parseObjectURL(b.manifest); err != nil {
@@ -126,6 +136,19 @@ func (b *bulkFlags) check(src jobSource) error {
 		}
 	}
 	return nil
+}
+
+// sameLocalFile reports whether a and b are one existing local file.
+func sameLocalFile(a, b string) bool {
+	if a == "" || b == "" || isS3URL(a) || isS3URL(b) {
+		return false
+	}
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // kmsOptions returns the options of the KMS client: more attempts on

@@ -195,9 +195,14 @@ func (k *keyringFlags) check(use keyUse) error {
 		}
 	}
 	var choices string
-	if k.prefix == "" {
+	switch {
+	case k.prefix == "" && k.role == keyDecrypt:
+		choices = "--kms-key, --kms-discovery, --aes-key-file or --rsa-private-key"
+	case k.prefix == "" && k.role == keyEncrypt:
+		choices = "--kms-key, --aes-key-file or --rsa-public-key/--rsa-private-key"
+	case k.prefix == "":
 		choices = "--kms-key, --kms-discovery, --aes-key-file or --rsa-private-key/--rsa-public-key"
-	} else {
+	default:
 		choices = k.flag("kms-key") + ", " + k.flag("aes-key-file") + " or " + k.flag("rsa-public-key")
 	}
 	switch {

@@ -79,8 +79,6 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 		switch {
 		case sameKeyring && f.keyring.kmsDiscovery:
 			return usagef("--kms-discovery only decrypts: name the keyring that writes the new data keys (--to-kms-key, --to-aes-key-file or --to-rsa-public-key)")
-		case sameKeyring && f.keyring.rsaPublic != "" && f.keyring.rsaPrivate == "":
-			return usagef("--rsa-public-key alone cannot decrypt the objects: give --rsa-private-key")
 		case len(toContext) > 0 && !(to.isKMS() || sameKeyring && f.keyring.isKMS()):
 			return usagef("--to-context needs a KMS writing keyring: local keys cannot bind an encryption context")
 		}
