@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -364,7 +365,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	switch {
 	case interrupted:
-		note := "nothing was left half-done"
+		note := "run it again to finish: objects already done are skipped"
 		if rep != nil && repErr == nil {
 			note = "to resume: the same command with --resume"
 		}
@@ -518,12 +519,17 @@ func (t *tracker) Close() error { return t.m.Close() }
 func (t *tracker) finished(r bulk.Result) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i := range t.queue {
-		q := &t.queue[i]
-		if !q.done && q.Seq == r.Seq && q.Bucket == r.Bucket && q.Key == r.Key && q.VersionId == r.VersionId {
-			q.done = true
-			break
-		}
+	same := func(q *trackedTask) bool {
+		return q.Seq == r.Seq && q.Bucket == r.Bucket && q.Key == r.Key && q.VersionId == r.VersionId
+	}
+	// Seqs grow in the manifest's order: a binary search finds the task,
+	// a scan is the fallback.
+	i, ok := slices.BinarySearchFunc(t.queue, r.Seq, func(q trackedTask, seq int64) int { return cmp.Compare(q.Seq, seq) })
+	if !ok || !same(&t.queue[i]) || t.queue[i].done {
+		i = slices.IndexFunc(t.queue, func(q trackedTask) bool { return !q.done && same(&q) })
+	}
+	if i >= 0 {
+		t.queue[i].done = true
 	}
 	n := 0
 	for n < len(t.queue) && t.queue[n].done {
@@ -531,7 +537,10 @@ func (t *tracker) finished(r bulk.Result) {
 	}
 	if n > 0 {
 		t.watermark, t.hasMark = t.queue[n-1], true
-		t.queue = slices.Delete(t.queue, 0, n)
+		t.queue = t.queue[n:]
+		if cap(t.queue) > 4096 && len(t.queue) < cap(t.queue)/4 {
+			t.queue = slices.Clone(t.queue)
+		}
 	}
 }
 
