@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -630,4 +633,57 @@ func TestReencryptLegacyCBC(t *testing.T) {
 		t.Errorf("cat after reencrypt: %d bytes, want the vector's %d", len(got.stdout), len(pt))
 	}
 	w.run(append([]string{"verify", w.url("legacy/cbc")}, aes...)...).want(t, exitOK)
+}
+
+// TestManifestsFromS3 reads the objects from an S3 Inventory report
+// (manifest.json and a gzipped CSV data file, keys URL-encoded) and from a
+// Batch Operations CSV manifest, both stored in S3.
+func TestManifestsFromS3(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	aes, _ := w.aesKey("k")
+	w.writeFile("f", []byte("listed"))
+	keys := []string{"data/a b", "data/c+d", "data/ü"}
+	for _, k := range keys {
+		w.run(append([]string{"cp", "f", w.url(k)}, aes...)...).want(t, exitOK)
+	}
+	w.putRaw("data/unlisted", []byte("x"), nil)
+
+	var csvData bytes.Buffer
+	gz := gzip.NewWriter(&csvData)
+	for _, k := range keys {
+		fmt.Fprintf(gz, "%q,%q,%d\n", w.bucket, bulk.EncodeKey(k), 6+16)
+	}
+	gz.Close()
+	sum := md5.Sum(csvData.Bytes())
+	w.putRaw("inv/data/1.csv.gz", csvData.Bytes(), nil)
+	manifest, _ := json.Marshal(map[string]any{
+		"sourceBucket": w.bucket, "destinationBucket": "arn:aws:s3:::" + w.bucket,
+		"fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+		"files": []map[string]any{{"key": "inv/data/1.csv.gz", "size": csvData.Len(), "MD5checksum": hex.EncodeToString(sum[:])}},
+	})
+	w.putRaw("inv/manifest.json", manifest, nil)
+
+	r := w.run("inspect", "--manifest", w.url("inv/manifest.json"), "--output", "csv", "--report", "i.csv").want(t, exitOK)
+	rows := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(rows) != 1+len(keys) || strings.Contains(r.stdout, "unlisted") {
+		t.Fatalf("inspect of the inventory:\n%s", r.stdout)
+	}
+	lines := byKey(t, reportLines(t, w.readFile("i.csv")))
+	for _, k := range keys {
+		if l := lines[k]; l.Status != bulk.Succeeded || !strings.HasPrefix(l.Message, "inspected: V3") {
+			t.Errorf("%s: %+v", k, l)
+		}
+	}
+
+	var m strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&m, "%s,%s\n", w.bucket, bulk.EncodeKey(k))
+	}
+	w.putRaw("manifests/m.csv", []byte(m.String()), nil)
+	r = w.run(append([]string{"verify", "--manifest", w.url("manifests/m.csv")}, aes...)...).want(t, exitOK)
+	if !strings.Contains(r.stderr, "verify: 3 done, 0 skipped, 0 failed") {
+		t.Errorf("verify over an S3 manifest: %q", r.stderr)
+	}
+	w.run(append([]string{"verify", "--manifest", w.url("manifests/missing.csv")}, aes...)...).want(t, exitNotFound)
 }
