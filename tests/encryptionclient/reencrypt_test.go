@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testhooks"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -37,6 +39,7 @@ type rwS3 struct {
 	onHead         func(*s3.HeadObjectOutput)
 	onGet          func(*s3.GetObjectInput, *s3.GetObjectOutput) // may replace out.Body
 	beforeWrite    func(key string)                              // before PutObject and CompleteMultipartUpload
+	afterPut       func(key string)                              // after a PutObject succeeded
 	failDeleteKeys map[string]bool
 }
 
@@ -90,7 +93,11 @@ func (h *rwS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...f
 	if h.beforeWrite != nil {
 		h.beforeWrite(aws.ToString(in.Key))
 	}
-	return h.Client.PutObject(ctx, in, optFns...)
+	out, err := h.Client.PutObject(ctx, in, optFns...)
+	if err == nil && h.afterPut != nil {
+		h.afterPut(aws.ToString(in.Key))
+	}
+	return out, err
 }
 
 func (h *rwS3) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
@@ -779,6 +786,38 @@ func TestReEncryptStaleInstructionFileNeverUsed(t *testing.T) {
 	mustErrorIs(t, err, encryptionclient.ErrAlreadyCurrent)
 }
 
+// A writer that replaces the object and its instruction file right after
+// the re-encrypted object was stored keeps its instruction file: the old
+// one is deleted only while both are still the ones ReEncrypt wrote and
+// read.
+func TestReEncryptKeepsANewWritersInstructionFile(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	instrOpts := func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }
+	key := "instr3"
+	if err := e.put(e.client(kr, writeV2, instrOpts), context.Background(), key, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	h := newRW(e)
+	h.afterPut = func(k string) {
+		if k == key {
+			h.afterPut = nil
+			if err := e.put(e.client(kr, instrOpts), context.Background(), key, []byte("theirs")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(context.Background(), &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.deletes) != 0 {
+		t.Fatalf("deleted %v", h.deletes)
+	}
+	if got, err := e.get(e.client(kr), context.Background(), key); err != nil || string(got) != "theirs" {
+		t.Fatalf("the writer's object: %q %v", got, err)
+	}
+}
+
 // A client that stores envelopes in instruction files rewrites the
 // instruction file with the object (the normal write path), and deletes
 // nothing.
@@ -1015,6 +1054,146 @@ func TestFaultReEncryptCutMidway(t *testing.T) {
 		}
 		if got := e.strictRead(target, key); !bytes.Equal(got, pt) {
 			t.Fatalf("%s: plaintext differs", tc.name)
+		}
+	}
+}
+
+// reEncryptCatalogue gives the rows of docs/ERRORS.md for ReEncrypt,
+// Adopt and VerifyObject (TestErrorCatalogue).
+func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
+	t.Helper()
+	ctx := context.Background()
+	var rows []*catalogueRow
+	add := func(input, call, class string, is, err error) {
+		rows = append(rows, &catalogueRow{input: input, call: call, class: class, is: is, err: err})
+	}
+	kr := e.krs["aes"]
+	c := e.client(kr)
+	b := &e.bucket
+	if err := e.put(c, ctx, "re/v3", []byte("catalogue")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.put(c, ctx, "re/tampered", []byte("catalogue")); err != nil {
+		t.Fatal(err)
+	}
+	e.tamper("re/tampered", 3)
+	e.putRaw("re/plain", []byte("catalogue"), nil)
+
+	_, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3")})
+	add("ReEncrypt of a V3 object under the target key (a rerun)", "ReEncrypt", "ErrAlreadyCurrent", encryptionclient.ErrAlreadyCurrent, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("ReEncrypt of an unencrypted object", "ReEncrypt", "ErrNotEncrypted", encryptionclient.ErrNotEncrypted, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/tampered"), Force: true})
+	add("ReEncrypt of an altered object", "ReEncrypt", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
+	h := newRW(e)
+	retain := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	h.onHead = func(o *s3.HeadObjectOutput) {
+		o.ObjectLockMode, o.ObjectLockRetainUntilDate = types.ObjectLockModeCompliance, &retain
+	}
+	_, err = e.rwClient(h, kr).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), Force: true})
+	add("ReEncrypt of an object under Object Lock retention", "ReEncrypt", "ErrObjectLocked", encryptionclient.ErrObjectLocked, err)
+	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), VersionId: aws.String("not-the-current-one")})
+	add("ReEncrypt of a version that is not the current one", "ReEncrypt", "ErrObjectChanged", encryptionclient.ErrObjectChanged, err)
+	_, err = c.ReEncrypt(ctx, nil)
+	add("nil ReEncryptInput", "ReEncrypt", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
+	_, err = c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/v3")})
+	add("Adopt of an encrypted object", "Adopt", "ErrAlreadyEncrypted", encryptionclient.ErrAlreadyEncrypted, err)
+	h = newRW(e)
+	h.onGet = func(in *s3.GetObjectInput, out *s3.GetObjectOutput) {
+		out.Body = &shortBody{r: io.LimitReader(out.Body, 4), c: out.Body}
+	}
+	_, err = e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("Adopt of an object whose body ends before its Content-Length", "Adopt", "ErrTruncated", encryptionclient.ErrTruncated, err)
+	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/tampered")})
+	add("VerifyObject of an altered object", "VerifyObject", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
+	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
+	add("VerifyObject with a Range", "VerifyObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
+	return rows
+}
+
+// SSE-C objects are read with the caller's customer key and written under
+// it: every request of ReEncrypt and Adopt carries it (small and
+// multipart paths), over TLS.
+func TestReEncryptAndAdoptKeepSSEC(t *testing.T) {
+	srv := s3test.NewFakeTLS()
+	defer srv.Close()
+	e := newEnv(t)
+	e.plain = srv.Client()
+	e.bucket = srv.CreateBucket(t, e.plain)
+	ssecKey := aws.String("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	ssecMD5 := aws.String("jsZ9oKDLHx5VpZcc+8Vu7Q==")
+	alg := aws.String("AES256")
+	partSize, threshold, size := e.mpSizes()
+	kr := e.krs["aes"]
+	for _, n := range []int{10, size} {
+		pt := randBytes(t, n)
+		if _, err := e.client(kr, writeV2).PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h := newRW(e)
+		var gets []*s3.GetObjectInput
+		h.onGet = func(in *s3.GetObjectInput, _ *s3.GetObjectOutput) { gets = append(gets, in) }
+		target := mustAES(t, nil)
+		ctx := e.smallParts(context.Background())
+		if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		for _, g := range gets {
+			if aws.ToString(g.SSECustomerKey) != *ssecKey {
+				t.Fatalf("GET of %s without the customer key", aws.ToString(g.Key))
+			}
+		}
+		for _, p := range h.puts {
+			if aws.ToString(p.SSECustomerKey) != *ssecKey || p.ServerSideEncryption != "" {
+				t.Fatalf("PutObject of %s: SSE-C %q, SSE %q", aws.ToString(p.Key), aws.ToString(p.SSECustomerKey), p.ServerSideEncryption)
+			}
+		}
+		for _, c := range h.creates {
+			if aws.ToString(c.SSECustomerKey) != *ssecKey {
+				t.Fatal("CreateMultipartUpload without the customer key")
+			}
+		}
+		out, err := e.client(target).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d bytes: read back: %v", n, err)
+		}
+
+		// Adopt of an SSE-C object that is not client-side encrypted.
+		if _, err := e.plain.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("Adopt %d bytes: %v", n, err)
+		}
+		out, err = e.client(kr).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Adopt %d bytes: read back: %v", n, err)
 		}
 	}
 }
