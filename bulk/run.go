@@ -182,11 +182,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	var runErr error
 	for out := range results {
 		r := out.r
-		s := &ring[out.ord%int64(w)]
-		*s = slot{seq: r.Seq, finished: true}
-		if r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled) {
-			s.abandoned = true
-		} else if runErr == nil {
+		abandoned := r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled)
+		ring[out.ord%int64(w)] = slot{seq: r.Seq, finished: true, abandoned: abandoned}
+		if !abandoned && runErr == nil {
 			sum.add(r)
 			if o.Report != nil {
 				if err := o.Report.Write(r); err != nil {
@@ -207,7 +205,7 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			low++
 			tokens <- struct{}{}
 		}
-		if o.Progress != nil && !s.abandoned && runErr == nil {
+		if o.Progress != nil && !abandoned && runErr == nil {
 			o.Progress(r, sum)
 		}
 	}
