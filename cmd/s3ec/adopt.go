@@ -43,10 +43,12 @@ func defineAdopt(fs *flagSet) func(context.Context, *env, []string) error {
 		f         clientFlags
 		b         bulkFlags
 		recursive bool
+		cache     bool
 	)
 	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
 	fs.alias("r", "recursive")
 	b.register(fs, "encrypt", "encrypt `N` objects at once")
+	cacheFlag(fs, &cache)
 	f.keyring.title = "Writing keyring: the keyring that wraps the new data keys (exactly one)"
 	f.keyring.role = keyEncrypt
 	f.register(fs, cryptoWrite)
@@ -68,7 +70,12 @@ func defineAdopt(fs *flagSet) func(context.Context, *env, []string) error {
 		if encCtx == nil {
 			encCtx = map[string]string{}
 		}
-		op := bulk.Adopt(c.enc, bulk.AdoptParams{EncryptionContext: encCtx, DryRun: b.dryRun})
+		writing, release, err := cached(c.keyring, cache)
+		if err != nil {
+			return err
+		}
+		defer release()
+		op := bulk.Adopt(c.enc, bulk.AdoptParams{Keyring: writing, EncryptionContext: encCtx, DryRun: b.dryRun})
 		defer cleanups.add("an encryption of an object over the multipart threshold may leave a multipart upload behind; list them with: aws s3api list-multipart-uploads --bucket BUCKET")()
 		j := &job{e: e, name: "adopt", op: op, flags: &b, src: src, plain: c.plain, single: src.object != nil && !b.bulkMode()}
 		return j.run(ctx)

@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -686,4 +689,67 @@ func TestManifestsFromS3(t *testing.T) {
 		t.Errorf("verify over an S3 manifest: %q", r.stderr)
 	}
 	w.run(append([]string{"verify", "--manifest", w.url("manifests/missing.csv")}, aes...)...).want(t, exitNotFound)
+}
+
+// kmsProxy counts the KMS requests by operation (X-Amz-Target) and
+// returns the endpoint to give --kms-endpoint-url.
+func (w *world) kmsProxy(counts *sync.Map) string {
+	w.t.Helper()
+	target, err := url.Parse(w.kms.URL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	next := httputil.NewSingleHostReverseProxy(target)
+	ps := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+		n, _ := counts.LoadOrStore(op, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		next.ServeHTTP(rw, r)
+	}))
+	w.t.Cleanup(ps.Close)
+	return ps.URL
+}
+
+func kmsCount(counts *sync.Map, op string) int64 {
+	if n, ok := counts.Load(op); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// TestCacheDataKeys adopts and re-encrypts objects with
+// --cache-data-keys: one GenerateDataKey for all of them (without it, one
+// each), and a rerun still finds them current.
+func TestCacheDataKeys(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var counts sync.Map
+	ep := w.kmsProxy(&counts)
+	kr := []string{"--kms-key", w.kmsKey, "--kms-endpoint-url", ep}
+	for i := range 5 {
+		w.putRaw(fmt.Sprintf("c/%d", i), []byte("plain"), nil)
+		w.putRaw(fmt.Sprintf("n/%d", i), []byte("plain"), nil)
+	}
+	w.run(append([]string{"adopt", w.url("n/"), "-q"}, kr...)...).want(t, exitOK)
+	if n := kmsCount(&counts, "GenerateDataKey"); n != 5 {
+		t.Fatalf("adopt of 5 objects without a cache: %d GenerateDataKey requests, want 5", n)
+	}
+	w.run(append([]string{"adopt", w.url("c/"), "-q", "--cache-data-keys"}, kr...)...).want(t, exitOK)
+	if n := kmsCount(&counts, "GenerateDataKey"); n != 6 {
+		t.Fatalf("adopt of 5 objects with --cache-data-keys: %d GenerateDataKey requests, want 1", n-5)
+	}
+	for i := range 5 {
+		if r := w.run(append([]string{"cat", w.url(fmt.Sprintf("c/%d", i))}, kr...)...).want(t, exitOK); r.stdout != "plain" {
+			t.Fatalf("cat: %q", r.stdout)
+		}
+	}
+	// Re-encrypted with the cache: one more data key; then current.
+	w.run(append([]string{"reencrypt", w.url("c/"), "-q", "--force", "--cache-data-keys"}, kr...)...).want(t, exitOK)
+	if n := kmsCount(&counts, "GenerateDataKey"); n != 7 {
+		t.Fatalf("reencrypt --force of 5 objects with --cache-data-keys: %d GenerateDataKey requests, want 1", n-6)
+	}
+	r := w.run(append([]string{"reencrypt", w.url("c/"), "--cache-data-keys"}, kr...)...).want(t, exitOK)
+	if !strings.Contains(r.stderr, "reencrypt: 0 done, 5 skipped (already-current 5)") {
+		t.Errorf("rerun: %q", r.stderr)
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 // The bulk form of rotate, reencrypt, adopt, verify and inspect: one
@@ -137,6 +138,25 @@ func (b *bulkFlags) check(src jobSource) error {
 		}
 	}
 	return nil
+}
+
+// cacheFlag registers --cache-data-keys, of the commands that generate
+// data keys (reencrypt, adopt).
+func cacheFlag(fs *flagSet, p *bool) {
+	fs.boolVar(p, "cache-data-keys", fmt.Sprintf("reuse each new data key for up to %d objects and %v (one KMS GenerateDataKey request for many objects); each V3 object still gets its own content key, derived from its own message id", materials.DefaultCacheMaxObjects, materials.DefaultCacheMaxAge))
+}
+
+// cached wraps kr in a caching keyring when on; the returned function
+// zeroes the cached keys.
+func cached(kr materials.Keyring, on bool) (materials.Keyring, func(), error) {
+	if !on {
+		return kr, func() {}, nil
+	}
+	c, err := materials.NewCachingKeyring(kr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { c.Close() }, nil
 }
 
 // sameLocalFile reports whether a and b are one existing local file.

@@ -437,6 +437,8 @@ type clients struct {
 	cfg   aws.Config
 	enc   *encryptionclient.Client
 	plain *s3.Client // for listing and inspection; never for object bodies
+	// keyring is the encryption client's keyring.
+	keyring materials.Keyring
 }
 
 // connect builds the clients. A --context needs a KMS keyring: the local
@@ -465,5 +467,5 @@ func (f *clientFlags) connect(ctx context.Context, p *progress, use keyUse) (*cl
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &clients{cfg: cfg, enc: enc, plain: plain}, nil
+	return &clients{cfg: cfg, enc: enc, plain: plain, keyring: kr}, nil
 }

@@ -56,11 +56,13 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 		b         bulkFlags
 		recursive bool
 		force     bool
+		cache     bool
 	)
 	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
 	fs.alias("r", "recursive")
 	fs.boolVar(&force, "force", "rewrite objects already in the V3 format under the writing key too")
 	b.register(fs, "re-encrypt", "re-encrypt `N` objects at once")
+	cacheFlag(fs, &cache)
 	registerWriting(fs, &to)
 	fs.funcVar("to-context", "bind the new data keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only; default: keep each object's context)", pairFlag(&toContext))
 	f.keyring.title = "Reading keyring: the keyring that decrypts the objects (exactly one)"
@@ -102,6 +104,16 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 			if writing, err = to.keyring(c.cfg, false); err != nil {
 				return err
 			}
+		}
+		if cache {
+			if writing == nil {
+				writing = c.keyring
+			}
+			var release func()
+			if writing, release, err = cached(writing, true); err != nil {
+				return err
+			}
+			defer release()
 		}
 		newContext := toContext // nil keeps each object's context
 		if (!sameKeyring && !to.isKMS()) || (sameKeyring && !f.keyring.isKMS()) {
