@@ -154,6 +154,12 @@ func TestReencryptV2ToV3(t *testing.T) {
 		t.Errorf("--force: %q", r.stdout)
 	}
 	w.run(append([]string{"reencrypt", w.url("v2/plain")}, w.kmsFlags()...)...).want(t, exitNotFound)
+	// One object's failure is one line, the command's error.
+	w.run(append([]string{"cp", "f", w.url("v2/d"), "--policy", "forbid"}, w.kmsFlags()...)...).want(t, exitOK)
+	r = w.run(append([]string{"reencrypt", w.url("v2/d")}, w.kmsFlags()...)...).want(t, exitOther)
+	if !strings.Contains(r.stderr, w.url("v2/d")) || !strings.Contains(r.stderr, "--policy allow") {
+		t.Errorf("one object refused: %q", r.stderr)
+	}
 }
 
 func TestReencryptToAnotherKey(t *testing.T) {

@@ -347,7 +347,8 @@ func (j *job) run(ctx context.Context) error {
 			}
 		}
 		bar.clear()
-		if r.Outcome == bulk.Failed {
+		if r.Outcome == bulk.Failed && !j.single {
+			// (The single object's failure is the command's error.)
 			fmt.Fprintln(j.e.stderr, failureLine(r))
 		}
 		if (r.Outcome != bulk.Failed || j.printFailures) && (!b.quiet || j.alwaysPrint) && outErr == nil {
@@ -403,17 +404,23 @@ func (j *job) run(ctx context.Context) error {
 		}
 		return &objectErr{url: *j.src.object, err: fmt.Errorf("%w%s", encryptionclient.ErrNotEncrypted, hint)}
 	case counts.failed > 0 && j.single:
-		// The one object's error is the command's: printed once.
-		return &codedError{code: resultExitCode(*counts.first), err: errAlreadyReported}
+		return resultError(*counts.first)
 	case counts.failed > 0:
 		return &codedError{code: resultExitCode(*counts.first), err: fmt.Errorf("%d of %d objects failed%s", counts.failed, counts.done+counts.skipped+counts.failed, j.reportHint())}
 	}
 	return nil
 }
 
-// errAlreadyReported is the error of a single-object run whose failure
-// was printed already.
-var errAlreadyReported = errors.New("")
+// resultError is the error of a failed result, naming its object.
+func resultError(r bulk.Result) error {
+	switch {
+	case r.Err != nil && address(r.Err) != "":
+		return r.Err
+	case r.Err != nil:
+		return &objectErr{url: s3URL{bucket: r.Bucket, key: r.Key}, err: r.Err}
+	}
+	return &objectErr{url: s3URL{bucket: r.Bucket, key: r.Key}, err: errors.New(oneLine(r.Message))}
+}
 
 // reportHint names the report in a message, if there is one.
 func (j *job) reportHint() string {
