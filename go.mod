@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.8
 	github.com/aws/smithy-go v1.28.8
 	golang.org/x/sys v0.35.0
+	golang.org/x/time v0.14.0
 )
 
 require (

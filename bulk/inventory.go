@@ -1,0 +1,292 @@
+package bulk
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// MaxInventoryManifestSize bounds an inventory's manifest.json (it lists
+// the data files, a few hundred bytes each).
+const MaxInventoryManifestSize = 16 << 20
+
+// ErrUnsupportedFormat is the class of inventory reports in a format this
+// package does not read; the *FormatError names it.
+var ErrUnsupportedFormat = errors.New("bulk: unsupported inventory format")
+
+// FormatError reports an inventory whose fileFormat is not CSV (ORC and
+// Parquet are not read). It matches ErrUnsupportedFormat.
+type FormatError struct{ Format string }
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("bulk: inventory fileFormat %q is not supported: configure the inventory report as CSV", e.Format)
+}
+
+// Is makes errors.Is(err, ErrUnsupportedFormat) true.
+func (e *FormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+
+// ErrChecksum is the class of inventory data files whose MD5 or size is
+// not the one manifest.json records; the *ChecksumError names the file.
+var ErrChecksum = errors.New("bulk: inventory data file does not match its checksum")
+
+// ChecksumError reports a data file whose content is not the one the
+// manifest lists. The tasks read from it before the end were already
+// returned: a job that gets this error stops, and the file's objects are
+// to be treated as unlisted.
+type ChecksumError struct {
+	File      string
+	Want, Got string // hex MD5, or a size as "N bytes"
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("bulk: inventory data file %s: want %s, got %s", e.File, e.Want, e.Got)
+}
+
+// Is makes errors.Is(err, ErrChecksum) true.
+func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
+
+// inventoryManifest is the part of manifest.json that is read.
+type inventoryManifest struct {
+	SourceBucket      string `json:"sourceBucket"`
+	DestinationBucket string `json:"destinationBucket"`
+	FileFormat        string `json:"fileFormat"`
+	FileSchema        string `json:"fileSchema"`
+	Files             []struct {
+		Key         string `json:"key"`
+		Size        int64  `json:"size"`
+		MD5Checksum string `json:"MD5checksum"`
+	} `json:"files"`
+}
+
+// ReadInventory reads an S3 Inventory report: manifestJSON is the text of
+// its manifest.json, and src opens the data files it lists (in the
+// destination bucket the manifest names). Only the CSV format is read
+// (ORC and Parquet fail with a *FormatError). The gzip-compressed CSV
+// files are read one after another, columns as fileSchema names them
+// (Bucket and Key are required; VersionId, IsLatest, IsDeleteMarker are
+// used when present), keys URL-decoded. Delete markers are skipped;
+// versions that are not the latest come with Task.NotLatest set. Each
+// file's MD5 and size are checked against the manifest as it is read: a
+// mismatch makes Next fail with a *ChecksumError at the end of that file.
+func ReadInventory(ctx context.Context, src Source, manifestJSON string) (Manifest, error) {
+	return readInventory(src, []byte(manifestJSON), "")
+}
+
+func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, error) {
+	if len(doc) > MaxInventoryManifestSize {
+		return nil, &ManifestError{File: "manifest.json", Reason: "larger than 16 MiB"}
+	}
+	var im inventoryManifest
+	if err := json.Unmarshal(doc, &im); err != nil {
+		return nil, &ManifestError{File: "manifest.json", Reason: "not an inventory manifest: " + err.Error()}
+	}
+	if !strings.EqualFold(im.FileFormat, "CSV") {
+		return nil, &FormatError{Format: im.FileFormat}
+	}
+	cols := map[string]int{}
+	for i, c := range strings.Split(im.FileSchema, ",") {
+		cols[strings.TrimSpace(c)] = i
+	}
+	m := &inventory{src: src, im: &im, ncols: len(cols), bucketCol: -1, keyCol: -1, versionCol: -1, latestCol: -1, markerCol: -1}
+	for name, p := range map[string]*int{"Bucket": &m.bucketCol, "Key": &m.keyCol, "VersionId": &m.versionCol, "IsLatest": &m.latestCol, "IsDeleteMarker": &m.markerCol} {
+		if i, ok := cols[name]; ok {
+			*p = i
+		}
+	}
+	if m.bucketCol < 0 || m.keyCol < 0 {
+		return nil, &ManifestError{File: "manifest.json", Reason: "fileSchema lacks Bucket or Key"}
+	}
+	m.bucket = defaultBucket
+	if b, ok := strings.CutPrefix(im.DestinationBucket, "arn:aws:s3:::"); ok && b != "" {
+		m.bucket = b
+	} else if im.DestinationBucket != "" && !strings.HasPrefix(im.DestinationBucket, "arn:") {
+		m.bucket = im.DestinationBucket
+	}
+	return m, nil
+}
+
+type inventory struct {
+	src                                                 Source
+	im                                                  *inventoryManifest
+	bucket                                              string // of the data files
+	ncols                                               int
+	bucketCol, keyCol, versionCol, latestCol, markerCol int
+
+	file int // index of the next file to open
+	cur  *inventoryFile
+	seq  int64
+	err  error
+}
+
+type inventoryFile struct {
+	name  string
+	body  io.ReadCloser
+	raw   *countingReader
+	gz    *gzip.Reader
+	lines *lineReader
+	want  string
+	size  int64
+}
+
+type countingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+func (m *inventory) Next(ctx context.Context) (Task, error) {
+	if m.err != nil {
+		return Task{}, m.err
+	}
+	t, err := m.next(ctx)
+	if err != nil {
+		m.err = err
+		m.closeFile()
+	}
+	return t, err
+}
+
+func (m *inventory) next(ctx context.Context) (Task, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Task{}, err
+		}
+		if m.cur == nil {
+			if m.file >= len(m.im.Files) {
+				return Task{}, io.EOF
+			}
+			if err := m.open(ctx); err != nil {
+				return Task{}, err
+			}
+		}
+		line, err := m.cur.lines.next()
+		if errors.Is(err, io.EOF) {
+			if err := m.finishFile(); err != nil {
+				return Task{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Task{}, err
+		}
+		if len(line) == 0 {
+			continue
+		}
+		t, keep, err := m.task(line)
+		if err != nil {
+			return Task{}, err
+		}
+		if keep {
+			return t, nil
+		}
+	}
+}
+
+func (m *inventory) open(ctx context.Context) error {
+	f := m.im.Files[m.file]
+	m.file++
+	if f.Key == "" {
+		return &ManifestError{File: "manifest.json", Reason: "a data file without a key"}
+	}
+	body, err := m.src.Open(ctx, m.bucket, f.Key)
+	if err != nil {
+		return fmt.Errorf("bulk: inventory data file %s: %w", f.Key, err)
+	}
+	raw := &countingReader{r: body, h: md5.New()}
+	if f.Size > 0 {
+		raw.r = io.LimitReader(body, f.Size+1)
+	}
+	gz, err := gzip.NewReader(raw)
+	if err != nil {
+		body.Close()
+		return &ManifestError{File: f.Key, Reason: "not gzip: " + err.Error()}
+	}
+	m.cur = &inventoryFile{name: f.Key, body: body, raw: raw, gz: gz, lines: newLineReader(gz, f.Key), want: strings.ToLower(f.MD5Checksum), size: f.Size}
+	return nil
+}
+
+// finishFile checks the file's size and MD5 once its last line is read.
+func (m *inventory) finishFile() error {
+	f := m.cur
+	defer m.closeFile()
+	if _, err := io.Copy(io.Discard, f.raw); err != nil { // what follows the gzip stream counts too
+		return err
+	}
+	if f.size > 0 && f.raw.n != f.size {
+		return &ChecksumError{File: f.name, Want: fmt.Sprintf("%d bytes", f.size), Got: fmt.Sprintf("%d bytes or more", f.raw.n)}
+	}
+	if f.want != "" {
+		if got := hex.EncodeToString(f.raw.h.Sum(nil)); got != f.want {
+			return &ChecksumError{File: f.name, Want: f.want, Got: got}
+		}
+	}
+	return nil
+}
+
+func (m *inventory) closeFile() {
+	if m.cur != nil {
+		m.cur.gz.Close()
+		m.cur.body.Close()
+		m.cur = nil
+	}
+}
+
+// task decodes one data-file row; keep is false for a delete marker.
+func (m *inventory) task(line []byte) (Task, bool, error) {
+	f := m.cur
+	bad := func(reason string) (Task, bool, error) {
+		return Task{}, false, &ManifestError{File: f.name, Line: f.lines.n, Reason: reason}
+	}
+	fields, err := splitCSVLine(line)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if len(fields) != m.ncols {
+		return bad(fmt.Sprintf("%d columns, fileSchema names %d", len(fields), m.ncols))
+	}
+	col := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		return fields[i]
+	}
+	if strings.EqualFold(col(m.markerCol), "true") {
+		return Task{}, false, nil
+	}
+	t := Task{Bucket: col(m.bucketCol), VersionId: col(m.versionCol), Seq: m.seq}
+	if t.Bucket == "" {
+		return bad("empty bucket")
+	}
+	if t.Key, err = url.QueryUnescape(col(m.keyCol)); err != nil {
+		return bad("key is not URL-encoded")
+	}
+	if t.Key == "" {
+		return bad("empty key")
+	}
+	t.NotLatest = strings.EqualFold(col(m.latestCol), "false")
+	m.seq++
+	return t, true, nil
+}
+
+func (m *inventory) Close() error {
+	m.closeFile()
+	if m.err == nil {
+		m.err = errors.New("bulk: manifest closed")
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package bulk
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Report writes a completion report in the CSV of S3 Batch Operations
+// completion reports, one line per result and no header line, columns
+// Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode,
+// ResultMessage:
+//
+//	bucket,photos/2024/a%20b.jpg,,Succeeded,,200,rewrapped: V3 metadata
+//	bucket,x.bin,3HL4kqtJlcpXroDTDmjVBH40Nrjfkd,PermanentFailure,AuthenticationFailed,,encryptionclient: ...
+//
+// The key is URL-encoded as in a Batch manifest (spaces as %20), so that
+// a report line can be a manifest line again; TaskStatus is the Batch
+// result code (Result.Status); HTTPStatusCode is empty when unknown.
+// Methods are safe for concurrent use. Run writes a report for you.
+type Report struct {
+	mu sync.Mutex
+	bw *bufio.Writer
+	w  *csv.Writer
+}
+
+// NewReport returns a report that writes to w (buffered: call Flush).
+func NewReport(w io.Writer) *Report {
+	bw := bufio.NewWriter(w)
+	return &Report{bw: bw, w: csv.NewWriter(bw)}
+}
+
+// Write writes one result.
+func (r *Report) Write(res Result) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w.Write(reportRecord(res))
+}
+
+// Flush writes what is buffered to the underlying writer.
+func (r *Report) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.w.Flush()
+	if err := r.w.Error(); err != nil {
+		return err
+	}
+	return r.bw.Flush()
+}
+
+func reportRecord(res Result) []string {
+	status := ""
+	if res.HTTPStatus != 0 {
+		status = strconv.Itoa(res.HTTPStatus)
+	}
+	return []string{res.Bucket, EncodeKey(res.Key), res.VersionId, string(res.Status), res.ErrorCode, status, message(res.Message)}
+}
+
+// EncodeKey URL-encodes an object key as Batch Operations manifests and
+// reports hold it (url.QueryEscape, with spaces as %20); ReadCSV and
+// ParseReportLine decode it.
+func EncodeKey(key string) string {
+	return strings.ReplaceAll(url.QueryEscape(key), "+", "%20")
+}
+
+// ParseReportLine parses one line of a report written by Report into the
+// fields the report holds: the task's bucket, key (decoded) and version
+// id, Status, ErrorCode, HTTPStatus and Message; Outcome is Failed for a
+// failure status and Done otherwise (the report does not tell skipped
+// tasks apart; their message does).
+func ParseReportLine(line string) (Result, error) {
+	rec, err := csv.NewReader(strings.NewReader(line)).Read()
+	if err != nil {
+		return Result{}, &ManifestError{File: "report", Reason: err.Error()}
+	}
+	if len(rec) != 7 {
+		return Result{}, &ManifestError{File: "report", Reason: fmt.Sprintf("%d columns, want 7", len(rec))}
+	}
+	key, err := url.QueryUnescape(rec[1])
+	if err != nil {
+		return Result{}, &ManifestError{File: "report", Reason: "key is not URL-encoded"}
+	}
+	res := Result{Task: Task{Bucket: rec[0], Key: key, VersionId: rec[2]}, Status: TaskStatus(rec[3]), ErrorCode: rec[4], Message: rec[6]}
+	switch res.Status {
+	case Succeeded:
+		res.Outcome = Done
+	case TemporaryFailure, PermanentFailure:
+		res.Outcome = Failed
+	default:
+		return Result{}, &ManifestError{File: "report", Reason: fmt.Sprintf("unknown TaskStatus %q", rec[3])}
+	}
+	if rec[5] != "" {
+		if res.HTTPStatus, err = strconv.Atoi(rec[5]); err != nil {
+			return Result{}, &ManifestError{File: "report", Reason: "HTTPStatusCode is not a number"}
+		}
+	}
+	return res, nil
+}
