@@ -135,7 +135,28 @@ func (o reencryptOp) Do(ctx context.Context, t Task) Result {
 	if r, ok := writePrelude(ctx, o.c, t); !ok {
 		return r
 	}
-	return failed(t, errors.New("bulk: reencrypt: not available yet"))
+	in := &encryptionclient.ReEncryptInput{
+		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId),
+		Keyring: o.p.Keyring, EncryptionContext: o.p.EncryptionContext, DryRun: o.p.DryRun, Force: o.p.Force,
+		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency,
+	}
+	out, err := o.c.ReEncrypt(ctx, in)
+	switch {
+	case errors.Is(err, encryptionclient.ErrAlreadyCurrent):
+		return skipped(t, "already-current")
+	case errors.Is(err, encryptionclient.ErrNotEncrypted):
+		return skipped(t, "not-encrypted")
+	case err != nil:
+		return failed(t, err)
+	}
+	detail := fmt.Sprintf("%s to %s, %d bytes", out.From, out.To, out.Size)
+	if out.Multipart {
+		detail += ", multipart"
+	}
+	if len(out.NotKept) > 0 {
+		detail += ", not kept: " + strings.Join(out.NotKept, " ")
+	}
+	return done(t, "reencrypted", o.p.DryRun, detail)
 }
 
 // Adopt encrypts each unencrypted object in place
@@ -155,7 +176,25 @@ func (o adoptOp) Do(ctx context.Context, t Task) Result {
 	if r, ok := writePrelude(ctx, o.c, t); !ok {
 		return r
 	}
-	return failed(t, errors.New("bulk: adopt: not available yet"))
+	out, err := o.c.Adopt(ctx, &encryptionclient.AdoptInput{
+		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId),
+		Keyring: o.p.Keyring, EncryptionContext: o.p.EncryptionContext, DryRun: o.p.DryRun,
+		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency,
+	})
+	switch {
+	case errors.Is(err, encryptionclient.ErrAlreadyEncrypted):
+		return skipped(t, "already-encrypted")
+	case err != nil:
+		return failed(t, err)
+	}
+	detail := fmt.Sprintf("%s, %d bytes", out.To, out.Size)
+	if out.Multipart {
+		detail += ", multipart"
+	}
+	if len(out.NotKept) > 0 {
+		detail += ", not kept: " + strings.Join(out.NotKept, " ")
+	}
+	return done(t, "adopted", o.p.DryRun, detail)
 }
 
 // Verify authenticates each object (encryptionclient.Client.VerifyObject:
@@ -170,7 +209,18 @@ type verifyOp struct{ c *encryptionclient.Client }
 func (verifyOp) Name() string { return "verify" }
 
 func (o verifyOp) Do(ctx context.Context, t Task) Result {
-	return failed(t, errors.New("bulk: verify: not available yet"))
+	out, err := o.c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId)})
+	switch {
+	case errors.Is(err, encryptionclient.ErrNotEncrypted):
+		return skipped(t, "not-encrypted")
+	case err != nil:
+		return failed(t, err)
+	}
+	detail := fmt.Sprintf("%s %s, %d bytes", out.Format, out.Suite, out.Size)
+	if !out.Authenticated {
+		return done(t, "unauthenticated", false, detail+", no authentication tag (legacy CBC)")
+	}
+	return done(t, "verified", false, detail)
 }
 
 // Inspect reads each object's envelope (encryptionclient.ReadEnvelope;
@@ -233,7 +283,7 @@ func writePrelude(ctx context.Context, c *encryptionclient.Client, t Task) (r Re
 	if t.NotLatest {
 		return skipped(t, "not-latest"), false
 	}
-	instr, err := c.IsInstructionFile(ctx, t.Bucket, t.Key)
+	instr, err := c.IsInstructionFile(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)})
 	if err != nil {
 		return failed(t, err), false
 	}
@@ -241,6 +291,13 @@ func writePrelude(ctx context.Context, c *encryptionclient.Client, t Task) (r Re
 		return skipped(t, "instruction-file"), false
 	}
 	return Result{}, true
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }
 
 func done(t Task, reason string, dryRun bool, detail string) Result {

@@ -69,6 +69,9 @@ func Retry(maxAttempts int) func(*kms.Options) {
 		maxAttempts = DefaultRetryAttempts
 	}
 	return func(o *kms.Options) {
+		// RetryMaxAttempts (from the shared config, e.g. AWS_MAX_ATTEMPTS)
+		// would cap this retryer again.
+		o.RetryMaxAttempts = 0
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = maxAttempts
 			so.MaxBackoff = RetryMaxBackoff

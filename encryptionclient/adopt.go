@@ -3,6 +3,8 @@ package encryptionclient
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -57,12 +59,113 @@ type AdoptOutput struct {
 	NotKept []string
 }
 
-// Adopt encrypts an existing unencrypted object in place.
+// Adopt encrypts an existing unencrypted object in place: an explicit
+// opt-in, as a method of its own, since it turns an object that every
+// reader could read into one that only readers with the key can.
 //
-// Not yet implemented in this commit.
+// The object must carry no encryption envelope (in its metadata or an
+// instruction file), else ErrAlreadyEncrypted and nothing is written;
+// an instruction file itself is refused the same way. It is read with
+// GetObject pinned to the version and ETag HeadObject saw, with
+// ChecksumMode ENABLED (the SDK checks a stored checksum), and must hold
+// exactly its Content-Length: a short body fails (ErrTruncated) and
+// nothing is written. It is then written as Upload writes, under a new
+// data key from in.Keyring (default: the client's keyring), bound to
+// in.EncryptionContext (nil: none), in the format the client writes: at
+// most in.MultipartThreshold bytes (default 16 MiB) are read whole first
+// and stored with one PutObject, larger objects stream into a parallel
+// multipart upload that is aborted on any failure. The write is
+// conditional on the ETag read (ErrObjectChanged when a concurrent writer
+// replaced the object; the writer's object stays); in.VersionId, when
+// set, must be the current version.
+//
+// The user metadata, content headers, tags, server-side encryption and
+// storage class are kept as ReEncrypt keeps them; ACLs are not ("ACL" in
+// NotKept), and an object under Object Lock fails with ErrObjectLocked.
+// Stored checksums of the plaintext are not carried over (the new object
+// holds ciphertext). in.DryRun reads and checks everything, asks the
+// keyring for a data key, and writes nothing.
 func (c *Client) Adopt(ctx context.Context, in *AdoptInput, optFns ...func(*s3.Options)) (*AdoptOutput, error) {
 	if in == nil {
 		return nil, invalid("nil AdoptInput")
 	}
-	return nil, objectError("Adopt", in.Bucket, in.Key, errors.New("not implemented"))
+	out, err := c.adopt(ctx, in, withSafety(optFns))
+	return out, objectError("Adopt", in.Bucket, in.Key, err)
+}
+
+func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Options)) (*AdoptOutput, error) {
+	p := &rewriteParams{
+		bucket: in.Bucket, key: in.Key, versionID: in.VersionId, ifMatch: in.IfMatch,
+		keyring: in.Keyring, dryRun: in.DryRun,
+		threshold: in.MultipartThreshold, partSize: in.PartSize, concurrency: in.Concurrency,
+		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+	}
+	if err := p.check(c.s3); err != nil {
+		return nil, err
+	}
+	head, err := c.headCurrent(ctx, p, optFns)
+	if err != nil {
+		return nil, err
+	}
+	if envelope.HasInstructionFileMark(head.Metadata) {
+		return nil, fmt.Errorf("%w: the object is an instruction file", ErrAlreadyEncrypted)
+	}
+	switch _, _, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns); {
+	case err == nil:
+		return nil, ErrAlreadyEncrypted
+	case errors.Is(err, ErrNotEncrypted):
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInstructionFileMismatch):
+		return nil, fmt.Errorf("%w: the object carries (part of) an envelope: %w", ErrAlreadyEncrypted, err)
+	default:
+		return nil, err
+	}
+	size := *head.ContentLength
+	if size > MaxObjectSize {
+		return nil, fmt.Errorf("%w: %d bytes exceed the GCM limit of %d bytes", ErrTooLarge, size, int64(MaxObjectSize))
+	}
+	put, err := c.rewritePut(ctx, p, head, head.Metadata, optFns)
+	if err != nil {
+		return nil, err
+	}
+	w := c.writer(in.Keyring)
+	wctx := WithEncryptionContext(ctx, in.EncryptionContext)
+	small := size <= p.threshold
+	out := &AdoptOutput{To: envelope.FormatV2, Size: size, Multipart: !small, NotKept: notKept()}
+	if c.opts.policy().EncryptSuite().Committing() {
+		out.To = envelope.FormatV3
+	}
+
+	body, err := c.getPinned(ctx, p, head, true, optFns)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	var res *rewritten
+	if small {
+		buf := make([]byte, size)
+		if err := readExact(body, buf); err != nil {
+			return nil, fmt.Errorf("read the object: %w", err)
+		}
+		defer clear(buf)
+		if p.dryRun {
+			return out, c.dryRunKey(wctx, w, size)
+		}
+		res, err = c.rewrite(wctx, w, p, put, buf, nil, -1, optFns)
+	} else {
+		src := maybeReadAhead(body, size)
+		defer src.Close()
+		if p.dryRun {
+			if _, err := io.Copy(io.Discard, src); err != nil {
+				return nil, fmt.Errorf("read the object: %w", err)
+			}
+			return out, c.dryRunKey(wctx, w, size)
+		}
+		res, err = c.rewrite(wctx, w, p, put, nil, src, size, optFns)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.ETag, out.VersionId = res.etag, res.version
+	return out, nil
 }

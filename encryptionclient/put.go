@@ -40,26 +40,33 @@ func (c *Client) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ..
 }
 
 func (c *Client) putObject(ctx context.Context, in *s3.PutObjectInput, optFns []func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	out, _, err := c.putObjectPlaced(ctx, in, optFns)
+	return out, err
+}
+
+// putObjectPlaced is putObject that also reports whether the envelope went
+// to an instruction file.
+func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, optFns []func(*s3.Options)) (*s3.PutObjectOutput, bool, error) {
 	optFns = withSafety(optFns)
 	if err := checkPutInput(c.s3, in); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	src, seeker, start, size, err := plaintextSource(in.Body, in.ContentLength)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sealer, err := objectcrypto.NewSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), size)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	env := sealer.Envelope
 	ctLen, err := envelope.CiphertextLength(env.Suite, size)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	objMeta, instr, err := c.placeEnvelope(env, in.Metadata)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	body := newEncryptingBody(sealer, src, seeker, start, size, ctLen)
@@ -80,16 +87,16 @@ func (c *Client) putObject(ctx context.Context, in *s3.PutObjectInput, optFns []
 			c.removeOwnPartial(ctx, in, objMeta, optFns)
 			// The SDK may report only its failed retry; the body's own
 			// error says what went wrong.
-			return nil, fmt.Errorf("%w (%v)", body.err, err)
+			return nil, false, fmt.Errorf("%w (%v)", body.err, err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if instr != nil {
 		if err := c.completeWithInstructionFile(ctx, in, instr, out.VersionId, optFns); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return out, nil
+	return out, instr != nil, nil
 }
 
 // unsignedPayload makes the SDK stream a body it cannot rewind, in one pass.

@@ -85,6 +85,8 @@ type UploadOutput struct {
 	// CompleteMultipartUpload is the output of the multipart upload's
 	// completion, or nil.
 	CompleteMultipartUpload *s3.CompleteMultipartUploadOutput
+
+	inInstructionFile bool // the envelope went to an instruction file
 }
 
 // Upload encrypts a body of any size up to MaxObjectSize (2^36−32 bytes)
@@ -297,7 +299,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	}
 	return &UploadOutput{
 		Size: total, ETag: out.ETag, VersionID: out.VersionId, UploadID: aws.ToString(id),
-		Parts: len(u.completed), CompleteMultipartUpload: out,
+		Parts: len(u.completed), CompleteMultipartUpload: out, inInstructionFile: instr != nil,
 	}, nil
 }
 

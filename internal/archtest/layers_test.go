@@ -22,6 +22,9 @@ var allowed = map[string][]string{
 	// S3 plumbing: requests, responses, placement, retries, clean-up. No
 	// engine: every crypto decision is made below it.
 	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/testhooks"},
+	// The job layer: manifests, operations over many objects, reports.
+	// It adapts the client and reads envelopes only through it.
+	"bulk": {"encryptionclient", "envelope", "materials"},
 	// Keys: keyrings wrap and unwrap data keys.
 	"materials":             {"envelope", "internal/fipsmode"},
 	"materials/keyringtest": {"envelope", "materials"},

@@ -232,3 +232,14 @@ func alreadyUnderNewKey(ctx context.Context, next materials.Keyring, r *rewrapRe
 	materials.Zero(dk)
 	return err == nil
 }
+
+// WrappedBy reports whether next provably wraps env's data key already,
+// under the stored encryption context: it authorizes a KMS ReEncrypt that
+// KMS reports as from and to the same key, or it unwraps the key (the
+// proof Rewrap uses for [materials.ErrSameWrappingKey]). A material
+// description proves nothing. The caller authorizes the read of env with
+// the current keyring first.
+func WrappedBy(ctx context.Context, env *envelope.Envelope, next materials.Keyring) bool {
+	stored := env.UserContext()
+	return alreadyUnderNewKey(ctx, next, newRewrapRequest(env, stored, true, stored))
+}

@@ -219,6 +219,15 @@ func (s *Server) takeFault(op string) string {
 			return f.code
 		}
 	}
+	for _, name := range []string{op, "*"} {
+		if f := s.every[name]; f != nil {
+			f.count++
+			if f.count%f.n == 0 {
+				return f.code
+			}
+			return ""
+		}
+	}
 	return ""
 }
 

@@ -63,6 +63,7 @@ type Server struct {
 	aliases  map[string]*alias        // by alias name ("alias/NAME")
 	imported map[string]*importedBlob // by blob bytes
 	faults   []*fault
+	every    map[string]*everyFault // by operation ("*" for any)
 	delays   map[string]time.Duration
 	calls    []Call
 	lies     map[string]Lie // by operation
@@ -106,6 +107,12 @@ type importedBlob struct {
 type fault struct {
 	op, code string
 	n        int
+}
+
+// everyFault fails every n-th request of an operation.
+type everyFault struct {
+	code     string
+	n, count int
 }
 
 // Call is one request the server received, without any key material or
@@ -357,6 +364,26 @@ func (s *Server) FailNext(op, code string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{op: op, code: code, n: n})
+}
+
+// FailEvery makes every n-th request of operation op (e.g.
+// "GenerateDataKey"; "*" for any) fail with the error code, from now on:
+// n = 1 fails every request, n = 4 one in four (the 4th, 8th, ...), a
+// deterministic rate. It counts the requests of op from this call; a
+// request matched by FailNext is not counted. FailEvery(op, "", 0) (any
+// n <= 0) stops it. Faults of FailNext are served first, then op's own
+// rate, or else the rate of "*".
+func (s *Server) FailEvery(op, code string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 || code == "" {
+		delete(s.every, op)
+		return
+	}
+	if s.every == nil {
+		s.every = map[string]*everyFault{}
+	}
+	s.every[op] = &everyFault{code: code, n: n}
 }
 
 // SetLie makes the successful responses of op ("Decrypt", "ReEncrypt",

@@ -610,3 +610,44 @@ func TestAdminPanics(t *testing.T) {
 		}()
 	}
 }
+
+func TestFailEvery(t *testing.T) {
+	s, c, arn := setup(t)
+	gen := func() error {
+		_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(arn), KeySpec: types.DataKeySpecAes256})
+		return err
+	}
+	s.FailEvery("GenerateDataKey", "ThrottlingException", 3)
+	var failed []int
+	for i := 1; i <= 9; i++ {
+		if err := gen(); err != nil {
+			wantCode(t, err, "ThrottlingException")
+			failed = append(failed, i)
+		}
+	}
+	if len(failed) != 3 || failed[0] != 3 || failed[1] != 6 || failed[2] != 9 {
+		t.Fatalf("failed requests = %v, want [3 6 9]", failed)
+	}
+	// Other operations are not counted or failed.
+	if _, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(arn), Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	// FailNext is served first and does not advance the rate.
+	s.FailNext("GenerateDataKey", "KMSInternalException", 1)
+	wantType[*types.KMSInternalException](t, gen())
+	for i := 1; i <= 3; i++ {
+		if err := gen(); (err != nil) != (i == 3) {
+			t.Fatalf("request %d after FailNext: %v", i, err)
+		}
+	}
+	// "*" covers every operation; 1 fails them all; n <= 0 stops.
+	s.FailEvery("GenerateDataKey", "", 0)
+	s.FailEvery("*", "ThrottlingException", 1)
+	wantCode(t, gen(), "ThrottlingException")
+	_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(arn), Plaintext: []byte("x")})
+	wantCode(t, err, "ThrottlingException")
+	s.FailEvery("*", "", 0)
+	if err := gen(); err != nil {
+		t.Fatal(err)
+	}
+}
