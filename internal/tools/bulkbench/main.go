@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 // Command bulkbench measures the bulk-job operations of issue 12 on a real
 // S3 endpoint (versitygw in scripts/bench-bulk.sh) beside the plain S3
@@ -70,13 +70,15 @@ type config struct {
 	rewrapObjects                                  int
 	reencryptSize                                  int64
 	reencryptObjects                               int
+	reencryptFrom                                  string // "V3" or "V2"
 	manifestLines                                  []int
-	child                                          string // "memory LINES" in a child
+	measure                                        map[string]bool // of "rewrap", "reencrypt", "memory"
+	child                                          string          // "memory LINES" in a child
 }
 
 func main() {
 	var cfg config
-	var sizes, reSize, lines string
+	var sizes, reSize, lines, measure string
 	flag.StringVar(&cfg.endpoint, "endpoint", os.Getenv(envEndpoint), "S3 endpoint URL")
 	flag.StringVar(&cfg.accessKey, "access-key", os.Getenv(envAccessKey), "access key")
 	flag.StringVar(&cfg.secretKey, "secret-key", os.Getenv(envSecretKey), "secret key")
@@ -88,11 +90,13 @@ func main() {
 	flag.IntVar(&cfg.rewrapObjects, "rewrap-objects", 400, "objects per Rewrap run")
 	flag.StringVar(&reSize, "reencrypt-size", "1MiB", "object size of the ReEncrypt measurement")
 	flag.IntVar(&cfg.reencryptObjects, "reencrypt-objects", 128, "objects per ReEncrypt run")
+	flag.StringVar(&cfg.reencryptFrom, "reencrypt-from", "V3", "format of the objects ReEncrypt reads: V3 (a new data key, V3 to V3) or V2 (the migration to V3; the objects are written again before each run)")
 	flag.StringVar(&lines, "manifest-lines", "10000,1000000", "manifest lengths of the memory measurement (the first is the reference)")
+	flag.StringVar(&measure, "measure", "rewrap,reencrypt,memory", "what to measure, of rewrap, reencrypt and memory")
 	flag.StringVar(&cfg.child, "child", "", "internal: run one memory measurement, \"memory LINES\"")
 	flag.Parse()
 
-	err := parseConfig(&cfg, sizes, reSize, lines)
+	err := parseConfig(&cfg, sizes, reSize, lines, measure)
 	if err == nil && cfg.endpoint == "" {
 		err = errors.New("no endpoint: set -endpoint or " + envEndpoint)
 	}
@@ -109,7 +113,16 @@ func main() {
 	}
 }
 
-func parseConfig(cfg *config, sizes, reSize, lines string) error {
+func parseConfig(cfg *config, sizes, reSize, lines, measure string) error {
+	cfg.measure = map[string]bool{}
+	for _, f := range strings.Split(measure, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "rewrap", "reencrypt", "memory":
+			cfg.measure[f] = true
+		default:
+			return fmt.Errorf("bad -measure %q: want a list of rewrap, reencrypt and memory", measure)
+		}
+	}
 	if cfg.pairs < 2 || cfg.pairs%2 != 0 {
 		return fmt.Errorf("-pairs %d: want an even number >= 2", cfg.pairs)
 	}
@@ -122,6 +135,9 @@ func parseConfig(cfg *config, sizes, reSize, lines string) error {
 			return fmt.Errorf("bad -rewrap-sizes %q", sizes)
 		}
 		cfg.rewrapSizes = append(cfg.rewrapSizes, n)
+	}
+	if cfg.reencryptFrom != "V3" && cfg.reencryptFrom != "V2" {
+		return fmt.Errorf("bad -reencrypt-from %q: want V3 or V2", cfg.reencryptFrom)
 	}
 	var err error
 	if cfg.reencryptSize, err = parseSize(reSize); err != nil || cfg.reencryptSize < 1 {
@@ -173,21 +189,29 @@ func human(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func (cfg config) s3Client() *s3.Client {
+func (cfg config) s3Client(optFns ...func(*s3.Options)) *s3.Client {
 	return s3.New(s3.Options{
 		BaseEndpoint: aws.String(cfg.endpoint),
 		Region:       cfg.region,
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(cfg.accessKey, cfg.secretKey, ""),
-	})
+	}, optFns...)
 }
 
 // side is one of the two things a pair compares: run processes every
 // object of the set once and returns the wall time.
 type side struct {
-	name  string
-	run   func(ctx context.Context) (time.Duration, error)
-	check func(ctx context.Context) error // after the runs: the objects read back (ours only)
+	name    string
+	run     func(ctx context.Context) (time.Duration, error)
+	check   func(ctx context.Context) error // after the runs: the objects read back (ours only)
+	prepare func(ctx context.Context) error // before each run, untimed and uncounted; optional
+}
+
+func (s side) prep(ctx context.Context) error {
+	if s.prepare == nil {
+		return nil
+	}
+	return s.prepare(ctx)
 }
 
 // measurement is the outcome of the pairs of one comparison.
@@ -201,12 +225,20 @@ type measurement struct {
 	// CPU seconds of this process (client and KMS test server) per
 	// object, median of the measured runs.
 	oursCPU, plainCPU float64
+	// Requests per object (S3 operations and "KMS Op"), mean of the
+	// measured runs.
+	oursRequests, plainRequests map[string]float64
 }
 
 // compare runs a warm-up of each side, then pairs with alternating order.
-func compare(ctx context.Context, cfg config, what, unit string, work float64, objects int, ours, plain side, target float64) (measurement, error) {
+func compare(ctx context.Context, b *bench, what, unit string, work float64, objects int, ours, plain side, target float64) (measurement, error) {
+	cfg := b.cfg
 	m := measurement{what: what, unit: unit, baseline: plain.name, work: work, objects: objects, target: target}
+	var reqs [2]map[string]float64 // per object, ours and plain, summed over the pairs
 	for _, s := range []side{ours, plain} {
+		if err := s.prep(ctx); err != nil {
+			return m, fmt.Errorf("%s warm-up (%s): %w", what, s.name, err)
+		}
 		if _, err := s.run(ctx); err != nil {
 			return m, fmt.Errorf("%s warm-up (%s): %w", what, s.name, err)
 		}
@@ -219,7 +251,10 @@ func compare(ctx context.Context, cfg config, what, unit string, work float64, o
 		}
 		var rate [2]float64 // ours, plain
 		for _, s := range order {
-			cpu0 := cpuSeconds()
+			if err := s.prep(ctx); err != nil {
+				return m, fmt.Errorf("%s pair %d (%s): %w", what, p+1, s.name, err)
+			}
+			cpu0, n0 := cpuSeconds(), b.counts()
 			d, err := s.run(ctx)
 			if err != nil {
 				return m, fmt.Errorf("%s pair %d (%s): %w", what, p+1, s.name, err)
@@ -230,6 +265,12 @@ func compare(ctx context.Context, cfg config, what, unit string, work float64, o
 			}
 			rate[i] = r
 			cpus[i] = append(cpus[i], cpuSeconds()-cpu0)
+			if reqs[i] == nil {
+				reqs[i] = map[string]float64{}
+			}
+			for k, v := range perObject(n0, b.counts(), objects) {
+				reqs[i][k] += v / float64(cfg.pairs)
+			}
 			fmt.Fprintf(os.Stderr, "  %-14s pair %d: %-22s %9.1f %s\n", what, p+1, s.name, r, unit)
 		}
 		m.ours, m.plain = append(m.ours, rate[0]), append(m.plain, rate[1])
@@ -241,6 +282,7 @@ func compare(ctx context.Context, cfg config, what, unit string, work float64, o
 		}
 	}
 	m.oursCPU, m.plainCPU = median(cpus[0])/float64(objects), median(cpus[1])/float64(objects)
+	m.oursRequests, m.plainRequests = reqs[0], reqs[1]
 	return m, nil
 }
 
@@ -280,6 +322,9 @@ func runParent(cfg config) error {
 
 	var ms []measurement
 	for _, size := range cfg.rewrapSizes {
+		if !cfg.measure["rewrap"] {
+			break
+		}
 		ours, copyOnly, headCopy, err := b.rewrapSides(ctx, size, cfg.rewrapObjects)
 		if err != nil {
 			return err
@@ -289,32 +334,37 @@ func runParent(cfg config) error {
 			if plain.name != copyOnly.name {
 				target = 0 // informative
 			}
-			m, err := compare(ctx, cfg, "Rewrap "+human(size), "objects/s", float64(cfg.rewrapObjects), cfg.rewrapObjects, ours, plain, target)
+			m, err := compare(ctx, b, "Rewrap "+human(size), "objects/s", float64(cfg.rewrapObjects), cfg.rewrapObjects, ours, plain, target)
 			if err != nil {
 				return err
 			}
 			ms = append(ms, m)
 		}
 	}
-	ours, plain, err := b.reencryptSides(ctx, cfg.reencryptSize, cfg.reencryptObjects)
-	if err != nil {
-		return err
+	if cfg.measure["reencrypt"] {
+		ours, plain, err := b.reencryptSides(ctx, cfg.reencryptSize, cfg.reencryptObjects, cfg.reencryptFrom)
+		if err != nil {
+			return err
+		}
+		mib := float64(cfg.reencryptSize) * float64(cfg.reencryptObjects) / (1 << 20)
+		m, err := compare(ctx, b, "ReEncrypt "+cfg.reencryptFrom+" "+human(cfg.reencryptSize), "MiB/s", mib, cfg.reencryptObjects, ours, plain, 0.8)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, m)
 	}
-	mib := float64(cfg.reencryptSize) * float64(cfg.reencryptObjects) / (1 << 20)
-	m, err := compare(ctx, cfg, "ReEncrypt "+human(cfg.reencryptSize), "MiB/s", mib, cfg.reencryptObjects, ours, plain, 0.8)
-	if err != nil {
-		return err
-	}
-	ms = append(ms, m)
 
 	var mems []memResult
 	for _, n := range cfg.manifestLines {
+		if !cfg.measure["memory"] {
+			break
+		}
 		r, err := spawnMemory(cfg, n)
 		if err != nil {
 			return fmt.Errorf("memory, %d lines: %w", n, err)
 		}
 		fmt.Fprintf(os.Stderr, "  memory %8d lines: %d tasks in %.1f s, peak RSS %.1f MiB, peak live heap %.1f MiB\n",
-			n, r.Tasks, r.Seconds, float64(r.rssKiB)/1024, float64(r.PeakHeap)/(1<<20))
+			n, r.Tasks, r.Seconds, float64(r.RSSKiB)/1024, float64(r.PeakHeap)/(1<<20))
 		mems = append(mems, r)
 	}
 	report(cfg, ms, mems, time.Since(start))
@@ -323,11 +373,14 @@ func runParent(cfg config) error {
 
 // report prints the table and the PASS/FAIL lines.
 func report(cfg config, ms []measurement, mems []memResult, total time.Duration) {
-	fmt.Printf("bulkbench against %s: %d workers, %d pairs (order alternating, after one warm-up of each), %d CPUs, load average %s, %s in all.\n\n",
+	fmt.Printf("bulkbench against %s: %d workers, %d pairs (order alternating, after one warm-up of each), %d CPUs, load average %s, %s in all.\n",
 		cfg.endpoint, cfg.concurrency, cfg.pairs, runtime.NumCPU(), loadAverage(), total.Round(time.Second))
-	fmt.Println("| measurement | unit | ours | baseline | baseline rate | median ratio | spread (min–max) | ours objects/s per worker | ours mean latency ms | CPU ms/object ours | CPU ms/object baseline |")
-	fmt.Println("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	var lines []string
+	if len(ms) > 0 {
+		fmt.Println()
+		fmt.Println("| measurement | unit | ours | baseline | baseline rate | median ratio | spread (min–max) | ours objects/s per worker | ours mean latency ms | CPU ms/object ours | CPU ms/object baseline |")
+		fmt.Println("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	}
 	for _, m := range ms {
 		// objects/s of ours, per worker, and the mean time of one object.
 		objPerSec := median(m.ours) * float64(m.objects) / m.work
@@ -345,22 +398,34 @@ func report(cfg config, ms []measurement, mems []memResult, total time.Duration)
 		lines = append(lines, fmt.Sprintf("%s: %s median ratio %.2fx >= %.2fx %s (spread %.2f–%.2f)",
 			verdict, m.what, median(m.ratios), m.target, m.baseline, slices.Min(m.ratios), slices.Max(m.ratios)))
 	}
-	fmt.Println()
-	fmt.Println("| manifest lines | tasks | seconds | tasks/s | peak RSS MiB | peak live heap MiB |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|")
+	if len(ms) > 0 {
+		fmt.Println()
+		fmt.Println("Requests per object (counted during the measured runs; CPU is this process's, the KMS test server's included):")
+		fmt.Println()
+		fmt.Println("| measurement | ours | baseline |")
+		fmt.Println("|---|---|---|")
+	}
+	for _, m := range ms {
+		fmt.Printf("| %s | %s | %s: %s |\n", m.what, formatCounts(m.oursRequests), m.baseline, formatCounts(m.plainRequests))
+	}
+	if len(mems) > 0 {
+		fmt.Println()
+		fmt.Println("| manifest lines | tasks | seconds | tasks/s | peak RSS MiB | peak live heap MiB |")
+		fmt.Println("|---:|---:|---:|---:|---:|---:|")
+	}
 	for _, r := range mems {
-		fmt.Printf("| %d | %d | %.1f | %.0f | %.1f | %.1f |\n", r.lines, r.Tasks, r.Seconds, float64(r.Tasks)/r.Seconds,
-			float64(r.rssKiB)/1024, float64(r.PeakHeap)/(1<<20))
+		fmt.Printf("| %d | %d | %.2f | %.0f | %.1f | %.1f |\n", r.lines, r.Tasks, r.Seconds, float64(r.Tasks)/r.Seconds,
+			float64(r.RSSKiB)/1024, float64(r.PeakHeap)/(1<<20))
 	}
 	if len(mems) >= 2 {
 		ref, big := mems[0], mems[len(mems)-1]
-		growth := float64(big.rssKiB-ref.rssKiB) / 1024
+		growth := float64(big.RSSKiB-ref.RSSKiB) / 1024
 		verdict := "PASS"
 		if growth > 16 {
 			verdict = "FAIL"
 		}
 		lines = append(lines, fmt.Sprintf("%s: memory constant in the number of objects: peak RSS %.1f MiB for %d lines vs %.1f MiB for %d (growth %.1f MiB <= 16 MiB)",
-			verdict, float64(big.rssKiB)/1024, big.lines, float64(ref.rssKiB)/1024, ref.lines, growth))
+			verdict, float64(big.RSSKiB)/1024, big.lines, float64(ref.RSSKiB)/1024, ref.lines, growth))
 	}
 	fmt.Println()
 	for _, l := range lines {

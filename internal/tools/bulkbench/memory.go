@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package main
 
@@ -16,20 +16,22 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/s3ec/s3ec-go/bulk"
 )
 
-// memResult is one memory measurement: the child's report and its peak
-// RSS (from the parent's rusage of it).
+// memResult is one memory measurement, as the child reports it.
 type memResult struct {
 	Tasks    int64
 	Seconds  float64 // bulk.Run only, not the manifest's generation
 	PeakHeap uint64  // the largest live heap sampled during the run
-	lines    int
-	rssKiB   int64
+	// RSSKiB is the child's peak RSS, VmHWM of /proc/self/status: the
+	// high-water mark of its own address space. (The rusage of a child is
+	// no good here: Linux carries the parent's peak over to it, as Go
+	// starts children with vfork.)
+	RSSKiB int64
+	lines  int
 }
 
 // spawnMemory runs one memory measurement in a child process, so that its
@@ -45,11 +47,7 @@ func spawnMemory(cfg config, lines int) (memResult, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		return memResult{}, fmt.Errorf("child output %q: %w", stdout.String(), err)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return memResult{}, errors.New("no rusage on this platform")
-	}
-	r.lines, r.rssKiB = lines, ru.Maxrss // Maxrss is in KiB on Linux
+	r.lines = lines
 	return r, nil
 }
 
@@ -60,7 +58,7 @@ type noop struct{}
 func (noop) Name() string { return "noop" }
 
 func (noop) Do(_ context.Context, t bulk.Task) bulk.Result {
-	return bulk.Result{Task: t, Outcome: bulk.Done, Status: bulk.TaskStatus("Succeeded"), Reason: "noop", HTTPStatus: 200}
+	return bulk.Result{Task: t, Outcome: bulk.Done, Status: bulk.Succeeded, Reason: "noop", HTTPStatus: 200}
 }
 
 // runChild writes a manifest of LINES lines to a temporary file, then runs
@@ -112,7 +110,26 @@ func runChild(cfg config) error {
 	if sum.Done != int64(lines) {
 		return fmt.Errorf("%d of %d tasks done", sum.Done, lines)
 	}
-	return json.NewEncoder(os.Stdout).Encode(memResult{Tasks: sum.Done, Seconds: elapsed.Seconds(), PeakHeap: peak.Load()})
+	rss, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(memResult{Tasks: sum.Done, Seconds: elapsed.Seconds(), PeakHeap: peak.Load(), RSSKiB: rss})
+}
+
+// peakRSS returns this process's peak resident set size in KiB (VmHWM,
+// Linux).
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("peak RSS: no VmHWM in /proc/self/status")
 }
 
 // writeManifest writes a Batch Operations CSV manifest of n distinct keys.

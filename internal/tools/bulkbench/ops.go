@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package main
 
@@ -24,17 +24,20 @@ import (
 
 // bench holds the servers, keys and clients of a run.
 type bench struct {
-	cfg config
-	s3  *s3.Client
-	kms *kmstest.Server
+	cfg      config
+	s3       *s3.Client
+	requests *requestCounter // the S3 client's requests
+	kms      *kmstest.Server
 	// keyrings and clients of the two KMS keys A and B: clients[i] reads
 	// with keyrings[i].
 	keyrings [2]materials.Keyring
 	clients  [2]*encryptionclient.Client
+	v2Writer *encryptionclient.Client // writes V2 objects under key A (-reencrypt-from V2)
 }
 
 func newBench(ctx context.Context, cfg config) (*bench, error) {
-	b := &bench{cfg: cfg, s3: cfg.s3Client(), kms: kmstest.NewServer()}
+	b := &bench{cfg: cfg, requests: newRequestCounter(), kms: kmstest.NewServer()}
+	b.s3 = cfg.s3Client(func(o *s3.Options) { o.HTTPClient = b.requests })
 	if _, err := b.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.bucket}); err != nil {
 		if _, err := b.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &cfg.bucket}); err != nil {
 			b.close()
@@ -47,13 +50,24 @@ func newBench(ctx context.Context, cfg config) (*bench, error) {
 			b.close()
 			return nil, err
 		}
-		c, err := encryptionclient.New(b.s3, kr)
+		// V3 writers that also read V2 (the policy of a migration).
+		c, err := encryptionclient.New(b.s3, kr, func(o *encryptionclient.Options) {
+			o.CommitmentPolicy = encryptionclient.RequireEncryptAllowDecrypt
+		})
 		if err != nil {
 			b.close()
 			return nil, err
 		}
 		b.keyrings[i], b.clients[i] = kr, c
 	}
+	v2, err := encryptionclient.New(b.s3, b.keyrings[0], func(o *encryptionclient.Options) {
+		o.CommitmentPolicy = encryptionclient.ForbidEncryptAllowDecrypt
+	})
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	b.v2Writer = v2
 	return b, nil
 }
 
@@ -92,18 +106,22 @@ type objectSet struct {
 	meta []map[string]string // each object's metadata (its envelope), read at setup
 	ct   []*string
 	dir  int // the key the objects are under now: 0 = A, 1 = B
+	// rewritten: a run left the set in V3 (with -reencrypt-from V2, the
+	// next run writes it again as V2 first).
+	rewritten bool
 }
 
-// putSet writes n encrypted objects of size bytes under prefix and reads
-// back their metadata (outside any timed run).
-func (b *bench) putSet(ctx context.Context, prefix string, size int64, n int) (*objectSet, error) {
+// putSet writes n encrypted objects of size bytes under prefix with
+// writer (V3 or V2, under key A) and reads back their metadata (outside
+// any timed run).
+func (b *bench) putSet(ctx context.Context, writer *encryptionclient.Client, prefix string, size int64, n int) (*objectSet, error) {
 	set := &objectSet{keys: make([]string, n), meta: make([]map[string]string, n), ct: make([]*string, n)}
 	body := make([]byte, size)
 	rand.Read(body)
 	err := pool(ctx, n, b.cfg.concurrency, func(ctx context.Context, i int) error {
 		key := fmt.Sprintf("%s%06d", prefix, i)
 		set.keys[i] = key
-		_, err := b.clients[0].PutObject(ctx, &s3.PutObjectInput{
+		_, err := writer.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: &b.cfg.bucket, Key: &key, Body: bytes.NewReader(body), ContentType: aws.String("application/octet-stream"),
 		})
 		if err != nil {
@@ -166,11 +184,11 @@ func (b *bench) runJob(ctx context.Context, set *objectSet, csv []byte, op bulk.
 // object's metadata must do, as REPLACE drops what it does not repeat.
 func (b *bench) rewrapSides(ctx context.Context, size int64, n int) (ours, copyOnly, headCopy side, err error) {
 	prefix := fmt.Sprintf("rewrap-%d/", size)
-	oset, err := b.putSet(ctx, prefix+"ours/", size, n)
+	oset, err := b.putSet(ctx, b.clients[0], prefix+"ours/", size, n)
 	if err != nil {
 		return side{}, side{}, side{}, err
 	}
-	ps, err := b.putSet(ctx, prefix+"plain/", size, n)
+	ps, err := b.putSet(ctx, b.clients[0], prefix+"plain/", size, n)
 	if err != nil {
 		return side{}, side{}, side{}, err
 	}
@@ -213,27 +231,44 @@ func (b *bench) rewrapSides(ctx context.Context, size int64, n int) (ours, copyO
 }
 
 // reencryptSides are ReEncrypt (bulk.Run + bulk.ReEncrypt, to the other
-// key) and its baseline: GET of each object read whole, then PUT of the same
-// bytes and metadata.
-func (b *bench) reencryptSides(ctx context.Context, size int64, n int) (ours, plain side, err error) {
+// key, V3) and its baseline: GET of each object read whole, then PUT of the
+// same bytes and metadata. With from V2, every run of ours starts from V2
+// objects under key A, written again before it (untimed): the migration
+// V2 -> V3; otherwise V3 objects move between the keys.
+func (b *bench) reencryptSides(ctx context.Context, size int64, n int, from string) (ours, plain side, err error) {
 	prefix := fmt.Sprintf("reencrypt-%d/", size)
-	oset, err := b.putSet(ctx, prefix+"ours/", size, n)
+	writer := b.clients[0]
+	if from == "V2" {
+		writer = b.v2Writer
+	}
+	oset, err := b.putSet(ctx, writer, prefix+"ours/", size, n)
 	if err != nil {
 		return side{}, side{}, err
 	}
-	ps, err := b.putSet(ctx, prefix+"plain/", size, n)
+	ps, err := b.putSet(ctx, writer, prefix+"plain/", size, n)
 	if err != nil {
 		return side{}, side{}, err
 	}
 	csv := b.manifest(oset)
-	ours = side{name: "bulk.ReEncrypt", check: func(ctx context.Context) error { return b.checkReadable(ctx, oset, size) }, run: func(ctx context.Context) (time.Duration, error) {
+	ours = side{name: "bulk.ReEncrypt", check: func(ctx context.Context) error { return b.checkReadable(ctx, oset, size) }}
+	ours.prepare = func(ctx context.Context) error {
+		if from == "V2" && oset.rewritten {
+			// Back to V2 under key A.
+			if _, err := b.putSet(ctx, writer, prefix+"ours/", size, n); err != nil {
+				return err
+			}
+			oset.dir, oset.rewritten = 0, false
+		}
+		return nil
+	}
+	ours.run = func(ctx context.Context) (time.Duration, error) {
 		op := bulk.ReEncrypt(b.clients[oset.dir], bulk.ReEncryptParams{Keyring: b.keyrings[1-oset.dir]})
 		d, err := b.runJob(ctx, oset, csv, op)
 		if err == nil {
-			oset.dir = 1 - oset.dir
+			oset.dir, oset.rewritten = 1-oset.dir, true
 		}
 		return d, err
-	}}
+	}
 	limit := size + 64 // the ciphertext: plaintext + tag
 	plain = side{name: "GET + PUT", run: func(ctx context.Context) (time.Duration, error) {
 		start := time.Now()
