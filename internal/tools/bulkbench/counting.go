@@ -27,12 +27,15 @@ func newRequestCounter() *requestCounter {
 	return &requestCounter{inner: awshttp.NewBuildableClient(), n: map[string]int64{}}
 }
 
-// Do counts the request under its operation: the SDK's x-id query
+// Do counts the request under its operation: for KMS, its X-Amz-Target
+// (TrentService.Decrypt as "KMS Decrypt"); for S3, the SDK's x-id query
 // parameter (CopyObject, PutObject, GetObject, UploadPart, ...), or
 // HeadObject for a HEAD.
 func (c *requestCounter) Do(r *http.Request) (*http.Response, error) {
 	op := r.URL.Query().Get("x-id")
-	switch {
+	switch t := r.Header.Get("X-Amz-Target"); {
+	case strings.HasPrefix(t, "TrentService."):
+		op = "KMS " + strings.TrimPrefix(t, "TrentService.")
 	case r.Method == http.MethodHead:
 		op = "HeadObject"
 	case op == "":
@@ -50,17 +53,10 @@ func (c *requestCounter) snapshot() map[string]int64 {
 	return maps.Clone(c.n)
 }
 
-// kmsOps are the KMS operations the keyrings call.
-var kmsOps = []string{"Decrypt", "Encrypt", "GenerateDataKey", "ReEncrypt"}
-
 // counts are the requests of both services made so far.
 func (b *bench) counts() map[string]int64 {
 	m := b.requests.snapshot()
-	for _, op := range kmsOps {
-		if n := b.kms.Calls(op); n > 0 {
-			m["KMS "+op] = int64(n)
-		}
-	}
+	maps.Copy(m, b.kmsCalls.snapshot())
 	return m
 }
 

@@ -18,8 +18,10 @@
 //     with -child) so that its peak RSS is its own.
 //
 // The KMS is the project's KMS test server (internal/testkit/kmstest), in
-// this process, reached over HTTP by the real SDK KMS client: rewraps are
-// KMS ReEncrypt calls, re-encryptions a Decrypt and a GenerateDataKey. The
+// a child process (so that the CPU time reported per object is the
+// client's alone), reached over HTTP by the real SDK KMS client: rewraps
+// are KMS ReEncrypt calls, re-encryptions a Decrypt and a GenerateDataKey.
+// The requests of both services are counted per object. The
 // objects alternate between two KMS keys (A to B, then B to A), so that every
 // measured run does real work.
 //
@@ -93,7 +95,7 @@ func main() {
 	flag.StringVar(&cfg.reencryptFrom, "reencrypt-from", "V3", "format of the objects ReEncrypt reads: V3 (a new data key, V3 to V3) or V2 (the migration to V3; the objects are written again before each run)")
 	flag.StringVar(&lines, "manifest-lines", "10000,1000000", "manifest lengths of the memory measurement (the first is the reference)")
 	flag.StringVar(&measure, "measure", "rewrap,reencrypt,memory", "what to measure, of rewrap, reencrypt and memory")
-	flag.StringVar(&cfg.child, "child", "", "internal: run one memory measurement, \"memory LINES\"")
+	flag.StringVar(&cfg.child, "child", "", "internal: run one memory measurement, \"memory LINES\", or the KMS test server, \"kms\"")
 	flag.Parse()
 
 	err := parseConfig(&cfg, sizes, reSize, lines, measure)
@@ -400,7 +402,7 @@ func report(cfg config, ms []measurement, mems []memResult, total time.Duration)
 	}
 	if len(ms) > 0 {
 		fmt.Println()
-		fmt.Println("Requests per object (counted during the measured runs; CPU is this process's, the KMS test server's included):")
+		fmt.Println("Requests per object (counted during the measured runs). CPU is the client process's (user + system), without the S3 and KMS servers.")
 		fmt.Println()
 		fmt.Println("| measurement | ours | baseline |")
 		fmt.Println("|---|---|---|")

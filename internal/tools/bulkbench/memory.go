@@ -61,10 +61,13 @@ func (noop) Do(_ context.Context, t bulk.Task) bulk.Result {
 	return bulk.Result{Task: t, Outcome: bulk.Done, Status: bulk.Succeeded, Reason: "noop", HTTPStatus: 200}
 }
 
-// runChild writes a manifest of LINES lines to a temporary file, then runs
+// runChild runs the KMS test server (-child kms), or writes a manifest of LINES lines to a temporary file, then runs
 // a job over it (bulk.Open of the file, the no-op operation, a completion
 // report to another temporary file) while sampling the live heap.
 func runChild(cfg config) error {
+	if cfg.child == "kms" {
+		return runKMSChild()
+	}
 	var lines int
 	if _, err := fmt.Sscanf(cfg.child, "memory %d", &lines); err != nil || lines < 1 {
 		return fmt.Errorf("bad -child %q", cfg.child)

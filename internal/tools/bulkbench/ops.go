@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
-	"github.com/s3ec/s3ec-go/internal/testkit/kmstest"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -27,7 +27,8 @@ type bench struct {
 	cfg      config
 	s3       *s3.Client
 	requests *requestCounter // the S3 client's requests
-	kms      *kmstest.Server
+	kmsCalls *requestCounter // the KMS client's requests
+	kms      *kmsProcess
 	// keyrings and clients of the two KMS keys A and B: clients[i] reads
 	// with keyrings[i].
 	keyrings [2]materials.Keyring
@@ -36,8 +37,13 @@ type bench struct {
 }
 
 func newBench(ctx context.Context, cfg config) (*bench, error) {
-	b := &bench{cfg: cfg, requests: newRequestCounter(), kms: kmstest.NewServer()}
+	k, err := startKMS()
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, requests: newRequestCounter(), kmsCalls: newRequestCounter(), kms: k}
 	b.s3 = cfg.s3Client(func(o *s3.Options) { o.HTTPClient = b.requests })
+	kmsClient := k.client(b.kmsCalls)
 	if _, err := b.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.bucket}); err != nil {
 		if _, err := b.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &cfg.bucket}); err != nil {
 			b.close()
@@ -45,7 +51,12 @@ func newBench(ctx context.Context, cfg config) (*bench, error) {
 		}
 	}
 	for i := range b.keyrings {
-		kr, err := materials.NewKMSKeyring(b.kms.Client(), b.kms.CreateKey())
+		key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{})
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("KMS CreateKey: %w", err)
+		}
+		kr, err := materials.NewKMSKeyring(kmsClient, aws.ToString(key.KeyMetadata.Arn))
 		if err != nil {
 			b.close()
 			return nil, err
@@ -71,7 +82,7 @@ func newBench(ctx context.Context, cfg config) (*bench, error) {
 	return b, nil
 }
 
-func (b *bench) close() { b.kms.Close() }
+func (b *bench) close() { b.kms.stop() }
 
 // pool calls f for i in [0, n) on conc goroutines; the first error stops
 // it.
