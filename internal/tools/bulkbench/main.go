@@ -8,8 +8,9 @@
 //     bulk.Rewrap over a CSV manifest, beside a loop of plain
 //     self-CopyObject requests (CopyObject onto itself, MetadataDirective
 //     REPLACE, the object's metadata) at the same concurrency;
-//   - ReEncrypt MiB/s: bulk.Run with bulk.ReEncrypt, beside plain GET + PUT
-//     of the same objects at the same concurrency;
+//   - ReEncrypt MiB/s (1 MiB objects, V2 to V3 and V3 to V3): bulk.Run with
+//     bulk.ReEncrypt, beside plain GET + PUT of the same objects at the same
+//     concurrency;
 //   - memory: the peak RSS and live heap of bulk.Run over a generated
 //     1,000,000-line manifest file (with a no-op operation, so that the
 //     runner, the manifest reader and the report are measured, not S3),
@@ -21,9 +22,14 @@
 // a child process (so that the CPU time reported per object is the
 // client's alone), reached over HTTP by the real SDK KMS client: rewraps
 // are KMS ReEncrypt calls, re-encryptions a Decrypt and a GenerateDataKey.
-// The requests of both services are counted per object. The
-// objects alternate between two KMS keys (A to B, then B to A), so that every
-// measured run does real work.
+// The requests of both services are counted per object. The objects
+// alternate between two KMS keys (A to B, then B to A), so that every
+// measured run does real work; at the end, objects of each set are read
+// back with the key they are under.
+//
+// Beside the plain copy, Rewrap is also compared with HEAD + CopyObject,
+// what a plain program must do to rewrite an object's metadata (REPLACE
+// drops what it does not repeat), for information.
 //
 // Fairness: one warm-up run of each side first (not counted); then an even
 // number of pairs (-pairs, default 6), the order within a pair alternating
@@ -45,6 +51,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,15 +79,16 @@ type config struct {
 	rewrapObjects                                  int
 	reencryptSize                                  int64
 	reencryptObjects                               int
-	reencryptFrom                                  string // "V3" or "V2"
+	reencryptFrom                                  []string // of "V3", "V2"
 	manifestLines                                  []int
 	measure                                        map[string]bool // of "rewrap", "reencrypt", "memory"
 	child                                          string          // "memory LINES" in a child
+	cpuProfile                                     string          // the parent's CPU profile, all sides
 }
 
 func main() {
 	var cfg config
-	var sizes, reSize, lines, measure string
+	var sizes, reSize, lines, measure, from string
 	flag.StringVar(&cfg.endpoint, "endpoint", os.Getenv(envEndpoint), "S3 endpoint URL")
 	flag.StringVar(&cfg.accessKey, "access-key", os.Getenv(envAccessKey), "access key")
 	flag.StringVar(&cfg.secretKey, "secret-key", os.Getenv(envSecretKey), "secret key")
@@ -92,13 +100,14 @@ func main() {
 	flag.IntVar(&cfg.rewrapObjects, "rewrap-objects", 400, "objects per Rewrap run")
 	flag.StringVar(&reSize, "reencrypt-size", "1MiB", "object size of the ReEncrypt measurement")
 	flag.IntVar(&cfg.reencryptObjects, "reencrypt-objects", 128, "objects per ReEncrypt run")
-	flag.StringVar(&cfg.reencryptFrom, "reencrypt-from", "V3", "format of the objects ReEncrypt reads: V3 (a new data key, V3 to V3) or V2 (the migration to V3; the objects are written again before each run)")
+	flag.StringVar(&from, "reencrypt-from", "V2,V3", "formats of the objects ReEncrypt reads, one measurement each: V2 (the migration to V3; the objects are written again before each run, untimed), V3 (a new data key, V3 to V3)")
 	flag.StringVar(&lines, "manifest-lines", "10000,1000000", "manifest lengths of the memory measurement (the first is the reference)")
 	flag.StringVar(&measure, "measure", "rewrap,reencrypt,memory", "what to measure, of rewrap, reencrypt and memory")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the benchmark process's CPU profile (every side, not the servers) to this file")
 	flag.StringVar(&cfg.child, "child", "", "internal: run one memory measurement, \"memory LINES\", or the KMS test server, \"kms\"")
 	flag.Parse()
 
-	err := parseConfig(&cfg, sizes, reSize, lines, measure)
+	err := parseConfig(&cfg, sizes, reSize, lines, measure, from)
 	if err == nil && cfg.endpoint == "" {
 		err = errors.New("no endpoint: set -endpoint or " + envEndpoint)
 	}
@@ -115,7 +124,7 @@ func main() {
 	}
 }
 
-func parseConfig(cfg *config, sizes, reSize, lines, measure string) error {
+func parseConfig(cfg *config, sizes, reSize, lines, measure, from string) error {
 	cfg.measure = map[string]bool{}
 	for _, f := range strings.Split(measure, ",") {
 		switch f = strings.TrimSpace(f); f {
@@ -138,8 +147,11 @@ func parseConfig(cfg *config, sizes, reSize, lines, measure string) error {
 		}
 		cfg.rewrapSizes = append(cfg.rewrapSizes, n)
 	}
-	if cfg.reencryptFrom != "V3" && cfg.reencryptFrom != "V2" {
-		return fmt.Errorf("bad -reencrypt-from %q: want V3 or V2", cfg.reencryptFrom)
+	for _, f := range strings.Split(from, ",") {
+		if f = strings.TrimSpace(f); f != "V3" && f != "V2" {
+			return fmt.Errorf("bad -reencrypt-from %q: want a list of V2 and V3", from)
+		}
+		cfg.reencryptFrom = append(cfg.reencryptFrom, f)
 	}
 	var err error
 	if cfg.reencryptSize, err = parseSize(reSize); err != nil || cfg.reencryptSize < 1 {
@@ -313,8 +325,19 @@ func cpuSeconds() float64 {
 
 func runParent(cfg config) error {
 	ctx := context.Background()
-	fmt.Fprintf(os.Stderr, "bulkbench: %d workers, %d pairs, Rewrap %d objects of %v, ReEncrypt %d objects of %s, manifests %v lines, against %s\n",
-		cfg.concurrency, cfg.pairs, cfg.rewrapObjects, cfg.rewrapSizes, cfg.reencryptObjects, human(cfg.reencryptSize), cfg.manifestLines, cfg.endpoint)
+	fmt.Fprintf(os.Stderr, "bulkbench: %d workers, %d pairs, Rewrap %d objects of %v bytes, ReEncrypt %d objects of %s from %v, manifests %v lines, against %s\n",
+		cfg.concurrency, cfg.pairs, cfg.rewrapObjects, cfg.rewrapSizes, cfg.reencryptObjects, human(cfg.reencryptSize), cfg.reencryptFrom, cfg.manifestLines, cfg.endpoint)
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	b, err := newBench(ctx, cfg)
 	if err != nil {
@@ -343,13 +366,16 @@ func runParent(cfg config) error {
 			ms = append(ms, m)
 		}
 	}
-	if cfg.measure["reencrypt"] {
-		ours, plain, err := b.reencryptSides(ctx, cfg.reencryptSize, cfg.reencryptObjects, cfg.reencryptFrom)
+	for _, from := range cfg.reencryptFrom {
+		if !cfg.measure["reencrypt"] {
+			break
+		}
+		ours, plain, err := b.reencryptSides(ctx, cfg.reencryptSize, cfg.reencryptObjects, from)
 		if err != nil {
 			return err
 		}
 		mib := float64(cfg.reencryptSize) * float64(cfg.reencryptObjects) / (1 << 20)
-		m, err := compare(ctx, b, "ReEncrypt "+cfg.reencryptFrom+" "+human(cfg.reencryptSize), "MiB/s", mib, cfg.reencryptObjects, ours, plain, 0.8)
+		m, err := compare(ctx, b, "ReEncrypt "+from+" "+human(cfg.reencryptSize), "MiB/s", mib, cfg.reencryptObjects, ours, plain, 0.8)
 		if err != nil {
 			return err
 		}

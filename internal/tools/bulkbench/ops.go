@@ -247,7 +247,7 @@ func (b *bench) rewrapSides(ctx context.Context, size int64, n int) (ours, copyO
 // objects under key A, written again before it (untimed): the migration
 // V2 -> V3; otherwise V3 objects move between the keys.
 func (b *bench) reencryptSides(ctx context.Context, size int64, n int, from string) (ours, plain side, err error) {
-	prefix := fmt.Sprintf("reencrypt-%d/", size)
+	prefix := fmt.Sprintf("reencrypt-%s-%d/", from, size)
 	writer := b.clients[0]
 	if from == "V2" {
 		writer = b.v2Writer
