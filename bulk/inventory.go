@@ -136,16 +136,23 @@ type inventoryFile struct {
 	size  int64
 }
 
+// countingReader hashes and counts a data file as it is read, and fails
+// once it holds more bytes than the manifest lists.
 type countingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	max  int64 // 0: unknown
+	name string
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
 	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, &ChecksumError{File: c.name, Want: fmt.Sprintf("%d bytes", c.max), Got: "more"}
+	}
 	return n, err
 }
 
@@ -182,7 +189,12 @@ func (m *inventory) next(ctx context.Context) (Task, error) {
 			continue
 		}
 		if err != nil {
-			return Task{}, err
+			var me *ManifestError
+			var ce *ChecksumError
+			if errors.As(err, &me) || errors.As(err, &ce) {
+				return Task{}, err
+			}
+			return Task{}, fmt.Errorf("bulk: inventory data file %s: %w", m.cur.name, err)
 		}
 		if len(line) == 0 {
 			continue
@@ -207,10 +219,7 @@ func (m *inventory) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bulk: inventory data file %s: %w", f.Key, err)
 	}
-	raw := &countingReader{r: body, h: md5.New()}
-	if f.Size > 0 {
-		raw.r = io.LimitReader(body, f.Size+1)
-	}
+	raw := &countingReader{r: body, h: md5.New(), max: f.Size, name: f.Key}
 	gz, err := gzip.NewReader(raw)
 	if err != nil {
 		body.Close()
@@ -228,7 +237,7 @@ func (m *inventory) finishFile() error {
 		return err
 	}
 	if f.size > 0 && f.raw.n != f.size {
-		return &ChecksumError{File: f.name, Want: fmt.Sprintf("%d bytes", f.size), Got: fmt.Sprintf("%d bytes or more", f.raw.n)}
+		return &ChecksumError{File: f.name, Want: fmt.Sprintf("%d bytes", f.size), Got: fmt.Sprintf("%d bytes", f.raw.n)}
 	}
 	if f.want != "" {
 		if got := hex.EncodeToString(f.raw.h.Sum(nil)); got != f.want {

@@ -200,7 +200,7 @@ func (o adoptOp) Do(ctx context.Context, t Task) Result {
 // Verify authenticates each object (encryptionclient.Client.VerifyObject:
 // tag, key commitment, encryption context), the version a task names
 // included, releasing no plaintext. Objects without an envelope are
-// skipped ("not-encrypted"); legacy CBC objects, which have no tag, are
+// skipped ("not-encrypted"), and so are instruction files; legacy CBC objects, which have no tag, are
 // Done with Reason "unauthenticated".
 func Verify(c *encryptionclient.Client) Operation { return verifyOp{c} }
 
@@ -209,6 +209,11 @@ type verifyOp struct{ c *encryptionclient.Client }
 func (verifyOp) Name() string { return "verify" }
 
 func (o verifyOp) Do(ctx context.Context, t Task) Result {
+	if instr, err := o.c.IsInstructionFile(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)}); err != nil {
+		return failed(t, err)
+	} else if instr {
+		return skipped(t, "instruction-file")
+	}
 	out, err := o.c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId)})
 	switch {
 	case errors.Is(err, encryptionclient.ErrNotEncrypted):

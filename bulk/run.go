@@ -22,7 +22,8 @@ type RunOptions struct {
 
 	// Progress, when set, is called after each result with the summary so
 	// far, from one goroutine at a time (never concurrently). It must not
-	// keep res.Inspection or the summary's Reasons map past the call.
+	// modify the summary's Reasons map or keep it past the call (it is
+	// Run's own; copy it with maps.Clone).
 	Progress func(res Result, s Summary)
 }
 
@@ -90,11 +91,6 @@ func (s Summary) String() string {
 	}
 	fmt.Fprintf(&b, "; watermark %d", s.Watermark)
 	return b.String()
-}
-
-func (s Summary) clone() Summary {
-	s.Reasons = maps.Clone(s.Reasons)
-	return s
 }
 
 type job struct {
@@ -186,11 +182,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	var runErr error
 	for out := range results {
 		r := out.r
-		s := &ring[out.ord%int64(w)]
-		*s = slot{seq: r.Seq, finished: true}
-		if r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled) {
-			s.abandoned = true
-		} else if runErr == nil {
+		abandoned := r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled)
+		ring[out.ord%int64(w)] = slot{seq: r.Seq, finished: true, abandoned: abandoned}
+		if !abandoned && runErr == nil {
 			sum.add(r)
 			if o.Report != nil {
 				if err := o.Report.Write(r); err != nil {
@@ -211,8 +205,8 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			low++
 			tokens <- struct{}{}
 		}
-		if o.Progress != nil && !s.abandoned && runErr == nil {
-			o.Progress(r, sum.clone())
+		if o.Progress != nil && !abandoned && runErr == nil {
+			o.Progress(r, sum)
 		}
 	}
 	if o.Report != nil {

@@ -101,7 +101,7 @@ func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Op
 		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 	}
-	if err := p.check(c.s3); err != nil {
+	if err := p.check(ctx, c.s3); err != nil {
 		return nil, err
 	}
 	head, err := c.headCurrent(ctx, p, optFns)

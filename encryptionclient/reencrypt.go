@@ -186,7 +186,7 @@ type rewriteParams struct {
 	sseAlg, sseKey, sseMD5          *string
 }
 
-func (p *rewriteParams) check(client S3API) error {
+func (p *rewriteParams) check(ctx context.Context, client S3API) error {
 	switch {
 	case aws.ToString(p.bucket) == "" || aws.ToString(p.key) == "":
 		return invalid("bucket and key are required")
@@ -207,7 +207,7 @@ func (p *rewriteParams) check(client S3API) error {
 		p.threshold = DefaultReEncryptThreshold
 	}
 	if p.partSize != 0 {
-		if err := checkPartSize(p.partSize, defaultLimits); err != nil {
+		if err := checkPartSize(p.partSize, limitsFrom(ctx)); err != nil {
 			return err
 		}
 	}
@@ -238,7 +238,7 @@ func (c *Client) headCurrent(ctx context.Context, p *rewriteParams, optFns []fun
 		return nil, err
 	}
 	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
-		return nil, fmt.Errorf("%w: version %s is not the current version (%s); only the current version can be rewritten in place", ErrObjectChanged, *p.versionID, aws.ToString(head.VersionId))
+		return nil, fmt.Errorf("%w: version %s is not the current version; only the current version can be rewritten in place", ErrObjectChanged, *p.versionID)
 	}
 	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
 		return nil, fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)
@@ -352,6 +352,7 @@ func (c *Client) rewritePut(ctx context.Context, p *rewriteParams, head *s3.Head
 // rewritten is the result of a rewrite's write.
 type rewritten struct {
 	etag, version   *string
+	size            int64 // plaintext bytes written
 	multipart       bool
 	instructionFile bool // the new envelope is in an instruction file
 }
@@ -367,7 +368,7 @@ func (c *Client) rewrite(wctx context.Context, w *Client, p *rewriteParams, put 
 		if err != nil {
 			return nil, changedError("PutObject", err)
 		}
-		return &rewritten{etag: out.ETag, version: out.VersionId, instructionFile: instr}, nil
+		return &rewritten{etag: out.ETag, version: out.VersionId, size: int64(len(buf)), instructionFile: instr}, nil
 	}
 	o := UploadOptions{PartSize: p.partSize, Concurrency: p.concurrency, ClientOptions: optFns, limits: limitsFrom(wctx)}
 	if err := o.resolve(); err != nil {
@@ -377,7 +378,7 @@ func (c *Client) rewrite(wctx context.Context, w *Client, p *rewriteParams, put 
 	if err != nil {
 		return nil, changedError("multipart upload", err)
 	}
-	return &rewritten{etag: out.ETag, version: out.VersionID, multipart: true, instructionFile: out.inInstructionFile}, nil
+	return &rewritten{etag: out.ETag, version: out.VersionID, size: out.Size, multipart: true, instructionFile: out.inInstructionFile}, nil
 }
 
 func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []func(*s3.Options)) (*ReEncryptOutput, error) {
@@ -388,7 +389,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 	}
-	if err := p.check(c.s3); err != nil {
+	if err := p.check(ctx, c.s3); err != nil {
 		return nil, err
 	}
 	head, err := c.headCurrent(ctx, p, optFns)
@@ -427,7 +428,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	}
 	if !in.Force && env.Format == toFormat && env.Suite == toSuite &&
 		sameContext(env.UserContext(), newContext) && objectcrypto.WrappedBy(ctx, env, target) {
-		return nil, fmt.Errorf("%w: %v %s, and the target keyring unwraps its data key", ErrAlreadyCurrent, env.Format, env.Suite.CipherName())
+		return nil, fmt.Errorf("%w: %v %v, and the target keyring unwraps its data key", ErrAlreadyCurrent, env.Format, env.Suite)
 	}
 
 	size := int64(-1)
@@ -490,7 +491,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 			return nil, err
 		}
 	}
-	out.ETag, out.VersionId = res.etag, res.version
+	out.ETag, out.VersionId, out.Size = res.etag, res.version, res.size
 	if env.InInstructionFile && !res.instructionFile {
 		if err := c.deleteOldInstructionFile(ctx, p, optFns); err != nil {
 			return out, err

@@ -1450,6 +1450,7 @@ func TestErrorCatalogue(t *testing.T) {
 	add("Rewrap to the key that already wraps the data key", "Rewrap", "ErrSameWrappingKey", encryptionclient.ErrSameWrappingKey, err)
 	_, err = aesC.Rewrap(ctx, nil)
 	add("nil RewrapInput", "Rewrap", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
+	rows = append(rows, reEncryptCatalogue(t, e)...) // reencrypt_test.go
 
 	// Cancelled contexts.
 	cancelled, cancel := context.WithCancel(ctx)
