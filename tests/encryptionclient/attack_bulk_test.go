@@ -461,3 +461,28 @@ func TestAttackReEncryptResultCarriesNoSecrets(t *testing.T) {
 		t.Fatal("tampered object counted as current")
 	}
 }
+
+// ReEncrypt by a client that stores envelopes in instruction files, of an
+// object whose envelope is in its metadata, beside an unrelated object
+// named key+".instruction" (a user's file; the reader of the source never
+// used it): the rewrite must not overwrite that object, which it never
+// read or verified.
+func TestAttackReEncryptIntoInstructionFileClobbersNamesake(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	kr := e.krs["aes"]
+	if err := e.put(e.client(kr), ctx, "c/report", []byte("report")); err != nil {
+		t.Fatal(err)
+	}
+	user := []byte("the user's own file named like an instruction file")
+	e.putRaw("c/report.instruction", user, map[string]string{"owner": "alice"})
+	c := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	if ok, err := c.IsInstructionFile(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String("c/report.instruction")}); ok || err != nil {
+		t.Fatalf("setup: IsInstructionFile = %v, %v", ok, err)
+	}
+	_, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: aws.String("c/report"), Force: true})
+	got, meta, rerr := e.raw("c/report.instruction")
+	if rerr != nil || !bytes.Equal(got, user) || meta["owner"] != "alice" {
+		t.Fatalf("ReEncrypt (error %v) overwrote the unrelated object c/report.instruction: now %q %v", err, got, meta)
+	}
+}
