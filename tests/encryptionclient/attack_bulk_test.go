@@ -486,3 +486,46 @@ func TestAttackReEncryptIntoInstructionFileClobbersNamesake(t *testing.T) {
 		t.Fatalf("ReEncrypt (error %v) overwrote the unrelated object c/report.instruction: now %q %v", err, got, meta)
 	}
 }
+
+// The bucket writer flips bits in a legacy CBC object (no tag: the block
+// after the flipped one changes as chosen, the padding stays valid). A
+// ReEncrypt job turns it into a V3 object that authenticates, with the
+// attacker's content, and reports a plain "reencrypted": the laundering
+// must at least be visible (an error, or a result that says the source
+// was unauthenticated), as Verify says "unauthenticated".
+func TestAttackReEncryptLaundersTamperedCBC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pt, ct, kr := cbcObject(t, e, "cbc/doc")
+	_, meta, _ := e.raw("cbc/doc")
+	forged := bytes.Clone(ct)
+	forged[16] ^= 0x01 // garbles block 1, flips one bit of block 2
+	e.putRaw("cbc/doc", forged, meta)
+
+	c := e.client(kr, legacyOpts)
+	r := bulk.ReEncrypt(c, bulk.ReEncryptParams{Keyring: e.krs["aes"]}).Do(ctx, bulk.Task{Bucket: e.bucket, Key: "cbc/doc"})
+	if r.Outcome != bulk.Done {
+		t.Logf("refused: %s %s %q", r.Status, r.ErrorCode, r.Message)
+		return // refused: withstood
+	}
+	got, err := e.get(e.client(e.krs["aes"]), ctx, "cbc/doc") // a V3-only reader
+	if err != nil {
+		t.Fatalf("re-encrypted object does not read: %v", err)
+	}
+	if bytes.Equal(got, pt) {
+		t.Fatal("setup: the tampering changed nothing")
+	}
+	if r.Reason == "reencrypted" && !strings.Contains(r.Message, "unauthenticated") {
+		t.Fatalf("a tampered CBC object became an authenticated V3 object (%d bytes differ from the original) and the job reported %q", diffBytes(got, pt), r.Message)
+	}
+}
+
+func diffBytes(a, b []byte) int {
+	n := 0
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
