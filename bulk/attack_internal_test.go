@@ -17,6 +17,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // memSource is a Source over in-memory files that records what was opened.
@@ -317,5 +321,41 @@ func TestAttackShardEdges(t *testing.T) {
 	// Skip with a tampered (negative) resume point runs everything.
 	if ts, err := drain(Skip(ReadCSV(strings.NewReader(rows)), -5)); len(ts) != 200 || err != nil {
 		t.Fatalf("Skip(-5): %d tasks, %v", len(ts), err)
+	}
+}
+
+// loopLister is a lying ListObjectsV2: every page says "truncated" and
+// hands back the same continuation token, and its keys look like other
+// buckets' or encoded keys.
+type loopLister struct{ calls int }
+
+func (l *loopLister) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	l.calls++
+	return &s3.ListObjectsV2Output{
+		Contents:              []s3types.Object{{Key: aws.String("../other-bucket/k")}, {Key: aws.String("a%2Fb")}},
+		IsTruncated:           aws.Bool(true),
+		NextContinuationToken: aws.String("same-token"),
+	}, nil
+}
+
+// A listing's keys are taken verbatim (never decoded, never another
+// bucket), and a server that repeats its continuation token must not make
+// the job relist the same page forever.
+func TestAttackListingLoopsAndForeignKeys(t *testing.T) {
+	l := &loopLister{}
+	m := List(l, "bkt", "")
+	seen := 0
+	for seen < 10000 {
+		tk, err := m.Next(context.Background())
+		if err != nil {
+			break
+		}
+		if tk.Bucket != "bkt" || (tk.Key != "../other-bucket/k" && tk.Key != "a%2Fb") {
+			t.Fatalf("task %+v", tk)
+		}
+		seen++
+	}
+	if seen >= 10000 {
+		t.Fatalf("a repeated continuation token relisted the same page %d times (%d tasks): the job never ends", l.calls, seen)
 	}
 }
