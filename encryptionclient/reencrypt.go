@@ -119,7 +119,9 @@ type ReEncryptOutput struct {
 // wrap already (it unwraps it, or KMS reports a ReEncrypt from and to its
 // key; a material description proves nothing), with the context asked,
 // fails with ErrAlreadyCurrent and nothing is written, unless in.Force: a
-// rerun of a finished job writes nothing.
+// rerun of a finished job writes nothing. A target that cannot unwrap
+// (an RSA keyring with only a public key) proves nothing, so every run
+// rewrites the object again.
 //
 // The plaintext streams in constant memory. An object of at most
 // in.MultipartThreshold bytes of plaintext (default 16 MiB) is read whole
@@ -152,9 +154,12 @@ type ReEncryptOutput struct {
 // When the source's envelope was (partly) in an instruction file and the
 // new one is in the object's metadata, the old instruction file is
 // deleted after the new object was stored (a read of the new object never
-// uses it: its metadata holds the whole envelope). If that delete fails,
-// the object is re-encrypted, the output is returned with an error that
-// says so. When the client stores envelopes in instruction files
+// uses it: its metadata holds the whole envelope), provided the object is
+// still the one written and the instruction file still the one read (a
+// writer who replaced both meanwhile keeps its instruction file; in a
+// versioned bucket the delete is a delete marker, older versions stay).
+// If that delete fails, the object is re-encrypted, and the output is
+// returned with an error that says so. When the client stores envelopes in instruction files
 // (Options.EnvelopeStorage), the new one replaces the old.
 //
 // in.DryRun makes every read, verification and key-service call (the new
@@ -396,7 +401,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	if err != nil {
 		return nil, err
 	}
-	env, _, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns)
+	env, instr, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns)
 	if err != nil {
 		return nil, err
 	}
@@ -492,8 +497,8 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		}
 	}
 	out.ETag, out.VersionId, out.Size = res.etag, res.version, res.size
-	if env.InInstructionFile && !res.instructionFile {
-		if err := c.deleteOldInstructionFile(ctx, p, optFns); err != nil {
+	if env.InInstructionFile && !res.instructionFile && instr != nil {
+		if err := c.deleteOldInstructionFile(ctx, p, instr, res.etag, optFns); err != nil {
 			return out, err
 		}
 	}
@@ -547,14 +552,37 @@ func (c *Client) dryRunKey(wctx context.Context, w *Client, size int64) error {
 }
 
 // deleteOldInstructionFile removes the instruction file of the source,
-// which the new object (whose envelope is in its metadata) no longer uses.
-func (c *Client) deleteOldInstructionFile(ctx context.Context, p *rewriteParams, optFns []func(*s3.Options)) error {
+// which the new object (whose envelope is in its metadata) no longer uses:
+// only while the object is still the one just written (etag) and the
+// instruction file still the one read (old), so that the instruction file
+// of a writer who replaced both meanwhile is left alone.
+func (c *Client) deleteOldInstructionFile(ctx context.Context, p *rewriteParams, old *instructionFile, etag *string, optFns []func(*s3.Options)) error {
 	key := aws.ToString(p.key) + c.suffix(ctx)
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	_, err := c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
-		Bucket: p.bucket, Key: aws.String(key), ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
-	}, optFns...)
+	still := func(k string, want *string) (bool, error) {
+		h, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+			Bucket: p.bucket, Key: aws.String(k),
+			SSECustomerAlgorithm: p.sseAlg, SSECustomerKey: p.sseKey, SSECustomerKeyMD5: p.sseMD5,
+			ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
+		}, optFns...)
+		if isNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return want == nil || aws.ToString(h.ETag) == aws.ToString(want), nil
+	}
+	ok, err := still(aws.ToString(p.key), etag)
+	if err == nil && ok {
+		ok, err = still(key, old.etag)
+	}
+	if err == nil && ok {
+		_, err = c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
+			Bucket: p.bucket, Key: aws.String(key), ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
+		}, optFns...)
+	}
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("the object was re-encrypted (its envelope is now in its metadata), but its old instruction file %s could not be deleted: %w", key, err)
 	}

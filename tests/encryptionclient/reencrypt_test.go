@@ -19,6 +19,7 @@ import (
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testhooks"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -38,6 +39,7 @@ type rwS3 struct {
 	onHead         func(*s3.HeadObjectOutput)
 	onGet          func(*s3.GetObjectInput, *s3.GetObjectOutput) // may replace out.Body
 	beforeWrite    func(key string)                              // before PutObject and CompleteMultipartUpload
+	afterPut       func(key string)                              // after a PutObject succeeded
 	failDeleteKeys map[string]bool
 }
 
@@ -91,7 +93,11 @@ func (h *rwS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...f
 	if h.beforeWrite != nil {
 		h.beforeWrite(aws.ToString(in.Key))
 	}
-	return h.Client.PutObject(ctx, in, optFns...)
+	out, err := h.Client.PutObject(ctx, in, optFns...)
+	if err == nil && h.afterPut != nil {
+		h.afterPut(aws.ToString(in.Key))
+	}
+	return out, err
 }
 
 func (h *rwS3) CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
@@ -276,7 +282,7 @@ func TestReEncryptLegacyCBCToV3(t *testing.T) {
 	e := newEnv(t)
 	cases := putCBCVectors(t, e, false)
 	target := e.krs["aes"]
-	_, threshold, _ := e.mpSizes()
+	partSize, threshold, _ := e.mpSizes()
 	sawInstr := false
 	for _, cc := range cases {
 		h := newRW(e)
@@ -292,7 +298,7 @@ func TestReEncryptLegacyCBCToV3(t *testing.T) {
 			o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
 			o.EnableLegacyUnauthenticatedModes = true
 		}).ReEncrypt(e.smallParts(context.Background()), &encryptionclient.ReEncryptInput{
-			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: 64 << 10,
+			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", cc.name, err)
@@ -543,16 +549,22 @@ func TestReEncryptKeepsAttributes(t *testing.T) {
 		if !e.srv.Real {
 			h.fakeTags = []types.Tag{{Key: aws.String("team"), Value: aws.String("blue")}, {Key: aws.String("tier"), Value: aws.String("gold")}}
 		}
+		var before *s3.HeadObjectOutput
 		h.onHead = func(o *s3.HeadObjectOutput) {
+			defer func() {
+				if aws.ToString(o.ContentType) == "text/x-test" {
+					before = o
+				}
+			}()
 			if h.fakeTags != nil {
 				o.TagCount = aws.Int32(2)
 			}
-			if aws.ToString(o.ContentType) == "text/x-test" {
-				if !e.srv.Real {
-					// Headers the in-process server does not keep.
-					o.CacheControl, o.ContentLanguage = aws.String("max-age=60"), aws.String("fr")
-					o.ExpiresString = aws.String(expires.Format(http.TimeFormat))
-				}
+			if aws.ToString(o.ContentType) == "text/x-test" && !e.srv.Real {
+				// Headers the in-process server does not keep, and SSE
+				// settings it does not apply (a real server may have no
+				// KMS or no STANDARD_IA).
+				o.CacheControl, o.ContentLanguage = aws.String("max-age=60"), aws.String("fr")
+				o.ExpiresString = aws.String(expires.Format(http.TimeFormat))
 				o.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 				o.SSEKMSKeyId = aws.String("arn:aws:kms:us-east-1:111122223333:key/sse")
 				o.BucketKeyEnabled = aws.Bool(true)
@@ -588,16 +600,19 @@ func TestReEncryptKeepsAttributes(t *testing.T) {
 			headers = [6]*string{p.ContentType, p.ContentEncoding, p.ContentDisposition, p.ContentLanguage, p.CacheControl, p.WebsiteRedirectLocation}
 			sentExpires = p.Expires
 		}
+		// Every header HeadObject reported is sent; the in-process
+		// server (with the headers it does not keep added) reports all.
+		had := [6]*string{before.ContentType, before.ContentEncoding, before.ContentDisposition, before.ContentLanguage, before.CacheControl, before.WebsiteRedirectLocation}
 		want := [6]string{"text/x-test", "identity", "attachment", "fr", "max-age=60", "/elsewhere"}
 		for i, h := range headers {
-			if aws.ToString(h) != want[i] {
-				t.Fatalf("%d bytes: sent header %d %q, want %q", n, i, aws.ToString(h), want[i])
+			if aws.ToString(h) != aws.ToString(had[i]) || (!e.srv.Real && aws.ToString(h) != want[i]) {
+				t.Fatalf("%d bytes: sent header %d %q, the object has %q, want %q", n, i, aws.ToString(h), aws.ToString(had[i]), want[i])
 			}
 		}
-		if sentExpires == nil || !sentExpires.Equal(expires) {
+		if before.ExpiresString != nil && (sentExpires == nil || !sentExpires.Equal(expires)) {
 			t.Fatalf("%d bytes: sent Expires %v", n, sentExpires)
 		}
-		if sse != types.ServerSideEncryptionAwsKms || aws.ToString(kmsKey) != "arn:aws:kms:us-east-1:111122223333:key/sse" || !aws.ToBool(bucketKey) || class != types.StorageClassStandardIa {
+		if !e.srv.Real && (sse != types.ServerSideEncryptionAwsKms || aws.ToString(kmsKey) != "arn:aws:kms:us-east-1:111122223333:key/sse" || !aws.ToBool(bucketKey) || class != types.StorageClassStandardIa) {
 			t.Fatalf("%d bytes: SSE/storage class not carried: %v %v %v %v", n, sse, aws.ToString(kmsKey), aws.ToBool(bucketKey), class)
 		}
 		if aws.ToString(tagging) != "team=blue&tier=gold" {
@@ -612,17 +627,19 @@ func TestReEncryptKeepsAttributes(t *testing.T) {
 		}
 		// What is stored (all of it on a real server).
 		head := e.head(key)
-		if aws.ToString(head.ContentType) != "text/x-test" || aws.ToString(head.ContentEncoding) != "identity" ||
-			aws.ToString(head.ContentDisposition) != "attachment" || aws.ToString(head.WebsiteRedirectLocation) != "/elsewhere" {
-			t.Fatalf("%d bytes: content headers not kept: %+v", n, head)
+		now := [6]*string{head.ContentType, head.ContentEncoding, head.ContentDisposition, head.ContentLanguage, head.CacheControl, head.WebsiteRedirectLocation}
+		for i := range now {
+			// Those the server kept on the source, it keeps on the
+			// new object (the in-process server: the first three and
+			// the redirect).
+			if e.srv.Real || i < 3 || i == 5 {
+				if aws.ToString(now[i]) != aws.ToString(had[i]) {
+					t.Fatalf("%d bytes: stored header %d %q, was %q", n, i, aws.ToString(now[i]), aws.ToString(had[i]))
+				}
+			}
 		}
-		if e.srv.Real {
-			if aws.ToString(head.ContentLanguage) != "fr" || aws.ToString(head.CacheControl) != "max-age=60" {
-				t.Fatalf("%d bytes: content headers not kept: %+v", n, head)
-			}
-			if ex := head.ExpiresString; ex == nil || !strings.Contains(*ex, "2031") {
-				t.Fatalf("%d bytes: Expires not kept: %v", n, aws.ToString(ex))
-			}
+		if e.srv.Real && aws.ToString(head.ExpiresString) != aws.ToString(before.ExpiresString) {
+			t.Fatalf("%d bytes: Expires %q, was %q", n, aws.ToString(head.ExpiresString), aws.ToString(before.ExpiresString))
 		}
 		if head.Metadata["owner"] != "alice" || head.Metadata["project"] != "x" {
 			t.Fatalf("%d bytes: metadata %v", n, head.Metadata)
@@ -778,6 +795,38 @@ func TestReEncryptStaleInstructionFileNeverUsed(t *testing.T) {
 	// The stale file is not taken for the object's own by a rerun.
 	_, err = e.client(target).ReEncrypt(context.Background(), &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key})
 	mustErrorIs(t, err, encryptionclient.ErrAlreadyCurrent)
+}
+
+// A writer that replaces the object and its instruction file right after
+// the re-encrypted object was stored keeps its instruction file: the old
+// one is deleted only while both are still the ones ReEncrypt wrote and
+// read.
+func TestReEncryptKeepsANewWritersInstructionFile(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	instrOpts := func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }
+	key := "instr3"
+	if err := e.put(e.client(kr, writeV2, instrOpts), context.Background(), key, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	h := newRW(e)
+	h.afterPut = func(k string) {
+		if k == key {
+			h.afterPut = nil
+			if err := e.put(e.client(kr, instrOpts), context.Background(), key, []byte("theirs")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(context.Background(), &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.deletes) != 0 {
+		t.Fatalf("deleted %v", h.deletes)
+	}
+	if got, err := e.get(e.client(kr), context.Background(), key); err != nil || string(got) != "theirs" {
+		t.Fatalf("the writer's object: %q %v", got, err)
+	}
 }
 
 // A client that stores envelopes in instruction files rewrites the
@@ -1071,4 +1120,91 @@ func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
 	add("VerifyObject with a Range", "VerifyObject", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
 	return rows
+}
+
+// SSE-C objects are read with the caller's customer key and written under
+// it: every request of ReEncrypt and Adopt carries it (small and
+// multipart paths), over TLS.
+func TestReEncryptAndAdoptKeepSSEC(t *testing.T) {
+	srv := s3test.NewFakeTLS()
+	defer srv.Close()
+	e := newEnv(t)
+	e.plain = srv.Client()
+	e.bucket = srv.CreateBucket(t, e.plain)
+	ssecKey := aws.String("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	ssecMD5 := aws.String("jsZ9oKDLHx5VpZcc+8Vu7Q==")
+	alg := aws.String("AES256")
+	partSize, threshold, size := e.mpSizes()
+	kr := e.krs["aes"]
+	for _, n := range []int{10, size} {
+		pt := randBytes(t, n)
+		if _, err := e.client(kr, writeV2).PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h := newRW(e)
+		var gets []*s3.GetObjectInput
+		h.onGet = func(in *s3.GetObjectInput, _ *s3.GetObjectOutput) { gets = append(gets, in) }
+		target := mustAES(t, nil)
+		ctx := e.smallParts(context.Background())
+		if _, err := e.rwClient(h, kr, allowV2).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		for _, g := range gets {
+			if aws.ToString(g.SSECustomerKey) != *ssecKey {
+				t.Fatalf("GET of %s without the customer key", aws.ToString(g.Key))
+			}
+		}
+		for _, p := range h.puts {
+			if aws.ToString(p.SSECustomerKey) != *ssecKey || p.ServerSideEncryption != "" {
+				t.Fatalf("PutObject of %s: SSE-C %q, SSE %q", aws.ToString(p.Key), aws.ToString(p.SSECustomerKey), p.ServerSideEncryption)
+			}
+		}
+		for _, c := range h.creates {
+			if aws.ToString(c.SSECustomerKey) != *ssecKey {
+				t.Fatal("CreateMultipartUpload without the customer key")
+			}
+		}
+		out, err := e.client(target).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d bytes: read back: %v", n, err)
+		}
+
+		// Adopt of an SSE-C object that is not client-side encrypted.
+		if _, err := e.plain.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), Body: bytes.NewReader(pt),
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), MultipartThreshold: threshold, PartSize: partSize,
+			SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		}); err != nil {
+			t.Fatalf("Adopt %d bytes: %v", n, err)
+		}
+		out, err = e.client(kr).GetObject(context.Background(), &s3.GetObjectInput{
+			Bucket: &e.bucket, Key: aws.String("ssec-plain"), SSECustomerAlgorithm: alg, SSECustomerKey: ssecKey, SSECustomerKeyMD5: ssecMD5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Adopt %d bytes: read back: %v", n, err)
+		}
+	}
 }
