@@ -242,11 +242,11 @@ func isNetwork(err error) bool {
 }
 
 // message makes err's text a report message: one line, control
-// characters replaced by spaces, at most MaxMessageLength bytes (cut at a
+// characters and line separators replaced by spaces, at most MaxMessageLength bytes (cut at a
 // character boundary).
 func message(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
 		return r

@@ -231,8 +231,11 @@ func (o verifyOp) Do(ctx context.Context, t Task) Result {
 // Inspect reads each object's envelope (encryptionclient.ReadEnvelope;
 // no keyring, nothing unwrapped or authenticated) and reports it in
 // Result.Inspection. Objects without an envelope are Done with Reason
-// "not-encrypted" and Inspection.Encrypted false. The version a task
-// names is read.
+// "not-encrypted", Inspection.Encrypted false and their size (one more
+// HeadObject). The version a task names is read. Instruction files are
+// objects without an envelope of their own: Inspect has no client to
+// recognise them, so list them apart or expect them among the
+// "not-encrypted".
 func Inspect(client encryptionclient.S3API) Operation { return inspectOp{client} }
 
 type inspectOp struct{ c encryptionclient.S3API }
@@ -246,10 +249,12 @@ func (o inspectOp) Do(ctx context.Context, t Task) Result {
 	}
 	out, err := encryptionclient.ReadEnvelope(ctx, o.c, in)
 	if errors.Is(err, encryptionclient.ErrNotEncrypted) {
-		r := done(t, "not-encrypted", false, "not encrypted")
+		r := done(t, "not-encrypted", false, "")
 		r.Inspection = &Inspection{PlaintextSize: -1}
-		if out != nil && out.HeadObject != nil && out.HeadObject.ContentLength != nil {
-			r.Inspection.PlaintextSize = *out.HeadObject.ContentLength
+		// Its size is its plaintext size: one more HeadObject, for
+		// unencrypted objects only.
+		if h, err := o.c.HeadObject(ctx, in); err == nil && h.ContentLength != nil {
+			r.Inspection.PlaintextSize = *h.ContentLength
 		}
 		return r
 	}

@@ -111,8 +111,9 @@ type outcome struct {
 //
 // Run returns the summary and nil when every task has a result; the
 // manifest's error (the summary then covers the tasks read before it); the
-// report's write error; or ctx's error when ctx ends (tasks that were
-// cancelled are not counted and not reported: the watermark stops before
+// report's write error; or ctx's error when ctx ends (no task starts
+// after that, and tasks that fail once ctx ended are taken for cancelled:
+// they are not counted and not reported, and the watermark stops before
 // the first of them, so a resume runs them again). Failed tasks are
 // counted, reported and covered by the watermark; they are not an error
 // of Run.
@@ -139,8 +140,12 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r := runOne(ctx, op, j.t)
-				results <- outcome{r, j.ord}
+				if ctx.Err() != nil {
+					// Cancelled before it started: not run, not reported.
+					results <- outcome{Result{Task: j.t, Outcome: Failed, Err: ctx.Err()}, j.ord}
+					continue
+				}
+				results <- outcome{runOne(ctx, op, j.t), j.ord}
 			}
 		}()
 	}
@@ -155,9 +160,12 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			}
 			t, err := m.Next(ctx)
 			if err != nil {
-				if !errors.Is(err, io.EOF) {
+				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 					readErr = err
 				}
+				return
+			}
+			if ctx.Err() != nil {
 				return
 			}
 			select {
@@ -182,7 +190,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	var runErr error
 	for out := range results {
 		r := out.r
-		abandoned := r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled)
+		// A failure once the run is cancelled is taken for the
+		// cancellation's: the task is run again by a resume.
+		abandoned := r.Outcome == Failed && ctx.Err() != nil
 		ring[out.ord%int64(w)] = slot{seq: r.Seq, finished: true, abandoned: abandoned}
 		if !abandoned && runErr == nil {
 			sum.add(r)

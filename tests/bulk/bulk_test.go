@@ -532,3 +532,38 @@ func TestOpenCSVManifestFromS3(t *testing.T) {
 		t.Fatal("a missing manifest opened")
 	}
 }
+
+func TestInspectJob(t *testing.T) {
+	e := newEnv(t)
+	kr, arn := e.kmsKeyring()
+	meta := e.client(kr)
+	instr := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	if _, err := meta.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/meta"), Body: strings.NewReader("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := instr.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/instr"), Body: strings.NewReader("hello!")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.plain.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/plain"), Body: strings.NewReader("plain text")}); err != nil {
+		t.Fatal(err)
+	}
+	j := mustRun(t, bulk.List(e.plain, e.bucket, "i/"), bulk.Inspect(e.plain), bulk.RunOptions{})
+	if j.sum.Total != 4 || j.sum.Reasons["inspected"] != 2 || j.sum.Reasons["not-encrypted"] != 2 {
+		t.Fatalf("summary %v", j.sum)
+	}
+	m := j.results["i/meta"].Inspection
+	if m == nil || !m.Encrypted || m.Format != "V3" || m.EnvelopeLocation != "metadata" || m.PlaintextSize != 5 || len(m.ContextKeys) == 0 || !slices.IsSorted(m.ContextKeys) {
+		t.Fatalf("i/meta: %+v", m)
+	}
+	if i := j.results["i/instr"].Inspection; i == nil || i.EnvelopeLocation != "instruction-file" || i.PlaintextSize != 6 {
+		t.Fatalf("i/instr: %+v", i)
+	}
+	if p := j.results["i/plain"]; p.Outcome != bulk.Done || p.Inspection == nil || p.Inspection.Encrypted || p.Inspection.PlaintextSize != 10 {
+		t.Fatalf("i/plain: %+v %+v", p, p.Inspection)
+	}
+	// The report says what was found, and no context values or key ids
+	// beyond what the envelope records.
+	if strings.Contains(j.report, arn) {
+		t.Errorf("report names the KMS key ARN, which the envelope does not record:\n%s", j.report)
+	}
+}
