@@ -76,6 +76,8 @@ type inventoryManifest struct {
 // versions that are not the latest come with Task.NotLatest set. Each
 // file's MD5 and size are checked against the manifest as it is read: a
 // mismatch makes Next fail with a *ChecksumError at the end of that file.
+// The data files are opened by Next, with its context; ReadInventory
+// itself reads nothing (ctx is for symmetry with Open).
 func ReadInventory(ctx context.Context, src Source, manifestJSON string) (Manifest, error) {
 	return readInventory(src, []byte(manifestJSON), "")
 }

@@ -21,8 +21,13 @@ import (
 //
 // The key is URL-encoded as in a Batch manifest (spaces as %20), so that
 // a report line can be a manifest line again; TaskStatus is the Batch
-// result code (Result.Status); HTTPStatusCode is empty when unknown.
-// Methods are safe for concurrent use. Run writes a report for you.
+// result code (Result.Status: Succeeded, TemporaryFailure,
+// PermanentFailure), which says whether a retry may help; ErrorCode is
+// Result.ErrorCode; HTTPStatusCode is empty when unknown. (The reports S3
+// Batch Operations writes itself say "succeeded" or "failed" in
+// TaskStatus and put the result code in another column; a tool that reads
+// both should accept either.) Methods are safe for concurrent use. Run
+// writes a report for you.
 type Report struct {
 	mu sync.Mutex
 	bw *bufio.Writer
@@ -72,7 +77,10 @@ func EncodeKey(key string) string {
 // fields the report holds: the task's bucket, key (decoded) and version
 // id, Status, ErrorCode, HTTPStatus and Message; Outcome is Failed for a
 // failure status and Done otherwise (the report does not tell skipped
-// tasks apart; their message does).
+// tasks apart; their message does). It also reads the lines of the
+// reports S3 Batch Operations writes itself (TaskStatus "succeeded" or
+// "failed", the result code among the next two columns), so that the
+// failures of a Batch job can be the manifest of a local rerun.
 func ParseReportLine(line string) (Result, error) {
 	rec, err := csv.NewReader(strings.NewReader(line)).Read()
 	if err != nil {
@@ -91,12 +99,42 @@ func ParseReportLine(line string) (Result, error) {
 		res.Outcome = Done
 	case TemporaryFailure, PermanentFailure:
 		res.Outcome = Failed
+	case "succeeded", "failed":
+		return batchReportLine(res, rec)
 	default:
 		return Result{}, &ManifestError{File: "report", Reason: fmt.Sprintf("unknown TaskStatus %q", rec[3])}
 	}
 	if rec[5] != "" {
 		if res.HTTPStatus, err = strconv.Atoi(rec[5]); err != nil {
 			return Result{}, &ManifestError{File: "report", Reason: "HTTPStatusCode is not a number"}
+		}
+	}
+	return res, nil
+}
+
+// batchReportLine reads a line of a report S3 Batch Operations wrote:
+// TaskStatus "succeeded" or "failed", and the HTTP status and the result
+// code in the two columns after it (in either order).
+func batchReportLine(res Result, rec []string) (Result, error) {
+	res.ErrorCode = ""
+	res.Status, res.Outcome = Succeeded, Done
+	if rec[3] == "failed" {
+		res.Status, res.Outcome = PermanentFailure, Failed
+	}
+	for _, f := range rec[4:6] {
+		switch {
+		case f == "":
+		case f == string(TemporaryFailure) || f == string(PermanentFailure):
+			if res.Outcome == Failed {
+				res.Status = TaskStatus(f)
+			}
+		default:
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				res.ErrorCode = f
+				continue
+			}
+			res.HTTPStatus = n
 		}
 	}
 	return res, nil
