@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the client test suite against real S3 servers: versitygw and MinIO,
-# installed into .bin/ and started on 127.0.0.1. With S3EC_TEST_S3_ENDPOINT
-# (and credentials) already set, runs against that server only (e.g. AWS S3).
+# Runs the client test suite, the bulk-job suite and the CLI's tests against
+# real S3 servers: versitygw and MinIO, installed into .bin/ and started on
+# 127.0.0.1. With S3EC_TEST_S3_ENDPOINT (and credentials) already set, runs
+# against that server only (e.g. AWS S3).
 #
 # The target local-kms runs the KMS parts instead against local-kms, an
 # independent KMS emulator (not AWS's), with the in-process S3 server: the
@@ -16,11 +17,14 @@ source scripts/servers.sh
 trap stop_servers EXIT
 
 # The tests that talk to S3, each inside its own module: the client suite
-# (tests/encryptionclient, module tests/) and the CLI's (module cmd/s3ec).
-# Both run even when the first fails.
+# (tests/encryptionclient, module tests/), the bulk-job suite (tests/bulk:
+# Rewrap, ReEncrypt, Adopt, Verify and Inspect jobs over manifests, with the
+# KMS test server) and the CLI's (module cmd/s3ec). All run even when one
+# fails.
 s3_tests() {
   local rc=0
   go -C tests test -count=1 ./encryptionclient/... || rc=1
+  go -C tests test -count=1 ./bulk/... || rc=1
   go -C cmd/s3ec test -count=1 ./... || rc=1
   return $rc
 }

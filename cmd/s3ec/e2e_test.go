@@ -861,4 +861,13 @@ func TestProgressOnTerminal(t *testing.T) {
 			t.Errorf("%v --quiet: %q", args, out)
 		}
 	}
+	// A bulk run counts objects, and prints its summary.
+	onTTY("cp", "big", w.url("p/a"))
+	onTTY("cp", "big", w.url("p/b"))
+	if out := onTTY("verify", w.url("p/"), "--report", "r.csv"); !strings.Contains(out, "objects/") || !strings.Contains(out, "verify: 2 done, 0 skipped, 0 failed; report: r.csv") {
+		t.Errorf("bulk verify: no object count on the terminal: %q", out)
+	}
+	if out := onTTY("verify", w.url("p/"), "--report", "r.csv", "--quiet"); strings.Contains(out, "objects/") || !strings.Contains(out, "verify: 2 done") {
+		t.Errorf("bulk verify --quiet: %q", out)
+	}
 }

@@ -20,6 +20,8 @@ type flagSet struct {
 	cmd     *command
 	groups  []*flagGroup
 	aliases map[string]string // long name -> short alias
+	// longAliases are second long names, shown beside the flag's own.
+	longAliases map[string]string
 }
 
 type flagGroup struct {
@@ -30,7 +32,7 @@ type flagGroup struct {
 func newFlagSet(c *command) *flagSet {
 	fs := flag.NewFlagSet("s3ec "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	f := &flagSet{fs: fs, cmd: c, aliases: map[string]string{}}
+	f := &flagSet{fs: fs, cmd: c, aliases: map[string]string{}, longAliases: map[string]string{}}
 	f.group("Flags")
 	return f
 }
@@ -60,6 +62,11 @@ func (f *flagSet) intVar(p *int, name, usage string) {
 	f.add(name)
 }
 
+func (f *flagSet) float64Var(p *float64, name, usage string) {
+	f.fs.Float64Var(p, name, *p, usage)
+	f.add(name)
+}
+
 // funcVar defines a flag that may be repeated; fn sees every value.
 func (f *flagSet) funcVar(name, usage string, fn func(string) error) {
 	f.fs.Func(name, usage, fn)
@@ -71,6 +78,25 @@ func (f *flagSet) alias(short, long string) {
 	fl := f.fs.Lookup(long)
 	f.fs.Var(fl.Value, short, fl.Usage)
 	f.aliases[long] = short
+}
+
+// longAlias makes --other a synonym of --long, which must be defined
+// already (an older spelling that keeps working).
+func (f *flagSet) longAlias(other, long string) {
+	fl := f.fs.Lookup(long)
+	f.fs.Var(fl.Value, other, fl.Usage)
+	f.longAliases[long] = other
+}
+
+// isSet reports whether the flag name (or an alias of it) was given.
+func (f *flagSet) isSet(name string) bool {
+	set := false
+	f.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == name || fl.Name == f.aliases[name] || fl.Name == f.longAliases[name] {
+			set = true
+		}
+	})
+	return set
 }
 
 // parse parses args, in which flags and positional arguments may be mixed
@@ -136,6 +162,9 @@ func (f *flagSet) printHelp(w io.Writer) {
 			left := "    --" + name
 			if short, ok := f.aliases[name]; ok {
 				left = "-" + short + ", --" + name
+			}
+			if other, ok := f.longAliases[name]; ok {
+				left += ", --" + other
 			}
 			if valueName != "" {
 				left += " " + valueName

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,13 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
 var inspectCommand = &command{
 	name:     "inspect",
-	synopsis: "s3ec inspect [flags] s3://bucket/key",
+	synopsis: "s3ec inspect [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "show how an object is encrypted, without decrypting it",
 	help: `
 Show how an object is encrypted: its format (V1, V2 or V3), content and key
@@ -32,21 +34,60 @@ It never prints key material, wrapped or not.
 
 The KMS key of a kms+context object is not recorded in its envelope (KMS
 finds it from the wrapped key), so inspect shows it only for legacy kms
-objects, which record it.`,
+objects, which record it.
+
+Many objects: an address that ends with "/" (or any address with
+--recursive) inspects every object under the prefix, and --manifest the
+objects of an S3 Batch Operations CSV or S3 Inventory manifest: the
+inventory a security team asks for before and after a migration. Then
+--output json prints one JSON object per line (bucket, key, version_id,
+status, reason, encrypted, format, content_suite, wrap_algorithm,
+kms_key_id, context_keys, plaintext_size, envelope_location, error_code,
+message), --output csv a header and one row per object with the same
+columns (context_keys separated by ";"), and text one line per object.
+Unencrypted objects are listed too (encrypted false). --report writes the
+S3 Batch Operations completion report, with a short summary of each
+object in its ResultMessage.`,
 	define: defineInspect,
 }
 
 func defineInspect(fs *flagSet) func(context.Context, *env, []string) error {
 	var (
-		a      awsFlags
-		asJSON bool
-		suffix = envelope.DefaultInstructionSuffix
+		a         awsFlags
+		asJSON    bool
+		output    = "text"
+		recursive bool
+		b         = bulkFlags{readOnly: true}
+		suffix    = envelope.DefaultInstructionSuffix
 	)
-	fs.boolVar(&asJSON, "json", "print a JSON object instead of text")
+	fs.boolVar(&asJSON, "json", "print a JSON object instead of text (--output json)")
+	fs.stringVar(&output, "output", "print `FORMAT`: text, json (one object: indented; many: one JSON object per line) or csv (a header and a row per object)")
+	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
+	fs.alias("r", "recursive")
 	fs.stringVar(&suffix, "instruction-suffix", "name instruction files KEY + `SUFFIX`")
+	b.register(fs, "inspect", "inspect `N` objects at once")
 	a.register(fs)
 
 	return func(ctx context.Context, e *env, args []string) error {
+		b.dryRun = false // inspect writes nothing anyway
+		switch output {
+		case "text", "json", "csv":
+		default:
+			return usagef("--output %q: want text, json or csv", output)
+		}
+		if asJSON {
+			if fs.isSet("output") && output != "json" {
+				return usagef("--json is --output json: give one of them")
+			}
+			output = "json"
+		}
+		src, err := parseSource("inspect", args, b.manifest, recursive)
+		if err != nil {
+			return err
+		}
+		if src.object == nil || b.bulkMode() || output == "csv" {
+			return inspectBulk(ctx, e, &a, &b, src, output, suffix)
+		}
 		if len(args) != 1 {
 			return usagef("inspect needs one s3://bucket/key (see 's3ec inspect --help')")
 		}
@@ -63,7 +104,7 @@ func defineInspect(fs *flagSet) func(context.Context, *env, []string) error {
 			return err
 		}
 		info := describe(obj, suffix, head, env)
-		if asJSON {
+		if output == "json" {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(info)
@@ -230,4 +271,150 @@ func (info *inspection) writeText(w io.Writer) {
 		line("Version", "%s", info.VersionID)
 	}
 	io.WriteString(w, b.String())
+}
+
+// inspectBulk inspects the objects of a prefix or a manifest.
+func inspectBulk(ctx context.Context, e *env, a *awsFlags, b *bulkFlags, src jobSource, output, suffix string) error {
+	if suffix == "" {
+		return usagef("--instruction-suffix must not be empty")
+	}
+	if err := b.check(src); err != nil {
+		return err
+	}
+	cfg, err := a.load(ctx)
+	if err != nil {
+		return err
+	}
+	plain := a.s3Client(cfg, nil)
+	ctx = encryptionclient.WithInstructionFileSuffix(ctx, suffix)
+	op := skipInstructionFiles{Operation: bulk.Inspect(plain), c: plain, suffix: suffix}
+	j := &job{e: e, name: "inspect", op: op, flags: b, src: src, plain: plain, printFailures: output != "text", alwaysPrint: true}
+	var cw *csv.Writer
+	switch output {
+	case "json":
+		j.print = func(w io.Writer, r bulk.Result) error {
+			line, err := json.Marshal(newInspectLine(r))
+			if err != nil {
+				return err
+			}
+			_, err = w.Write(append(line, '\n'))
+			return err
+		}
+	case "csv":
+		cw = csv.NewWriter(e.stdout)
+		if err := cw.Write(inspectColumns); err != nil {
+			return err
+		}
+		j.print = func(_ io.Writer, r bulk.Result) error {
+			if err := cw.Write(newInspectLine(r).row()); err != nil {
+				return err
+			}
+			cw.Flush()
+			return cw.Error()
+		}
+	default:
+		j.print = func(w io.Writer, r bulk.Result) error {
+			_, err := fmt.Fprintln(w, newInspectLine(r).text())
+			return err
+		}
+	}
+	return j.run(ctx)
+}
+
+// inspectLine is one object of a bulk inspect: the fields of
+// bulk.Inspection and the outcome.
+type inspectLine struct {
+	Bucket           string   `json:"bucket"`
+	Key              string   `json:"key"`
+	VersionID        string   `json:"version_id,omitempty"`
+	Status           string   `json:"status"` // done, skipped, failed
+	Reason           string   `json:"reason,omitempty"`
+	Encrypted        bool     `json:"encrypted"`
+	Format           string   `json:"format,omitempty"`
+	ContentSuite     string   `json:"content_suite,omitempty"`
+	WrapAlgorithm    string   `json:"wrap_algorithm,omitempty"`
+	KMSKeyID         string   `json:"kms_key_id,omitempty"`
+	ContextKeys      []string `json:"context_keys,omitempty"`
+	PlaintextSize    *int64   `json:"plaintext_size,omitempty"`
+	EnvelopeLocation string   `json:"envelope_location,omitempty"`
+	ErrorCode        string   `json:"error_code,omitempty"`
+	Message          string   `json:"message,omitempty"`
+}
+
+// inspectColumns is the header of inspect --output csv.
+var inspectColumns = []string{"bucket", "key", "version_id", "status", "reason", "encrypted", "format", "content_suite", "wrap_algorithm", "kms_key_id", "context_keys", "plaintext_size", "envelope_location", "error_code", "message"}
+
+func newInspectLine(r bulk.Result) inspectLine {
+	l := inspectLine{Bucket: r.Bucket, Key: r.Key, VersionID: r.VersionId, Status: r.Outcome.String(), Reason: r.Reason}
+	if r.Outcome == bulk.Failed {
+		l.ErrorCode, l.Message = r.ErrorCode, oneLine(r.Message)
+	}
+	if in := r.Inspection; in != nil {
+		l.Encrypted = in.Encrypted
+		l.Format, l.ContentSuite, l.WrapAlgorithm, l.KMSKeyID = in.Format, in.ContentSuite, in.WrapAlgorithm, in.KMSKeyID
+		l.ContextKeys = in.ContextKeys
+		l.EnvelopeLocation = in.EnvelopeLocation
+		if in.PlaintextSize >= 0 {
+			n := in.PlaintextSize
+			l.PlaintextSize = &n
+		}
+	}
+	return l
+}
+
+func (l inspectLine) row() []string {
+	size := ""
+	if l.PlaintextSize != nil {
+		size = fmt.Sprint(*l.PlaintextSize)
+	}
+	return []string{l.Bucket, l.Key, l.VersionID, l.Status, l.Reason, fmt.Sprint(l.Encrypted), l.Format, l.ContentSuite,
+		l.WrapAlgorithm, l.KMSKeyID, strings.Join(l.ContextKeys, ";"), size, l.EnvelopeLocation, l.ErrorCode, l.Message}
+}
+
+// text is the line of inspect --output text for many objects.
+func (l inspectLine) text() string {
+	u := taskURL(bulk.Task{Bucket: l.Bucket, Key: l.Key, VersionId: l.VersionID})
+	switch {
+	case l.Status == "failed":
+		return u + ": failed: " + l.Message
+	case !l.Encrypted:
+		r := l.Reason
+		if r == "" {
+			r = "not-encrypted"
+		}
+		return u + ": " + r
+	}
+	s := fmt.Sprintf("%s: %s %s, wrap %s", u, l.Format, l.ContentSuite, l.WrapAlgorithm)
+	if l.KMSKeyID != "" {
+		s += ", KMS key " + l.KMSKeyID
+	}
+	if len(l.ContextKeys) > 0 {
+		s += ", context keys " + strings.Join(l.ContextKeys, ",")
+	}
+	if l.PlaintextSize != nil {
+		s += fmt.Sprintf(", %d bytes", *l.PlaintextSize)
+	}
+	return s + ", envelope in " + l.EnvelopeLocation
+}
+
+// skipInstructionFiles skips the instruction files of a listing or
+// manifest (a key that ends with the suffix and carries the mark of an
+// instruction file), which bulk.Inspect would list as unencrypted objects.
+type skipInstructionFiles struct {
+	bulk.Operation
+	c      *s3.Client
+	suffix string
+}
+
+func (o skipInstructionFiles) Do(ctx context.Context, t bulk.Task) bulk.Result {
+	if base, ok := strings.CutSuffix(t.Key, o.suffix); ok && base != "" {
+		in := &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)}
+		if t.VersionId != "" {
+			in.VersionId = aws.String(t.VersionId)
+		}
+		if h, err := o.c.HeadObject(ctx, in); err == nil && envelope.HasInstructionFileMark(h.Metadata) {
+			return bulk.Result{Task: t, Outcome: bulk.Skipped, Status: bulk.Succeeded, Reason: "instruction-file", HTTPStatus: 200, Message: "skipped: instruction-file"}
+		}
+	}
+	return o.Operation.Do(ctx, t)
 }

@@ -7,7 +7,8 @@
 //
 //	s3ec COMMAND [flags] ARGS
 //
-// The commands are cp, cat, inspect, verify, rotate and keygen; `s3ec
+// The commands are cp, cat, inspect, verify, rotate, reencrypt, adopt and
+// keygen; `s3ec
 // --help` lists them with the exit codes, and `s3ec COMMAND --help`
 // describes each one.
 // Flags may come before or after the arguments; `--` ends the flags.
@@ -53,7 +54,7 @@ type command struct {
 }
 
 // commands in the order `s3ec --help` lists them.
-var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, keygenCommand}
+var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand}
 
 func findCommand(name string) *command {
 	for _, c := range commands {
@@ -198,6 +199,25 @@ AWS settings come from the environment and the shared config files, as for
 the AWS CLI, with --profile, --region, --endpoint-url (MinIO and other
 S3-compatible stores), --path-style and --kms-endpoint-url.
 
+Many objects: rotate, reencrypt, adopt, verify and inspect run over one
+object (s3://bucket/key), a prefix (s3://bucket/prefix/) or a manifest:
+  --manifest FILE|s3://bucket/key  an S3 Batch Operations CSV manifest
+                                  (bucket,key[,versionId]) or an S3 Inventory
+                                  manifest.json
+  --report FILE|s3://bucket/key    the completion report, in the CSV of S3
+                                  Batch Operations
+  --shard K/N                     only shard K of N (0 <= K < N): N copies of
+                                  the command, K = 0 ... N-1, cover every
+                                  object exactly once
+  --resume                        continue an interrupted run from its
+                                  checkpoint, REPORT.checkpoint
+  --concurrency N, --dryrun, --kms-requests-per-second N
+A run that is interrupted prints its summary, writes its checkpoint (and
+uploads an s3:// report) and exits 130. A failed object does not stop the
+run: each failure is printed on stderr, the report says PermanentFailure or
+TemporaryFailure (a retry may help), and the exit code is the first
+failure's, by the codes below.
+
 Exit codes:
   0    success
   1    usage error: unknown command or flag, wrong arguments, conflicting flags
@@ -215,7 +235,9 @@ Exit codes:
        again to exit at once); if the abort fails, the error names the
        upload and the command that aborts it. An upload that was already
        being completed is finished: it reports the object stored, exit 0.
-Errors are reported on stderr in one line that starts with "s3ec: ".
+Errors are reported on stderr in one line that starts with "s3ec: " (a run
+over many objects: one such line per failed object, its summary line, and
+a last one that counts the failures).
 `)
 	io.WriteString(w, b.String())
 }

@@ -75,7 +75,10 @@ func (a *awsFlags) s3Client(cfg aws.Config, p *progress) *s3.Client {
 // keyringFlags choose a keyring. The flags of rotate's new keyring are
 // the same with the prefix "to-".
 type keyringFlags struct {
-	title        string // of the flags' group in the help; a default if empty
+	title string // of the flags' group in the help; a default if empty
+	// role, if set, is the one use of the keyring, in whose terms the help
+	// describes its flags: keyDecrypt (reading) or keyEncrypt (writing).
+	role         keyUse
 	prefix       string // of the flag names: "" or "to-"
 	kmsKey       string
 	kmsDiscovery bool
@@ -85,6 +88,11 @@ type keyringFlags struct {
 	rsaPrivate   string
 	rsaPublic    string
 	matDesc      map[string]string // material description of local keys
+	// kmsOpts are applied to the KMS client (a request-rate limit).
+	kmsOpts []func(*kms.Options)
+	// kms is the KMS client, once made: a reading and a writing keyring
+	// share one, and so its rate limit.
+	kms *kms.Client
 }
 
 // flag returns how a flag is spelled on the command line.
@@ -95,17 +103,39 @@ func (k *keyringFlags) register(fs *flagSet) {
 		k.title = "Keyring (exactly one)"
 	}
 	fs.group(k.title)
-	fs.stringVar(&k.kmsKey, "kms-key", "wrap data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
-	fs.boolVar(&k.kmsDiscovery, "kms-discovery", "decrypt with whichever KMS key wrapped the object's data key (decrypt only)")
+	switch k.role {
+	case keyDecrypt:
+		// Described in reading terms: the keyring decrypts objects.
+		fs.stringVar(&k.kmsKey, "kms-key", "decrypt the data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
+		fs.boolVar(&k.kmsDiscovery, "kms-discovery", "decrypt with whichever KMS key wrapped each object's data key (limit it with --kms-allow)")
+		k.registerAllow(fs)
+		fs.stringVar(&k.aesKeyFile, "aes-key-file", "decrypt with the local AES key in `FILE` (32 raw bytes, 's3ec keygen aes', or a key in base64)")
+		fs.stringVar(&k.rsaPrivate, "rsa-private-key", "decrypt with the RSA private key in the PEM or DER `FILE` (PKCS #8 or #1)")
+		fs.funcVar("material-description", "with a local key, the entry `KEY=VALUE` of its material description (repeatable)", pairFlag(&k.matDesc))
+	case keyEncrypt:
+		// Described in writing terms: the keyring wraps new data keys.
+		fs.stringVar(&k.kmsKey, "kms-key", "wrap the new data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
+		fs.stringVar(&k.aesKeyFile, "aes-key-file", "wrap the new data keys with the local AES key in `FILE` (32 raw bytes, 's3ec keygen aes', or a key in base64)")
+		fs.stringVar(&k.rsaPrivate, "rsa-private-key", "wrap the new data keys with the RSA key pair whose private key is in the PEM or DER `FILE`")
+		fs.stringVar(&k.rsaPublic, "rsa-public-key", "wrap the new data keys with the RSA public key in `FILE` (PKIX, PKCS #1 or certificate)")
+		fs.funcVar("material-description", "with a local key, store the entry `KEY=VALUE` in the objects' material description, by which readers choose their key (repeatable)", pairFlag(&k.matDesc))
+	default:
+		fs.stringVar(&k.kmsKey, "kms-key", "wrap data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
+		fs.boolVar(&k.kmsDiscovery, "kms-discovery", "decrypt with whichever KMS key wrapped the object's data key (decrypt only)")
+		k.registerAllow(fs)
+		fs.stringVar(&k.aesKeyFile, "aes-key-file", "a local AES key: `FILE` holds 32 raw bytes ('s3ec keygen aes') or a key in base64")
+		fs.stringVar(&k.rsaPrivate, "rsa-private-key", "a local RSA key pair: the private key in PEM or DER `FILE` (PKCS #8 or #1)")
+		fs.stringVar(&k.rsaPublic, "rsa-public-key", "an RSA public key `FILE` (PKIX, PKCS #1 or certificate); alone it can only encrypt")
+		fs.funcVar("material-description", "with a local key, store the entry `KEY=VALUE` in new objects' material description, by which readers choose their key (repeatable)", pairFlag(&k.matDesc))
+	}
+	fs.stringVar(&k.kmsEndpoint, "kms-endpoint-url", "send KMS requests to `URL` (LocalStack, test servers); also $AWS_ENDPOINT_URL_KMS")
+}
+
+func (k *keyringFlags) registerAllow(fs *flagSet) {
 	fs.funcVar("kms-allow", "with --kms-discovery, accept only the KMS key `ARN` (repeatable)", func(s string) error {
 		k.kmsAllow = append(k.kmsAllow, s)
 		return nil
 	})
-	fs.stringVar(&k.aesKeyFile, "aes-key-file", "a local AES key: `FILE` holds 32 raw bytes ('s3ec keygen aes') or a key in base64")
-	fs.stringVar(&k.rsaPrivate, "rsa-private-key", "a local RSA key pair: the private key in PEM or DER `FILE` (PKCS #8 or #1)")
-	fs.stringVar(&k.rsaPublic, "rsa-public-key", "an RSA public key `FILE` (PKIX, PKCS #1 or certificate); alone it can only encrypt")
-	fs.funcVar("material-description", "with a local key, store the entry `KEY=VALUE` in new objects' material description, by which readers choose their key (repeatable)", pairFlag(&k.matDesc))
-	fs.stringVar(&k.kmsEndpoint, "kms-endpoint-url", "send KMS requests to `URL` (LocalStack, test servers); also $AWS_ENDPOINT_URL_KMS")
 }
 
 // registerTarget registers the flags of a keyring that only wraps keys:
@@ -165,9 +195,14 @@ func (k *keyringFlags) check(use keyUse) error {
 		}
 	}
 	var choices string
-	if k.prefix == "" {
+	switch {
+	case k.prefix == "" && k.role == keyDecrypt:
+		choices = "--kms-key, --kms-discovery, --aes-key-file or --rsa-private-key"
+	case k.prefix == "" && k.role == keyEncrypt:
+		choices = "--kms-key, --aes-key-file or --rsa-public-key/--rsa-private-key"
+	case k.prefix == "":
 		choices = "--kms-key, --kms-discovery, --aes-key-file or --rsa-private-key/--rsa-public-key"
-	} else {
+	default:
 		choices = k.flag("kms-key") + ", " + k.flag("aes-key-file") + " or " + k.flag("rsa-public-key")
 	}
 	switch {
@@ -233,11 +268,16 @@ func (k *keyringFlags) keyring(cfg aws.Config, legacyWrapping bool) (materials.K
 }
 
 func (k *keyringFlags) kmsClient(cfg aws.Config) *kms.Client {
-	return kms.NewFromConfig(cfg, func(o *kms.Options) {
+	if k.kms != nil {
+		return k.kms
+	}
+	opts := append([]func(*kms.Options){func(o *kms.Options) {
 		if k.kmsEndpoint != "" {
 			o.BaseEndpoint = aws.String(k.kmsEndpoint)
 		}
-	})
+	}}, k.kmsOpts...)
+	k.kms = kms.NewFromConfig(cfg, opts...)
+	return k.kms
 }
 
 func (k *keyringFlags) rsaKeyring(legacyWrapping bool) (materials.Keyring, error) {
@@ -397,6 +437,8 @@ type clients struct {
 	cfg   aws.Config
 	enc   *encryptionclient.Client
 	plain *s3.Client // for listing and inspection; never for object bodies
+	// keyring is the encryption client's keyring.
+	keyring materials.Keyring
 }
 
 // connect builds the clients. A --context needs a KMS keyring: the local
@@ -425,5 +467,5 @@ func (f *clientFlags) connect(ctx context.Context, p *progress, use keyUse) (*cl
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &clients{cfg: cfg, enc: enc, plain: plain}, nil
+	return &clients{cfg: cfg, enc: enc, plain: plain, keyring: kr}, nil
 }

@@ -151,3 +151,37 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	c.bar.add(n)
 	return n, err
 }
+
+// startCount returns a bar that counts the objects of a bulk run, whose
+// number is not known in advance, or nil when p is nil.
+func (p *progress) startCount(desc string) *bar {
+	if p == nil {
+		return nil
+	}
+	w := &barWriter{w: p.w}
+	return &bar{w: w, pb: progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("objects"),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)}
+}
+
+// describe changes the bar's description.
+func (b *bar) describe(desc string) {
+	if b != nil {
+		b.pb.Describe(desc)
+	}
+}
+
+// clear erases the bar, so that a line can be printed; the next update
+// draws it again.
+func (b *bar) clear() {
+	if b != nil {
+		b.pb.Clear()
+	}
+}

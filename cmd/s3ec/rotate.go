@@ -9,12 +9,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 var rotateCommand = &command{
 	name:     "rotate",
-	synopsis: "s3ec rotate [flags] s3://bucket/key | s3://bucket/prefix/",
+	synopsis: "s3ec rotate [flags] s3://bucket/key | s3://bucket/prefix/ | --manifest",
 	summary:  "move objects to a new key without re-uploading them",
 	help: `
 Re-wrap the data key of an object, or of every object under a prefix, under
@@ -58,30 +60,30 @@ In a versioned bucket, older versions keep the old key.`,
 
 func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 	var (
-		f           clientFlags
-		to          keyringFlags
-		toContext   map[string]string
-		recursive   bool
-		dryRun      bool
-		quiet       bool
-		startAfter  string
-		concurrency = encryptionclient.DefaultRotateConcurrency
+		f          clientFlags
+		to         keyringFlags
+		toContext  map[string]string
+		recursive  bool
+		startAfter string
+		b          = bulkFlags{concurrency: encryptionclient.DefaultRotateConcurrency}
 	)
 	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
 	fs.alias("r", "recursive")
-	fs.boolVar(&dryRun, "dry-run", "make every check and key-service call, but write nothing")
-	fs.intVar(&concurrency, "concurrency", "rotate `N` objects of a prefix at once")
-	fs.stringVar(&startAfter, "start-after", "resume a prefix rotation after `KEY` (printed when one is interrupted)")
-	fs.boolVar(&quiet, "quiet", "print only errors")
-	fs.alias("q", "quiet")
+	fs.stringVar(&startAfter, "start-after", "resume a prefix rotation after `KEY` (printed when one is interrupted; without the bulk flags)")
+	b.register(fs, "rotate", "rotate `N` objects of a prefix or manifest at once")
 	to.registerTarget(fs)
 	fs.funcVar("to-context", "bind the new wrapped keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only)", pairFlag(&toContext))
-	f.keyring.title = "Current keyring (exactly one)"
+	f.keyring.title = "Current keyring: decrypts the objects' data keys (exactly one)"
+	f.keyring.role = keyDecrypt
 	f.register(fs, cryptoPolicy) // --policy: which formats the current key may read
 
 	return func(ctx context.Context, e *env, args []string) error {
+		dryRun, quiet, concurrency := b.dryRun, b.quiet, b.concurrency
+		if b.bulkMode() {
+			return rotateBulk(ctx, e, args, &f, &to, toContext, &b, recursive, startAfter)
+		}
 		if len(args) != 1 {
-			return usagef("rotate needs one s3://bucket/key or s3://bucket/prefix/ (see 's3ec rotate --help')")
+			return usagef("rotate needs one s3://bucket/key, s3://bucket/prefix/ or --manifest FILE (see 's3ec rotate --help')")
 		}
 		u, err := parseS3URL(args[0])
 		if err != nil {
@@ -91,31 +93,16 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 		switch {
 		case concurrency < 1:
 			return usagef("--concurrency %d: want at least 1", concurrency)
+		case b.kmsRPS < 0:
+			return usagef("--kms-requests-per-second %v: want 0 (no limit) or more", b.kmsRPS)
 		case startAfter != "" && !prefix:
 			return usagef("--start-after resumes a prefix rotation; the address names one object")
 		case len(toContext) > 0 && !to.isKMS():
 			return usagef("--to-context needs --to-kms-key: local keys cannot bind an encryption context")
 		}
-		if err := to.check(keyEncrypt); err != nil {
-			return err
-		}
-		if kind := to.local(); kind != "" && kind == f.keyring.local() && maps.Equal(to.matDesc, f.keyring.matDesc) {
-			// Readers choose a local key by the material description
-			// stored with the object: two keys cannot share one.
-			return usagef("the new %s key needs a material description of its own: give --to-material-description KEY=VALUE (and --material-description to name the current key's, if it has one)", kind)
-		}
-		c, err := f.connect(ctx, nil, keyDecrypt)
+		c, newKeyring, newContext, err := rotateKeyrings(ctx, &f, &to, toContext, &b)
 		if err != nil {
 			return err
-		}
-		to.kmsEndpoint = f.keyring.kmsEndpoint
-		newKeyring, err := to.keyring(c.cfg, false)
-		if err != nil {
-			return err
-		}
-		newContext := toContext // nil keeps the current context
-		if !to.isKMS() {
-			newContext = map[string]string{}
 		}
 		r := &rotator{e: e, c: c, quiet: quiet, dryRun: dryRun}
 		ctx = f.crypto.withContext(ctx)
@@ -204,4 +191,60 @@ func (r *rotator) prefix(ctx context.Context, u s3URL, in *encryptionclient.Rota
 		return &codedError{code: exitCode(first), err: fmt.Errorf("%d of %d objects failed; run again to retry them", out.Failed, out.Rotated+out.Skipped+out.Failed)}
 	}
 	return nil
+}
+
+// rotateKeyrings checks the keyrings of rotate and makes the clients, the
+// new keyring and the new context (nil: keep each object's).
+func rotateKeyrings(ctx context.Context, f *clientFlags, to *keyringFlags, toContext map[string]string, b *bulkFlags) (*clients, materials.Keyring, map[string]string, error) {
+	if err := to.check(keyEncrypt); err != nil {
+		return nil, nil, nil, err
+	}
+	if kind := to.local(); kind != "" && kind == f.keyring.local() && maps.Equal(to.matDesc, f.keyring.matDesc) {
+		// Readers choose a local key by the material description
+		// stored with the object: two keys cannot share one.
+		return nil, nil, nil, usagef("the new %s key needs a material description of its own: give --to-material-description KEY=VALUE (and --material-description to name the current key's, if it has one)", kind)
+	}
+	f.keyring.kmsOpts = b.kmsOptions()
+	c, err := f.connect(ctx, nil, keyDecrypt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	to.kmsEndpoint = f.keyring.kmsEndpoint
+	to.kms = f.keyring.kmsClient(c.cfg)
+	newKeyring, err := to.keyring(c.cfg, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	newContext := toContext // nil keeps the current context
+	if !to.isKMS() {
+		newContext = map[string]string{}
+	}
+	return c, newKeyring, newContext, nil
+}
+
+// rotateBulk is the bulk form of rotate: --manifest, --report, --shard or
+// --resume.
+func rotateBulk(ctx context.Context, e *env, args []string, f *clientFlags, to *keyringFlags, toContext map[string]string, b *bulkFlags, recursive bool, startAfter string) error {
+	src, err := parseSource("rotate", args, b.manifest, recursive)
+	if err != nil {
+		return err
+	}
+	switch {
+	case startAfter != "":
+		return usagef("--start-after resumes a rotation without a report; with --report, use --resume")
+	case len(toContext) > 0 && !to.isKMS():
+		return usagef("--to-context needs --to-kms-key: local keys cannot bind an encryption context")
+	}
+	if err := b.check(src); err != nil {
+		return err
+	}
+	c, newKeyring, newContext, err := rotateKeyrings(ctx, f, to, toContext, b)
+	if err != nil {
+		return err
+	}
+	op := bulk.Rewrap(c.enc, bulk.RewrapParams{Keyring: newKeyring, EncryptionContext: newContext, DryRun: b.dryRun})
+	ctx = f.crypto.withContext(ctx)
+	defer cleanups.add("a multipart copy (of an object over 5 GiB) may be left behind; list them with: aws s3api list-multipart-uploads --bucket BUCKET")()
+	j := &job{e: e, name: "rotate", op: op, flags: b, src: src, plain: c.plain}
+	return j.run(ctx)
 }

@@ -7,13 +7,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3ec/s3ec-go/bulk"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
 var verifyCommand = &command{
 	name:     "verify",
-	synopsis: "s3ec verify [flags] s3://bucket/key... | --recursive s3://bucket/prefix/",
+	synopsis: "s3ec verify [flags] s3://bucket/key... | s3://bucket/prefix/ | --manifest",
 	summary:  "check that objects decrypt and authenticate, writing no plaintext",
 	help: `
 Download objects, decrypt them and check their authentication, without
@@ -26,25 +27,54 @@ Exit code 0 only if every object authenticated; 3 if one failed
 authentication (or is legacy AES-CBC, which cannot be authenticated); 4 if its
 data key could not be unwrapped; 2 if it does not exist or is not encrypted.
 A line "s3://bucket/key: OK (...)" is printed on stdout for each object that
-authenticated, unless --quiet.`,
+authenticated, unless --quiet.
+
+With --manifest, --report, --shard or --resume, verify runs as a bulk job:
+over one address (an object, or with a trailing "/" a prefix) or the
+objects of the manifest, --concurrency objects at once, a line per object
+on stdout, each failure on stderr, a completion report line per object
+(a failure is a PermanentFailure or, when a retry may help, a
+TemporaryFailure) and a summary line on stderr. See 's3ec --help'.`,
 	define: defineVerify,
 }
 
 func defineVerify(fs *flagSet) func(context.Context, *env, []string) error {
 	var (
-		f           clientFlags
-		recursive   bool
-		quiet       bool
-		concurrency = encryptionclient.DefaultConcurrency
+		f         clientFlags
+		recursive bool
+		b         = bulkFlags{concurrency: encryptionclient.DefaultConcurrency}
 	)
 	fs.boolVar(&recursive, "recursive", "verify every object under each prefix")
 	fs.alias("r", "recursive")
-	fs.intVar(&concurrency, "concurrency", "read `N` parts of a large object at once")
-	fs.boolVar(&quiet, "quiet", "print nothing on success, and no progress bars")
-	fs.alias("q", "quiet")
-	f.register(fs, cryptoPolicy)
+	b.readOnly = true
+	b.register(fs, "verify", fmt.Sprintf("in a bulk run (--manifest, --report, --shard, --resume), verify `N` objects at once (default %d); otherwise read N parts of a large object at once", defaultBulkConcurrency))
+	f.keyring.title = "Reading keyring: the keyring that decrypts the objects (exactly one)"
+	f.keyring.role = keyDecrypt
+	f.register(fs, cryptoPolicy|cryptoLegacyUnauth)
 
 	return func(ctx context.Context, e *env, args []string) error {
+		quiet, concurrency := b.quiet, b.concurrency
+		b.dryRun = false // verify writes nothing anyway
+		if b.bulkMode() {
+			if !fs.isSet("concurrency") {
+				b.concurrency = defaultBulkConcurrency
+			}
+			src, err := parseSource("verify", args, b.manifest, recursive)
+			if err != nil {
+				return err
+			}
+			if err := b.check(src); err != nil {
+				return err
+			}
+			f.keyring.kmsOpts = b.kmsOptions()
+			c, err := f.connect(ctx, nil, keyDecrypt)
+			if err != nil {
+				return err
+			}
+			ctx = f.crypto.withContext(ctx)
+			j := &job{e: e, name: "verify", op: bulk.Verify(c.enc), flags: &b, src: src, plain: c.plain}
+			return j.run(ctx)
+		}
 		if len(args) == 0 {
 			return usagef("verify needs s3://bucket/key (see 's3ec verify --help')")
 		}
