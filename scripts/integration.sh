@@ -52,9 +52,11 @@ run_local_kms() {
   start_local_kms
   echo "== KMS parts against local-kms ($LOCAL_KMS_ENDPOINT)"
   export S3EC_TEST_KMS_ENDPOINT=$LOCAL_KMS_ENDPOINT S3EC_TEST_KMS_NAME=local-kms S3EC_TEST_KMS_REGION=$LOCAL_KMS_REGION
-  go test -count=1 -run 'TestKMSPeer' ./materials/
-  go -C tests test -count=1 -skip "$LOCAL_KMS_SKIP" ./encryptionclient/
+  local rc=0
+  go test -count=1 -run 'TestKMSPeer' ./materials/ || rc=1
+  go -C tests test -count=1 -skip "$LOCAL_KMS_SKIP" ./encryptionclient/ || rc=1
   unset S3EC_TEST_KMS_ENDPOINT S3EC_TEST_KMS_NAME S3EC_TEST_KMS_REGION
+  return $rc
 }
 
 if [[ -n ${S3EC_TEST_S3_ENDPOINT:-} ]]; then
@@ -65,11 +67,17 @@ fi
 
 servers=("$@")
 [[ ${#servers[@]} -gt 0 ]] || servers=(versitygw minio)
+# Every server runs even when one fails; the exit code says whether any did.
+failed=()
 for s in "${servers[@]}"; do
   case $s in
-    versitygw) start_versitygw; run_suite versitygw "$VERSITYGW_ENDPOINT" ;;
-    minio) start_minio; run_suite minio "$MINIO_ENDPOINT" ;;
-    local-kms) run_local_kms ;;
+    versitygw) start_versitygw; run_suite versitygw "$VERSITYGW_ENDPOINT" || failed+=("$s") ;;
+    minio) start_minio; run_suite minio "$MINIO_ENDPOINT" || failed+=("$s") ;;
+    local-kms) run_local_kms || failed+=("$s") ;;
     *) echo "unknown server $s" >&2; exit 2 ;;
   esac
 done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "== failed against: ${failed[*]}" >&2
+  exit 1
+fi
