@@ -83,7 +83,15 @@ type AdoptOutput struct {
 // multipart upload that is aborted on any failure. The write is
 // conditional on the ETag read (ErrObjectChanged when a concurrent writer
 // replaced the object; the writer's object stays); in.VersionId, when
-// set, must be the current version.
+// set, must be the current version. That guarantee needs a server that
+// honours If-Match on PutObject and CompleteMultipartUpload (AWS S3,
+// MinIO and versitygw do): on a store that accepts and ignores it, a
+// concurrent writer's object is overwritten undetected.
+//
+// When the client stores envelopes in instruction files, the new one is
+// written before the object, and only where no object is named key+suffix
+// (HeadObject, then If-None-Match "*"): an unrelated object of that name
+// fails the call with ErrInstructionFileMismatch, nothing written.
 //
 // The user metadata, content headers, tags, server-side encryption and
 // storage class are kept as ReEncrypt keeps them; ACLs are not ("ACL" in

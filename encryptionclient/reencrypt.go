@@ -178,8 +178,15 @@ type ReEncryptOutput struct {
 // writer who replaced both meanwhile keeps its instruction file; in a
 // versioned bucket the delete is a delete marker, older versions stay).
 // If that delete fails, the object is re-encrypted, and the output is
-// returned with an error that says so. When the client stores envelopes in instruction files
-// (Options.EnvelopeStorage), the new one replaces the old.
+// returned with an error that says so. When the client stores envelopes
+// in instruction files (Options.EnvelopeStorage), the new one replaces the
+// old one read, conditionally on its ETag (If-Match); when the source used
+// none, the new instruction file is written before the object, and only
+// where no object is named key+suffix (a HeadObject, then If-None-Match
+// "*"): an unrelated object of that name fails the call with
+// ErrInstructionFileMismatch before anything is written, and a failed
+// write of the object removes the new instruction file again, so that the
+// object is never left without its envelope.
 //
 // in.DryRun makes every read, verification and key-service call (the new
 // data key included) and writes nothing.

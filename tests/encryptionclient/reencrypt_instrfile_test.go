@@ -3,6 +3,7 @@ package encryptionclient_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,7 +11,9 @@ import (
 	"github.com/s3ec/s3ec-go/encryptionclient"
 )
 
-func storeInstr(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }
+func storeInstr(o *encryptionclient.Options) {
+	o.EnvelopeStorage = encryptionclient.StoreInstructionFile
+}
 
 // ReEncrypt and Adopt into instruction-file storage, of a source that
 // used no instruction file, beside an unrelated object named key+suffix:
@@ -154,8 +157,13 @@ func TestUnmarkedInstructionFileToldByContent(t *testing.T) {
 	if !is("um/v2.instruction") {
 		t.Fatal("an unmarked instruction file was not recognized")
 	}
+	_, err := encryptionclient.ReadEnvelope(ctx, e.plain, &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String("um/v2.instruction")})
+	mustErrorIs(t, err, encryptionclient.ErrNotEncrypted)
+	if !strings.Contains(err.Error(), "instruction file of") {
+		t.Fatalf("ReadEnvelope does not say it is an instruction file: %v", err)
+	}
 	h := newRW(e)
-	_, err := e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: &e.bucket, Key: aws.String("um/v2.instruction")})
+	_, err = e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: &e.bucket, Key: aws.String("um/v2.instruction")})
 	mustErrorIs(t, err, encryptionclient.ErrAlreadyEncrypted)
 	if h.nWrites() != 0 {
 		t.Fatalf("%d writes", h.nWrites())

@@ -1128,6 +1128,16 @@ func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
 	}
 	_, err = e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
 	add("Adopt of an object whose body ends before its Content-Length", "Adopt", "ErrTruncated", encryptionclient.ErrTruncated, err)
+	_, _, cbcKR := cbcObject(t, e, "re/cbc")
+	_, err = e.client(cbcKR, legacyOpts).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/cbc"), Keyring: kr})
+	add("ReEncrypt of a legacy CBC object without AllowUnauthenticatedSource", "ReEncrypt", "ErrUnauthenticatedSource", encryptionclient.ErrUnauthenticatedSource, err)
+	e.putRaw("re/v3.instruction", []byte("a user's file"), nil)
+	_, err = e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }).
+		ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), Force: true})
+	add("ReEncrypt into instruction-file storage beside an unrelated object named key+suffix", "ReEncrypt", "ErrInstructionFileMismatch", encryptionclient.ErrInstructionFileMismatch, err)
+	e.putRaw("re/plain.instruction", []byte("a user's file"), nil)
+	_, err = c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("Adopt of an object beside an object named key+suffix that is no envelope", "Adopt", "ErrMalformed", encryptionclient.ErrMalformed, err)
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/tampered")})
 	add("VerifyObject of an altered object", "VerifyObject", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
