@@ -290,7 +290,7 @@ func TestAttackGetDisagreesWithHead(t *testing.T) {
 			},
 			"other etag": func(_ *s3.GetObjectInput, out *s3.GetObjectOutput) { out.ETag = aws.String(`"0000"`) },
 			"short body": func(_ *s3.GetObjectInput, out *s3.GetObjectOutput) {
-				out.Body = io.NopCloser(io.LimitReader(out.Body, int64(n/2)))
+				out.Body = &shortBody{r: io.LimitReader(out.Body, int64(n/2)), c: out.Body} // closes the real body
 			},
 		}
 		for name, lie := range lies {
