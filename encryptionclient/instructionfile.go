@@ -139,7 +139,7 @@ func (c *Client) instrFirst(ctx context.Context, in *s3.PutObjectInput, body []b
 	case herr == nil:
 		return false, nil, conflict("")
 	case !isNotFound(herr):
-		return false, nil, fmt.Errorf("%w: HeadObject of %s, which the new instruction file would replace: %v", ErrInstructionFileMismatch, key, herr)
+		return false, nil, fmt.Errorf("HeadObject of %s, where the new instruction file would go (nothing was written): %w", key, herr)
 	}
 	out, err := c.putInstructionFile(ctx, in, body, instrCond{ifNoneMatch: aws.String("*")}, optFns)
 	if err != nil {

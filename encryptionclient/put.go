@@ -75,12 +75,12 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 	req.Body = body
 	req.ContentLength = aws.Int64(ctLen)
 	req.Metadata = objMeta
-	if seeker == nil {
-		optFns = append(optFns, unsignedPayload)
-	}
 	first, undo, err := c.instrFirst(ctx, in, instr, optFns)
 	if err != nil {
 		return nil, false, err
+	}
+	if seeker == nil {
+		optFns = append(optFns, unsignedPayload)
 	}
 	out, err := c.s3.PutObject(ctx, &req, optFns...)
 	if err != nil {
