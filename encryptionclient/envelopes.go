@@ -78,8 +78,15 @@ func (c *Client) readEnvelope(ctx context.Context, in *s3.HeadObjectInput, optFn
 		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 	}, out.Metadata, forRead, optFns)
-	if errors.Is(err, ErrNotEncrypted) && envelope.HasInstructionFileMark(out.Metadata) {
-		return nil, nil, nil, fmt.Errorf("%w: the object is an instruction file", err)
+	if errors.Is(err, ErrNotEncrypted) {
+		// Say so when the object is itself an instruction file: marked, or
+		// (unmarked, as AWS SDK Go v1 writes them) told by its content.
+		if envelope.HasInstructionFileMark(out.Metadata) {
+			return nil, nil, nil, fmt.Errorf("%w: the object is an instruction file", err)
+		}
+		if ok, ierr := c.isInstructionFile(ctx, in, c.suffix(ctx), optFns); ierr == nil && ok {
+			return nil, nil, nil, fmt.Errorf("%w: the object is the instruction file of the object named without the suffix %q", err, c.suffix(ctx))
+		}
 	}
 	if err != nil {
 		return nil, nil, nil, err

@@ -190,7 +190,10 @@ var (
 // version of it) cannot be found or proven: the current instruction file
 // was written for another object or version, and no older version of it
 // belongs to this one. Nothing is decrypted with an instruction file that
-// does not belong to the object, and a CopyObject writes nothing.
+// does not belong to the object, and a CopyObject writes nothing. A
+// ReEncrypt or Adopt that would store the new envelope in an instruction
+// file where an object the source did not use is stored (an unrelated
+// object named key+suffix) fails with it too, before anything is written.
 var ErrInstructionFileMismatch = errors.New("encryptionclient: the instruction file does not belong to this object version")
 
 // Errors of re-encryption and adoption (Client.ReEncrypt, Client.Adopt).
@@ -207,6 +210,14 @@ var (
 	// object (in its metadata or an instruction file). Nothing was
 	// written.
 	ErrAlreadyEncrypted = errors.New("encryptionclient: object already encrypted")
+
+	// ErrUnauthenticatedSource: ReEncrypt found a source whose content
+	// carries no authentication tag (AES-CBC: V1 objects, V2 objects with
+	// CBC content), so that what it would write again, authenticated from
+	// then on, may have been altered undetectably. Nothing was written.
+	// ReEncryptInput.AllowUnauthenticatedSource allows it, for objects the
+	// caller trusts.
+	ErrUnauthenticatedSource = errors.New("encryptionclient: source content is not authenticated (AES-CBC)")
 
 	// ErrObjectLocked: the source object is under Object Lock (a retention
 	// date in the future, or a legal hold ON), so that it cannot be

@@ -19,7 +19,8 @@ import (
 // Moving an object written by an older S3 Encryption Client (V2, or V1
 // with AES-CBC) to the key-committing V3 format under a new data key. The
 // client reads with the legacy opt-ins; it writes V3. Running it again on
-// the same object writes nothing: ErrAlreadyCurrent.
+// the same object writes nothing: ErrAlreadyCurrent. A CBC source, which
+// has no authentication tag, needs an explicit opt-in.
 func ExampleClient_ReEncrypt() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -38,14 +39,24 @@ func ExampleClient_ReEncrypt() {
 		log.Fatal(err)
 	}
 
-	out, err := client.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{
+	in := &encryptionclient.ReEncryptInput{
 		Bucket: aws.String("example-bucket"), Key: aws.String("archive/2019.csv"),
-	})
+	}
+	out, err := client.ReEncrypt(ctx, in)
+	if errors.Is(err, encryptionclient.ErrUnauthenticatedSource) {
+		// AES-CBC has no tag: what is read now is authenticated from then
+		// on. Opt in only for objects you trust (ideally after comparing
+		// them with an independent checksum).
+		in.AllowUnauthenticatedSource = true
+		out, err = client.ReEncrypt(ctx, in)
+	}
 	switch {
 	case errors.Is(err, encryptionclient.ErrAlreadyCurrent):
 		fmt.Println("already V3 under this key")
 	case err != nil:
 		log.Fatal(err)
+	case !out.SourceAuthenticated:
+		fmt.Println(out.From, out.FromSuite, "->", out.To, out.ToSuite, out.Size, "bytes (source unauthenticated: CBC)")
 	default:
 		fmt.Println(out.From, out.FromSuite, "->", out.To, out.ToSuite, out.Size, "bytes")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -81,9 +82,19 @@ func TestReEncryptVectorsThenAWSv4Reads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target})
+			// A CBC source needs the opt-in for unauthenticated content
+			// (nothing is written without it); a GCM source does not.
+			in := &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target}
+			out, err := c.ReEncrypt(ctx, in)
+			if errors.Is(err, encryptionclient.ErrUnauthenticatedSource) {
+				in.AllowUnauthenticatedSource = true
+				out, err = c.ReEncrypt(ctx, in)
+			}
 			if err != nil {
 				t.Fatalf("%s: ReEncrypt: %v", v.Name, err)
+			}
+			if out.SourceAuthenticated != out.FromSuite.Authenticated() || out.SourceAuthenticated == in.AllowUnauthenticatedSource {
+				t.Fatalf("%s: %v source reported authenticated %v (opt-in %v)", v.Name, out.FromSuite, out.SourceAuthenticated, in.AllowUnauthenticatedSource)
 			}
 			if out.To != envelope.FormatV3 || out.Size != int64(len(pt)) {
 				t.Fatalf("%s: output %+v", v.Name, out)
@@ -133,9 +144,12 @@ func TestReEncryptVectorsThenAWSv4Reads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target})
+		out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target, AllowUnauthenticatedSource: true})
 		if err != nil {
 			t.Fatalf("%s: ReEncrypt: %v", v.Name, err)
+		}
+		if out.SourceAuthenticated {
+			t.Fatalf("%s: a V1 (CBC) source reported authenticated", v.Name)
 		}
 		got, err := awsV4Get(v4Default)(ctx, t, h, key, nil)
 		wantPlaintext(t, "aws v4 reads "+v.Name+" re-encrypted", got, err, pt)
@@ -183,4 +197,43 @@ func rawKeyring(t *testing.T, k *testvectors.Keyring) materials.Keyring {
 	}
 	t.Fatalf("keyring type %q", k.Type)
 	return nil
+}
+
+// AWS SDK Go v1's s3crypto (S3SaveStrategy) writes its instruction files
+// without the x-amz-crypto-instr-file mark. s3ec-go tells them by their
+// content: IsInstructionFile reports the file, Adopt refuses it
+// (ErrAlreadyEncrypted) and writes nothing, and s3crypto still reads the
+// object afterwards.
+func TestS3cryptoUnmarkedInstructionFileNotAdopted(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	pt := []byte("written by AWS SDK Go v1 s3crypto, envelope in an instruction file")
+	key := "s3crypto/obj"
+	if err := s3cryptoPut(true)(ctx, t, h, key, pt, nil); err != nil {
+		t.Fatal(err)
+	}
+	ih, err := h.plain.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &h.bucket, Key: aws.String(key + ".instruction")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if envelope.HasInstructionFileMark(ih.Metadata) {
+		t.Fatal("setup: s3crypto marked its instruction file; this test needs an unmarked one")
+	}
+	c := ours(t, h, envelope.RequireEncryptAllowDecrypt, encryptionclient.StoreAuto)
+	ok, err := c.IsInstructionFile(ctx, &s3.HeadObjectInput{Bucket: &h.bucket, Key: aws.String(key + ".instruction")})
+	if err != nil || !ok {
+		t.Fatalf("IsInstructionFile of s3crypto's instruction file = %v, %v", ok, err)
+	}
+	for _, k := range []string{key, key + ".instruction"} {
+		_, err := c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: &h.bucket, Key: aws.String(k)})
+		if !errors.Is(err, encryptionclient.ErrAlreadyEncrypted) {
+			t.Fatalf("Adopt %s: %v, want ErrAlreadyEncrypted", k, err)
+		}
+	}
+	after, err := h.plain.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &h.bucket, Key: aws.String(key + ".instruction")})
+	if err != nil || aws.ToString(after.ETag) != aws.ToString(ih.ETag) {
+		t.Fatalf("the instruction file changed: %v", err)
+	}
+	got, err := s3cryptoGet(false)(ctx, t, h, key, nil)
+	wantPlaintext(t, "s3crypto reads its object after Adopt was refused", got, err, pt)
 }

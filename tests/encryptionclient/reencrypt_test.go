@@ -294,14 +294,27 @@ func TestReEncryptLegacyCBCToV3(t *testing.T) {
 		}
 		hadInstr := e.exists(cc.key + ".instruction")
 		sawInstr = sawInstr || hadInstr
-		out, err := e.rwClient(h, cc.kr, func(o *encryptionclient.Options) {
+		legacy := e.rwClient(h, cc.kr, func(o *encryptionclient.Options) {
 			o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
 			o.EnableLegacyUnauthenticatedModes = true
-		}).ReEncrypt(e.smallParts(context.Background()), &encryptionclient.ReEncryptInput{
-			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
 		})
+		// The legacy modes, without the opt-in for an unauthenticated
+		// source: refused, nothing written.
+		in := &encryptionclient.ReEncryptInput{
+			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
+		}
+		_, err = legacy.ReEncrypt(e.smallParts(context.Background()), in)
+		mustErrorIs(t, err, encryptionclient.ErrUnauthenticatedSource)
+		if h.nWrites() != 0 {
+			t.Fatalf("%s: %d writes for a refused object", cc.name, h.nWrites())
+		}
+		in.AllowUnauthenticatedSource = true
+		out, err := legacy.ReEncrypt(e.smallParts(context.Background()), in)
 		if err != nil {
 			t.Fatalf("%s: %v", cc.name, err)
+		}
+		if out.SourceAuthenticated {
+			t.Fatalf("%s: a CBC source reported authenticated", cc.name)
 		}
 		if out.FromSuite != envelope.SuiteAESCBC || out.To != envelope.FormatV3 || out.Size != int64(len(cc.pt)) {
 			t.Fatalf("%s: output %+v", cc.name, out)
@@ -972,12 +985,12 @@ func TestReEncryptLegacyCBCMultipart(t *testing.T) {
 		h := newRW(e)
 		c := e.rwClient(h, kr, legacyOpts)
 		target := mustAES(t, nil)
-		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize}
+		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize, AllowUnauthenticatedSource: true}
 		out, err := c.ReEncrypt(e.smallParts(context.Background()), in)
 		if err != nil {
 			t.Fatalf("length recorded %v: %v", withLength, err)
 		}
-		if !out.Multipart || out.FromSuite != envelope.SuiteAESCBC || out.Size != int64(size) {
+		if !out.Multipart || out.FromSuite != envelope.SuiteAESCBC || out.Size != int64(size) || out.SourceAuthenticated {
 			t.Fatalf("output %+v", out)
 		}
 		if got := e.strictRead(target, key); !bytes.Equal(got, pt) {
@@ -1115,6 +1128,16 @@ func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
 	}
 	_, err = e.rwClient(h, kr).Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
 	add("Adopt of an object whose body ends before its Content-Length", "Adopt", "ErrTruncated", encryptionclient.ErrTruncated, err)
+	_, _, cbcKR := cbcObject(t, e, "re/cbc")
+	_, err = e.client(cbcKR, legacyOpts).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/cbc"), Keyring: kr})
+	add("ReEncrypt of a legacy CBC object without AllowUnauthenticatedSource", "ReEncrypt", "ErrUnauthenticatedSource", encryptionclient.ErrUnauthenticatedSource, err)
+	e.putRaw("re/v3.instruction", []byte("a user's file"), nil)
+	_, err = e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile }).
+		ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), Force: true})
+	add("ReEncrypt into instruction-file storage beside an unrelated object named key+suffix", "ReEncrypt", "ErrInstructionFileMismatch", encryptionclient.ErrInstructionFileMismatch, err)
+	e.putRaw("re/plain.instruction", []byte("a user's file"), nil)
+	_, err = c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/plain")})
+	add("Adopt of an object beside an object named key+suffix that is no envelope", "Adopt", "ErrMalformed", encryptionclient.ErrMalformed, err)
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/tampered")})
 	add("VerifyObject of an altered object", "VerifyObject", "ErrAuthentication", encryptionclient.ErrAuthentication, err)
 	_, err = c.VerifyObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("re/v3"), Range: aws.String("bytes=0-1")})
