@@ -40,6 +40,16 @@ type ReEncryptParams struct {
 	DryRun, Force     bool
 	PartSize          int64 // 0: the client's default
 	Concurrency       int   // parts in flight per object; 0: the client's default
+
+	// AllowUnauthenticatedSource re-encrypts sources whose content carries
+	// no authentication tag (AES-CBC: V1 objects, V2 objects with CBC
+	// content; see encryptionclient.ReEncryptInput). Without it they are
+	// a PermanentFailure with ErrorCode "UnauthenticatedSource" and
+	// nothing is written; with it they are Done with Reason
+	// "reencrypted-unauthenticated", never plain "reencrypted": the new
+	// object authenticates whatever the stored bytes decrypted to, altered
+	// or not. Use it only for objects you trust.
+	AllowUnauthenticatedSource bool
 }
 
 // AdoptParams are the parameters of an Adopt job (see
@@ -121,7 +131,9 @@ func (o rewrapOp) Do(ctx context.Context, t Task) Result {
 // client writes (encryptionclient.Client.ReEncrypt): V1 and V2 objects
 // become V3. Objects already current are skipped ("already-current"), as
 // are objects without an envelope, instruction files and versions that are
-// not the latest.
+// not the latest. AES-CBC sources fail ("UnauthenticatedSource") unless
+// p.AllowUnauthenticatedSource, and are then reported as
+// "reencrypted-unauthenticated".
 func ReEncrypt(c *encryptionclient.Client, p ReEncryptParams) Operation { return reencryptOp{c, p} }
 
 type reencryptOp struct {
@@ -138,7 +150,7 @@ func (o reencryptOp) Do(ctx context.Context, t Task) Result {
 	in := &encryptionclient.ReEncryptInput{
 		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId),
 		Keyring: o.p.Keyring, EncryptionContext: o.p.EncryptionContext, DryRun: o.p.DryRun, Force: o.p.Force,
-		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency,
+		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency, AllowUnauthenticatedSource: o.p.AllowUnauthenticatedSource,
 	}
 	out, err := o.c.ReEncrypt(ctx, in)
 	switch {
@@ -155,6 +167,9 @@ func (o reencryptOp) Do(ctx context.Context, t Task) Result {
 	}
 	if len(out.NotKept) > 0 {
 		detail += ", not kept: " + strings.Join(out.NotKept, " ")
+	}
+	if !out.SourceAuthenticated {
+		return done(t, "reencrypted-unauthenticated", o.p.DryRun, detail+", source not authenticated (AES-CBC: no tag)")
 	}
 	return done(t, "reencrypted", o.p.DryRun, detail)
 }
