@@ -58,7 +58,10 @@ type Result struct {
 	Status  TaskStatus
 
 	// Reason is a short machine word: "rewrapped", "reencrypted",
-	// "adopted", "verified", "inspected" (Done); "already-current",
+	// "reencrypted-unauthenticated" (an AES-CBC source, re-encrypted
+	// with ReEncryptParams.AllowUnauthenticatedSource), "adopted",
+	// "verified", "unauthenticated" (Verify of a CBC object), "inspected"
+	// (Done); "already-current",
 	// "not-encrypted", "already-encrypted", "instruction-file",
 	// "not-latest" (Skipped); "failed" (Failed). A dry run's Done says
 	// what would have been done.
@@ -161,6 +164,7 @@ var permanent = []struct {
 	{encryptionclient.ErrAuthentication, "AuthenticationFailed"},
 	{encryptionclient.ErrCommitmentMismatch, "CommitmentMismatch"},
 	{encryptionclient.ErrContextMismatch, "ContextMismatch"},
+	{encryptionclient.ErrUnauthenticatedSource, "UnauthenticatedSource"},
 	{encryptionclient.ErrPolicy, "PolicyRefused"},
 	{encryptionclient.ErrFIPS, "FIPSRefused"},
 	{encryptionclient.ErrMalformed, "MalformedEnvelope"},

@@ -51,10 +51,10 @@ func FuzzReadCSV(f *testing.F) {
 	})
 }
 
-// memSource serves one data file.
-type memSource map[string][]byte
+// fuzzSource serves data files by key, whatever the bucket.
+type fuzzSource map[string][]byte
 
-func (m memSource) Open(_ context.Context, _, key string) (io.ReadCloser, error) {
+func (m fuzzSource) Open(_ context.Context, _, key string) (io.ReadCloser, error) {
 	b, ok := m[key]
 	if !ok {
 		return nil, errors.New("no such file")
@@ -80,7 +80,7 @@ func FuzzInventory(f *testing.F) {
 		sum := md5.Sum(data)
 		doc, _ := json.Marshal(map[string]any{"fileFormat": "CSV", "fileSchema": schema, "destinationBucket": "arn:aws:s3:::d",
 			"files": []map[string]any{{"key": "f.csv.gz", "size": len(data), "MD5checksum": hex.EncodeToString(sum[:])}}})
-		m, err := ReadInventory(context.Background(), memSource{"f.csv.gz": data}, string(doc))
+		m, err := ReadInventory(context.Background(), fuzzSource{"f.csv.gz": data}, string(doc))
 		if err != nil {
 			return
 		}

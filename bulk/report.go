@@ -26,7 +26,12 @@ import (
 // Result.ErrorCode; HTTPStatusCode is empty when unknown. (The reports S3
 // Batch Operations writes itself say "succeeded" or "failed" in
 // TaskStatus and put the result code in another column; a tool that reads
-// both should accept either.) Methods are safe for concurrent use. Run
+// both should accept either.) No cell starts a spreadsheet formula: keys
+// are encoded (see EncodeKey), the manifest readers refuse version ids
+// that are not S3 version ids, and a bucket, error code or message cell
+// (or a version id of a caller's own Manifest) that starts with '=', '+',
+// '-' or '@' is written with a leading "'". Methods are safe for
+// concurrent use. Run
 // writes a report for you.
 type Report struct {
 	mu sync.Mutex
@@ -63,14 +68,38 @@ func reportRecord(res Result) []string {
 	if res.HTTPStatus != 0 {
 		status = strconv.Itoa(res.HTTPStatus)
 	}
-	return []string{res.Bucket, EncodeKey(res.Key), res.VersionId, string(res.Status), res.ErrorCode, status, message(res.Message)}
+	version := res.VersionId
+	if checkVersionId(version) != "" {
+		// Not from ReadCSV or ReadInventory (they refuse such ids): a
+		// Manifest of the caller's.
+		version = neutral(version)
+	}
+	return []string{neutral(res.Bucket), EncodeKey(res.Key), version, string(res.Status), neutral(res.ErrorCode), status, neutral(message(res.Message))}
+}
+
+// neutral keeps a report cell from being read as a formula by a
+// spreadsheet: a cell that starts with '=', '+', '-' or '@' gets a
+// leading "'" (OWASP's advice for CSV injection). Bucket names never
+// start so; error codes and messages may hold what a server said.
+func neutral(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // EncodeKey URL-encodes an object key as Batch Operations manifests and
-// reports hold it (url.QueryEscape, with spaces as %20); ReadCSV and
-// ParseReportLine decode it.
+// reports hold it (url.QueryEscape, with spaces as %20, and a leading '-'
+// as %2D); ReadCSV and ParseReportLine decode it. The encoded key holds
+// only letters, digits, '%', '-', '_', '.' and '~', and never starts with
+// a character that makes a spreadsheet read a cell as a formula ('=',
+// '+', '-', '@' are all encoded there).
 func EncodeKey(key string) string {
-	return strings.ReplaceAll(url.QueryEscape(key), "+", "%20")
+	e := strings.ReplaceAll(url.QueryEscape(key), "+", "%20")
+	if strings.HasPrefix(e, "-") {
+		e = "%2D" + e[1:]
+	}
+	return e
 }
 
 // ParseReportLine parses one line of a report written by Report into the

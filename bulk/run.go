@@ -110,7 +110,10 @@ type outcome struct {
 // unfinished one.
 //
 // Run returns the summary and nil when every task has a result; the
-// manifest's error (the summary then covers the tasks read before it); the
+// manifest's error (the summary then covers the tasks read before it; a
+// panic of the manifest's Next is such an error, as a panic of op is a
+// task's permanent failure: no goroutine of Run lets one end the
+// process); the
 // report's write error; or ctx's error when ctx ends (no task starts
 // after that, and tasks that fail once ctx ended are taken for cancelled:
 // they are not counted and not reported, and the watermark stops before
@@ -158,7 +161,7 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			case <-ctx.Done():
 				return
 			}
-			t, err := m.Next(ctx)
+			t, err := nextTask(ctx, m)
 			if err != nil {
 				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 					readErr = err
@@ -233,12 +236,34 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	return sum, context.Cause(ctx)
 }
 
+// nextTask is m.Next, with a panic (of a Manifest another package wrote,
+// or a bug of this one) turned into an error: it runs on Run's reader
+// goroutine, where an unrecovered panic would end the process.
+func nextTask(ctx context.Context, m Manifest) (t Task, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = Task{}, fmt.Errorf("bulk: reading the manifest panicked: %v", p)
+		}
+	}()
+	return m.Next(ctx)
+}
+
+// opName is op.Name(), or "operation" when that panics too.
+func opName(op Operation) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = "operation"
+		}
+	}()
+	return op.Name()
+}
+
 // runOne runs op on t, keeping the task's identity in the result whatever
 // op returns, and turning a panic into a permanent failure.
 func runOne(ctx context.Context, op Operation, t Task) (r Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = failed(t, fmt.Errorf("bulk: %s panicked", op.Name()))
+			r = failed(t, fmt.Errorf("bulk: %s panicked", opName(op)))
 		}
 	}()
 	r = op.Do(ctx, t)
