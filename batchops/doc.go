@@ -16,7 +16,15 @@
 // most 1024 characters that never holds key material. Keys arrive
 // URL-encoded (s3Key) and are decoded as url.QueryUnescape does; a task's
 // s3VersionId is honoured (a write operation refuses a version that is not
-// the current one).
+// the current one). A schema 1.0 task's s3BucketArn must be of the
+// partition of the function's region (aws, aws-cn for cn-*, aws-us-gov for
+// us-gov-*, the aws-iso* partitions, aws-eusc): a bucket name is unique only
+// within its partition. An ARN of another partition, or any ARN when the
+// region is of no known partition, fails that task ("InvalidTask").
+// A panic while a task runs (of the operation, a keyring, the SDK) fails
+// that task alone ("InternalError", without the panic's value); one while
+// the job's clients are built fails every task of the invocation, never
+// the invocation itself.
 //
 // # Configuration
 //

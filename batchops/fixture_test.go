@@ -310,3 +310,30 @@ func (f *fixture) format(key string) envelope.Format {
 	}
 	return out.Envelope.Format
 }
+
+// objectVersions counts the versions and delete markers of key.
+func (f *fixture) objectVersions(key string) int {
+	f.t.Helper()
+	n := 0
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(f.bucket), Prefix: aws.String(key)}
+	for {
+		out, err := f.raw.ListObjectVersions(context.Background(), in)
+		if err != nil {
+			f.t.Fatalf("list versions of %q: %v", key, err)
+		}
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) == key {
+				n++
+			}
+		}
+		for _, d := range out.DeleteMarkers {
+			if aws.ToString(d.Key) == key {
+				n++
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return n
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+}

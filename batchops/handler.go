@@ -49,6 +49,10 @@ var ErrSchema = errors.New("batchops: unsupported invocationSchemaVersion")
 // configuration across invocations.
 type Handler struct {
 	cfg Config
+	// partition is the AWS partition of the function's region (cfg.AWS),
+	// the only one whose bucket ARNs a task may name; "" when the region
+	// is of no known partition.
+	partition string
 
 	mu      sync.Mutex
 	clients map[string]*clientSet
@@ -79,7 +83,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.ConfigError == nil {
 		cfg.ConfigError = cfg.validate()
 	}
-	return &Handler{cfg: cfg, clients: map[string]*clientSet{}}
+	return &Handler{cfg: cfg, partition: partitionOf(cfg.AWS.Region), clients: map[string]*clientSet{}}
 }
 
 // Invoke handles one Lambda invocation: payload is a Batch Operations
@@ -127,7 +131,7 @@ func (h *Handler) HandleV2(ctx context.Context, ev events.S3BatchJobEventV2) (ev
 	if ev.InvocationSchemaVersion != SchemaV2 {
 		return events.S3BatchJobResponse{}, fmt.Errorf("%w %q in HandleV2 (want %q)", ErrSchema, truncate(ev.InvocationSchemaVersion, 32), SchemaV2)
 	}
-	s, err := h.cfg.resolve(orEmpty(ev.Job.UserArguments))
+	s, err := h.resolve(orEmpty(ev.Job.UserArguments))
 	tasks := make([]task, len(ev.Tasks))
 	for i, t := range ev.Tasks {
 		tasks[i] = task{id: t.TaskID, bucket: t.S3Bucket, key: t.S3Key, version: t.S3VersionID}
@@ -143,7 +147,7 @@ func (h *Handler) HandleV1(ctx context.Context, ev events.S3BatchJobEvent) (even
 	if ev.InvocationSchemaVersion != SchemaV1 {
 		return events.S3BatchJobResponse{}, fmt.Errorf("%w %q in HandleV1 (want %q)", ErrSchema, truncate(ev.InvocationSchemaVersion, 32), SchemaV1)
 	}
-	s, err := h.cfg.resolve(nil)
+	s, err := h.resolve(nil)
 	tasks := make([]task, len(ev.Tasks))
 	for i, t := range ev.Tasks {
 		tasks[i] = task{id: t.TaskID, key: t.S3Key, version: t.S3VersionID, bucketARN: t.S3BucketARN, v1: true}
@@ -174,14 +178,17 @@ func (h *Handler) respond(ctx context.Context, schema, invocation string, s *set
 	}
 	var op bulk.Operation
 	if confErr == nil {
-		op, confErr = h.operation(s)
+		op, confErr = h.safeOperation(s)
+	}
+	if confErr == nil && s.expectedContext != nil {
+		ctx = encryptionclient.WithEncryptionContext(ctx, s.expectedContext)
 	}
 	for _, t := range tasks {
 		code, msg := bulk.PermanentFailure, ""
 		if confErr != nil {
 			msg = configMessage(confErr)
 		} else {
-			code, msg = h.runTask(ctx, s, op, t)
+			code, msg = h.runTask(ctx, op, t)
 		}
 		resp.Results = append(resp.Results, events.S3BatchJobResult{TaskID: t.id, ResultCode: string(code), ResultString: truncate(msg, MaxResultString)})
 	}
@@ -193,12 +200,44 @@ func configMessage(err error) string {
 	if errors.As(err, &ae) {
 		return "InvalidJobConfiguration: " + ae.Error()
 	}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return "InternalError: " + pe.Error()
+	}
 	return "InvalidDeployment: " + err.Error()
 }
 
+// panicError is a panic of the handler's own code or of the library,
+// turned into an error. It names where the panic happened, never the
+// panic's value, which may hold an object's data or key material.
+type panicError struct{ where string }
+
+func (e *panicError) Error() string {
+	return e.where + " panicked (a bug; the panic value is not reported)"
+}
+
+// resolve is h.cfg.resolve, a panic of which is an error: every task then
+// fails permanently instead of the whole invocation failing.
+func (h *Handler) resolve(args map[string]string) (s *settings, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, &panicError{where: "reading the job configuration"}
+		}
+	}()
+	return h.cfg.resolve(args)
+}
+
 // runTask runs op on one task within the Lambda deadline less the margin.
-func (h *Handler) runTask(ctx context.Context, s *settings, op bulk.Operation, t task) (bulk.TaskStatus, string) {
-	bt, err := t.decode()
+// A panic in it (of op, a keyring, the SDK) fails that task alone,
+// permanently: out of the handler it would fail the whole invocation,
+// and Batch would then fail or retry every task of it.
+func (h *Handler) runTask(ctx context.Context, op bulk.Operation, t task) (status bulk.TaskStatus, msg string) {
+	defer func() {
+		if p := recover(); p != nil {
+			status, msg = bulk.PermanentFailure, "InternalError: "+(&panicError{where: "the operation on this task"}).Error()
+		}
+	}()
+	bt, err := t.decode(h.partition)
 	if err != nil {
 		return bulk.PermanentFailure, "InvalidTask: " + err.Error()
 	}
@@ -214,14 +253,11 @@ func (h *Handler) runTask(ctx context.Context, s *settings, op bulk.Operation, t
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
 	}
-	if s.expectedContext != nil {
-		ctx = encryptionclient.WithEncryptionContext(ctx, s.expectedContext)
-	}
 	r := op.Do(ctx, bt)
 	if r.Status == bulk.Succeeded {
 		return r.Status, r.Message
 	}
-	status := r.Status
+	status = r.Status
 	if status != bulk.TemporaryFailure {
 		status = bulk.PermanentFailure
 	}
@@ -234,12 +270,12 @@ func (h *Handler) runTask(ctx context.Context, s *settings, op bulk.Operation, t
 
 // decode turns a task of the event into a bulk.Task: the key URL-decoded
 // (as Batch Operations encodes it), the bucket read from the ARN for
-// schema 1.0.
-func (t task) decode() (bulk.Task, error) {
+// schema 1.0, which must be of partition (the function's).
+func (t task) decode(partition string) (bulk.Task, error) {
 	bucket := t.bucket
 	if t.v1 {
 		var err error
-		if bucket, err = bucketFromARN(t.bucketARN); err != nil {
+		if bucket, err = bucketFromARN(t.bucketARN, partition); err != nil {
 			return bulk.Task{}, err
 		}
 	}
@@ -260,13 +296,35 @@ func (t task) decode() (bulk.Task, error) {
 }
 
 // bucketFromARN returns the bucket of an S3 bucket ARN,
-// arn:PARTITION:s3:::BUCKET.
-func bucketFromARN(arn string) (string, error) {
+// arn:PARTITION:s3:::BUCKET, whose partition must be partition (the
+// function's). A bucket name is unique only within its partition: the
+// same name in another partition (aws-cn, aws-us-gov) is another bucket,
+// which a task run here would miss and replace by its namesake. An empty
+// partition (a function region of no known partition) refuses every ARN.
+func bucketFromARN(arn, partition string) (string, error) {
 	p := strings.SplitN(arn, ":", 6)
 	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "s3" || p[3] != "" || p[4] != "" || p[5] == "" || strings.ContainsAny(p[5], "/:") {
 		return "", fmt.Errorf("s3BucketArn %q is not an S3 bucket ARN (arn:aws:s3:::BUCKET)", truncate(arn, 128))
 	}
+	switch {
+	case partition == "":
+		return "", fmt.Errorf("s3BucketArn of partition %q: the function's region (AWS_REGION) is of no known AWS partition, so no bucket ARN can be checked", truncate(p[1], 32))
+	case p[1] != partition:
+		return "", fmt.Errorf("s3BucketArn of partition %q, not the function's partition %q", truncate(p[1], 32), partition)
+	}
 	return p[5], nil
+}
+
+// safeOperation is h.operation, a panic of which (building the clients,
+// the keyrings) is an error: every task then fails permanently instead of
+// the whole invocation failing.
+func (h *Handler) safeOperation(s *settings) (op bulk.Operation, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			op, err = nil, &panicError{where: "building the job's clients"}
+		}
+	}()
+	return h.operation(s)
 }
 
 // operation builds the job's operation over the clients of its

@@ -317,19 +317,24 @@ func TestBucketAllowList(t *testing.T) {
 }
 
 func TestBucketFromARN(t *testing.T) {
-	for arn, want := range map[string]string{
-		"arn:aws:s3:::my-bucket":     "my-bucket",
-		"arn:aws-cn:s3:::b.c":        "b.c",
-		"arn:aws:s3:::":              "",
-		"arn:aws:s3:::b/k":           "",
-		"arn:aws:s3:us-east-1:123:b": "",
-		"arn:aws:kms:::b":            "",
-		"my-bucket":                  "",
-		"arn:aws:s3:::b:with:colons": "",
+	for _, c := range []struct{ arn, partition, want string }{
+		{"arn:aws:s3:::my-bucket", "aws", "my-bucket"},
+		{"arn:aws-cn:s3:::b.c", "aws-cn", "b.c"},
+		{"arn:aws-us-gov:s3:::b", "aws-us-gov", "b"},
+		{"arn:aws-cn:s3:::b.c", "aws", ""},
+		{"arn:aws:s3:::b", "aws-cn", ""},
+		{"arn:AWS:s3:::b", "aws", ""},
+		{"arn:aws:s3:::b", "", ""},
+		{"arn:aws:s3:::", "aws", ""},
+		{"arn:aws:s3:::b/k", "aws", ""},
+		{"arn:aws:s3:us-east-1:123:b", "aws", ""},
+		{"arn:aws:kms:::b", "aws", ""},
+		{"my-bucket", "aws", ""},
+		{"arn:aws:s3:::b:with:colons", "aws", ""},
 	} {
-		got, err := bucketFromARN(arn)
-		if got != want || (want == "") != (err != nil) {
-			t.Errorf("bucketFromARN(%q) = %q, %v; want %q", arn, got, err, want)
+		got, err := bucketFromARN(c.arn, c.partition)
+		if got != c.want || (c.want == "") != (err != nil) {
+			t.Errorf("bucketFromARN(%q, %q) = %q, %v; want %q", c.arn, c.partition, got, err, c.want)
 		}
 	}
 }
