@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -465,6 +466,29 @@ func testResume(t *testing.T, useManifest, s3Report bool) {
 	}
 	if n := len(reportLines(t, readReport())); n != 3 {
 		t.Errorf("the interrupted run reported %d objects, want 3", n)
+	}
+	if useManifest {
+		// The checkpoint holds the manifest's identity: a manifest
+		// regenerated in place (here: the same rows in another order) is
+		// refused, with --resume and without.
+		sum := sha256.Sum256([]byte(manifest.String()))
+		if want := (manifestID{SHA256: hex.EncodeToString(sum[:]), Size: int64(manifest.Len())}); c.Job.Manifest != want {
+			t.Errorf("checkpoint's manifest identity %+v, want %+v", c.Job.Manifest, want)
+		}
+		rows := strings.SplitAfter(manifest.String(), "\n")
+		slices.Reverse(rows)
+		w.writeFile("m.csv", []byte(strings.Join(rows, "")))
+		for _, a := range [][]string{append(slices.Clone(args), "--resume"), args} {
+			r = w.run(a...).want(t, exitUsage)
+			if !strings.Contains(r.stderr, "the manifest m.csv is not the one "+report+".checkpoint was written for") ||
+				!strings.Contains(r.stderr, "SHA-256 "+c.Job.Manifest.SHA256) || !strings.Contains(r.stderr, "delete "+report+".checkpoint") {
+				t.Errorf("resume over a regenerated manifest: %q", r.stderr)
+			}
+		}
+		if n := len(reportLines(t, readReport())); n != 3 {
+			t.Errorf("a refused resume changed the report: %d objects", n)
+		}
+		w.writeFile("m.csv", []byte(manifest.String())) // as it was
 	}
 
 	// Without --resume, the unfinished run is not overwritten.
