@@ -20,9 +20,9 @@ import (
 
 // A bulk run with --report keeps a checkpoint beside it, REPORT.checkpoint:
 // the identity of the job (of a manifest's content too: see manifestID),
-// the watermark (every task of the manifest up to
-// it has its line in the report), the tasks after it that have one, and
-// the length of the report that holds those lines. --resume continues
+// the watermark (every task of the manifest up to it has its line in the
+// report), the tasks after it that have one, and the length of the report
+// that holds those lines. --resume continues
 // from it: the report is cut back to that length (the lines after it are
 // of tasks the resumed run does again) and appended to.
 //
