@@ -58,7 +58,10 @@ type Result struct {
 	Status  TaskStatus
 
 	// Reason is a short machine word: "rewrapped", "reencrypted",
-	// "adopted", "verified", "inspected" (Done); "already-current",
+	// "reencrypted-unauthenticated" (an AES-CBC source, re-encrypted
+	// with ReEncryptParams.AllowUnauthenticatedSource), "adopted",
+	// "verified", "unauthenticated" (Verify of a CBC object), "inspected"
+	// (Done); "already-current",
 	// "not-encrypted", "already-encrypted", "instruction-file",
 	// "not-latest" (Skipped); "failed" (Failed). A dry run's Done says
 	// what would have been done.
@@ -161,6 +164,7 @@ var permanent = []struct {
 	{encryptionclient.ErrAuthentication, "AuthenticationFailed"},
 	{encryptionclient.ErrCommitmentMismatch, "CommitmentMismatch"},
 	{encryptionclient.ErrContextMismatch, "ContextMismatch"},
+	{encryptionclient.ErrUnauthenticatedSource, "UnauthenticatedSource"},
 	{encryptionclient.ErrPolicy, "PolicyRefused"},
 	{encryptionclient.ErrFIPS, "FIPSRefused"},
 	{encryptionclient.ErrMalformed, "MalformedEnvelope"},
@@ -242,11 +246,11 @@ func isNetwork(err error) bool {
 }
 
 // message makes err's text a report message: one line, control
-// characters replaced by spaces, at most MaxMessageLength bytes (cut at a
+// characters and line separators replaced by spaces, at most MaxMessageLength bytes (cut at a
 // character boundary).
 func message(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
 		return r

@@ -68,6 +68,7 @@ func TestClassify(t *testing.T) {
 		{obj(encryptionclient.ErrAuthentication), PermanentFailure, "AuthenticationFailed", 0},
 		{obj(encryptionclient.ErrCommitmentMismatch), PermanentFailure, "CommitmentMismatch", 0},
 		{obj(encryptionclient.ErrPolicy), PermanentFailure, "PolicyRefused", 0},
+		{obj(fmt.Errorf("%w: V1 AES/CBC content carries no authentication tag", encryptionclient.ErrUnauthenticatedSource)), PermanentFailure, "UnauthenticatedSource", 0},
 		{obj(encryptionclient.ErrMalformed), PermanentFailure, "MalformedEnvelope", 0},
 		{obj(encryptionclient.ErrContextMismatch), PermanentFailure, "ContextMismatch", 0},
 		{obj(encryptionclient.ErrInvalidInput), PermanentFailure, "InvalidInput", 0},

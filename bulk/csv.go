@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -18,7 +19,11 @@ const MaxLineLength = 64 << 10
 // ReadCSV reads a manifest in the S3 Batch Operations CSV format: one
 // object per line, "bucket,key" or "bucket,key,versionId", with the key
 // URL-encoded (decoded as url.QueryUnescape does, '+' being a space, as S3
-// Batch Operations decodes it). Fields may be quoted; blank lines are
+// Batch Operations decodes it). A version id must look like one S3 and
+// S3-compatible servers hand out (at most MaxVersionIdLength bytes of
+// letters, digits and ". _ - + / =", not starting with '=', or "null"):
+// it is copied into the report verbatim, so anything else (a spreadsheet
+// formula, say) is refused. Fields may be quoted; blank lines are
 // ignored. A malformed line makes Next fail with a *ManifestError naming
 // it. Close closes r when it is an io.Closer.
 func ReadCSV(r io.Reader) Manifest {
@@ -67,10 +72,47 @@ func (m *csvManifest) Next(ctx context.Context) (Task, error) {
 		}
 		if len(fields) == 3 {
 			t.VersionId = fields[2]
+			if reason := checkVersionId(t.VersionId); reason != "" {
+				return Task{}, m.fail(reason)
+			}
 		}
 		m.seq++
 		return t, nil
 	}
+}
+
+// MaxVersionIdLength is the longest version id a manifest may hold (S3
+// documents version ids as URL-ready opaque strings of at most 1024
+// bytes).
+const MaxVersionIdLength = 1024
+
+// checkVersionId returns why v is not a version id a manifest may hold,
+// or "" (an empty v, the current version, is fine). S3 version ids are
+// URL-ready opaque strings (base64-like: letters, digits, '.', '_', '-',
+// '+', '/', '=' as padding; MinIO's are UUIDs; "null" names the null
+// version). Without '(', '|', '!', quotes, spaces or a leading '=' or
+// '@', such a cell cannot call a spreadsheet function or a DDE link when
+// the report is opened in a spreadsheet.
+func checkVersionId(v string) string {
+	if v == "" {
+		return ""
+	}
+	if len(v) > MaxVersionIdLength {
+		return "version id longer than 1024 bytes"
+	}
+	if v[0] == '=' {
+		return "version id starts with '='"
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '_' || c == '-' || c == '+' || c == '/' || c == '=':
+		default:
+			return fmt.Sprintf("version id holds %q, not a character of S3 version ids", rune(c))
+		}
+	}
+	return ""
 }
 
 // fail makes every later Next fail too: a manifest that cannot be read is

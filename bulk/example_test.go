@@ -145,3 +145,18 @@ func ExampleReEncrypt() {
 	sum, err := bulk.Run(ctx, m, bulk.ReEncrypt(client, bulk.ReEncryptParams{Keyring: cached}), bulk.RunOptions{})
 	fmt.Println(sum, err)
 }
+
+// InspectWith with the bucket's instruction-file suffix tells instruction
+// files (Skipped, Reason "instruction-file") from unencrypted objects.
+func ExampleInspectWith() {
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	op := bulk.InspectWith(s3.NewFromConfig(cfg), bulk.InspectParams{InstructionFileSuffix: ".instruction"})
+	sum, err := bulk.Run(context.Background(), bulk.List(s3.NewFromConfig(cfg), "my-bucket", "photos/"), op, bulk.RunOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sum.Reasons["inspected"], "encrypted,", sum.Reasons["not-encrypted"], "not,", sum.Reasons["instruction-file"], "instruction files")
+}

@@ -72,10 +72,15 @@ type inventoryManifest struct {
 // (ORC and Parquet fail with a *FormatError). The gzip-compressed CSV
 // files are read one after another, columns as fileSchema names them
 // (Bucket and Key are required; VersionId, IsLatest, IsDeleteMarker are
-// used when present), keys URL-decoded. Delete markers are skipped;
+// used when present; a schema that names a column twice is a
+// *ManifestError), keys URL-decoded. A row of another bucket than the
+// manifest's sourceBucket, or with a version id that is not an S3
+// version id (see ReadCSV), is a *ManifestError. Delete markers are skipped;
 // versions that are not the latest come with Task.NotLatest set. Each
 // file's MD5 and size are checked against the manifest as it is read: a
 // mismatch makes Next fail with a *ChecksumError at the end of that file.
+// The data files are opened by Next, with its context; ReadInventory
+// itself reads nothing (ctx is for symmetry with Open).
 func ReadInventory(ctx context.Context, src Source, manifestJSON string) (Manifest, error) {
 	return readInventory(src, []byte(manifestJSON), "")
 }
@@ -91,11 +96,20 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	if !strings.EqualFold(im.FileFormat, "CSV") {
 		return nil, &FormatError{Format: im.FileFormat}
 	}
-	cols := map[string]int{}
-	for i, c := range strings.Split(im.FileSchema, ",") {
-		cols[strings.TrimSpace(c)] = i
+	names := strings.Split(im.FileSchema, ",")
+	cols := make(map[string]int, len(names))
+	for i, c := range names {
+		c = strings.TrimSpace(c)
+		if _, dup := cols[c]; dup {
+			// Two columns of one name: which one holds the value is a
+			// guess, and a row could name the object twice.
+			return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("fileSchema names column %q twice", c)}
+		}
+		cols[c] = i
 	}
-	m := &inventory{src: src, im: &im, ncols: len(cols), bucketCol: -1, keyCol: -1, versionCol: -1, latestCol: -1, markerCol: -1}
+	// A row has one field per schema entry (the index of every named
+	// column is below it).
+	m := &inventory{src: src, im: &im, ncols: len(names), bucketCol: -1, keyCol: -1, versionCol: -1, latestCol: -1, markerCol: -1}
 	for name, p := range map[string]*int{"Bucket": &m.bucketCol, "Key": &m.keyCol, "VersionId": &m.versionCol, "IsLatest": &m.latestCol, "IsDeleteMarker": &m.markerCol} {
 		if i, ok := cols[name]; ok {
 			*p = i
@@ -280,6 +294,15 @@ func (m *inventory) task(line []byte) (Task, bool, error) {
 	t := Task{Bucket: col(m.bucketCol), VersionId: col(m.versionCol), Seq: m.seq}
 	if t.Bucket == "" {
 		return bad("empty bucket")
+	}
+	if sb := m.im.SourceBucket; sb != "" && t.Bucket != sb {
+		// An inventory lists one bucket: a row of another is forged or
+		// misplaced, and is not run against a bucket the job was not
+		// pointed at.
+		return bad(fmt.Sprintf("row names bucket %q, the inventory is of bucket %q", t.Bucket, sb))
+	}
+	if reason := checkVersionId(t.VersionId); reason != "" {
+		return bad(reason)
 	}
 	if t.Key, err = url.QueryUnescape(col(m.keyCol)); err != nil {
 		return bad("key is not URL-encoded")

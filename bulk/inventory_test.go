@@ -151,12 +151,12 @@ func TestOpenLocalCSV(t *testing.T) {
 
 func TestInventorySchemaOrder(t *testing.T) {
 	dir := t.TempDir()
-	doc := writeInventory(t, dir, "CSV", "Key, Size, Bucket", []invFile{{"d/f.csv.gz", []string{`"k%20one","5","b"`}}})
+	doc := writeInventory(t, dir, "CSV", "Key, Size, Bucket", []invFile{{"d/f.csv.gz", []string{`"k%20one","5","src"`}}})
 	m, err := ReadInventory(ctx, DirSource(dir), doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := all(t, m); len(got) != 1 || got[0] != (Task{Bucket: "b", Key: "k one"}) {
+	if got := all(t, m); len(got) != 1 || got[0] != (Task{Bucket: "src", Key: "k one"}) {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -192,13 +192,13 @@ func TestInventoryRefusals(t *testing.T) {
 func TestInventoryChecksum(t *testing.T) {
 	dir := t.TempDir()
 	doc := writeInventory(t, dir, "CSV", "Bucket, Key", []invFile{
-		{"d/one.csv.gz", []string{`"b","k1"`, `"b","k2"`}},
-		{"d/two.csv.gz", []string{`"b","k3"`}},
+		{"d/one.csv.gz", []string{`"src","k1"`, `"src","k2"`}},
+		{"d/two.csv.gz", []string{`"src","k3"`}},
 	})
 	// Replace the first file by another valid gzip file of other rows.
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	zw.Write([]byte("\"b\",\"k1\"\n\"b\",\"evil\"\n"))
+	zw.Write([]byte("\"src\",\"k1\"\n\"src\",\"evil\"\n"))
 	zw.Close()
 	os.WriteFile(filepath.Join(dir, "d", "one.csv.gz"), b.Bytes(), 0o644)
 	m, err := ReadInventory(ctx, DirSource(dir), doc)

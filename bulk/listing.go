@@ -114,19 +114,50 @@ func Open(ctx context.Context, client S3Getter, location string) (Manifest, erro
 }
 
 // List is a listing as a manifest: the objects of bucket under prefix, in
-// ListObjectsV2 order, one page held at a time.
+// ListObjectsV2 order, one page held at a time. The keys are taken as the
+// server lists them (never decoded). A listing the server makes endless
+// (a continuation token that comes back: the same pages again) or that
+// names a key outside prefix is an error of Next, a *ListingError.
 func List(client ListAPI, bucket, prefix string) Manifest {
-	return &listing{c: client, in: &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}, bucket: bucket}
+	return &listing{c: client, in: &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}, bucket: bucket, prefix: prefix}
 }
+
+// ErrListing is the class of listings a server answers wrongly; the
+// *ListingError says how.
+var ErrListing = errors.New("bulk: the server's listing cannot be followed")
+
+// ListingError reports a ListObjectsV2 answer that List refuses: a
+// continuation token the server handed out before (the listing would
+// loop), or a key that does not start with the prefix listed. The tasks
+// of the pages before it were already returned.
+type ListingError struct {
+	Bucket, Prefix string
+	Reason         string
+}
+
+func (e *ListingError) Error() string {
+	return fmt.Sprintf("bulk: list s3://%s/%s: %s", e.Bucket, e.Prefix, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrListing) true.
+func (e *ListingError) Is(target error) bool { return target == ErrListing }
 
 type listing struct {
 	c      ListAPI
 	in     *s3.ListObjectsV2Input
 	bucket string
+	prefix string
 	page   []string
 	seq    int64
 	done   bool
 	err    error
+
+	// Loop detection (Brent's): saved is the token of page number
+	// 2^k; a later token equal to it means the tokens cycle. Memory
+	// stays constant whatever the number of pages, and a cycle of any
+	// length is found within twice its length of pages.
+	saved      string
+	pages, pow int64
 }
 
 func (l *listing) Next(ctx context.Context) (Task, error) {
@@ -139,22 +170,50 @@ func (l *listing) Next(ctx context.Context) (Task, error) {
 		}
 		out, err := l.c.ListObjectsV2(ctx, l.in)
 		if err != nil {
-			l.err = fmt.Errorf("bulk: list s3://%s/%s: %w", l.bucket, aws.ToString(l.in.Prefix), err)
+			l.err = fmt.Errorf("bulk: list s3://%s/%s: %w", l.bucket, l.prefix, err)
 			return Task{}, l.err
 		}
 		for _, o := range out.Contents {
-			l.page = append(l.page, aws.ToString(o.Key))
+			k := aws.ToString(o.Key)
+			if !strings.HasPrefix(k, l.prefix) || k == "" {
+				l.page = nil
+				l.err = &ListingError{Bucket: l.bucket, Prefix: l.prefix, Reason: fmt.Sprintf("the server listed key %q, outside the prefix", k)}
+				return Task{}, l.err
+			}
+			l.page = append(l.page, k)
 		}
-		if aws.ToBool(out.IsTruncated) && aws.ToString(out.NextContinuationToken) != "" {
-			l.in.ContinuationToken = out.NextContinuationToken
-		} else {
+		tok := aws.ToString(out.NextContinuationToken)
+		if !aws.ToBool(out.IsTruncated) || tok == "" {
 			l.done = true
+			continue
 		}
+		if err := l.track(tok); err != nil {
+			// This page's keys are the ones listed before: not run again.
+			l.page = nil
+			l.err = err
+			return Task{}, err
+		}
+		l.in.ContinuationToken = aws.String(tok)
 	}
 	t := Task{Bucket: l.bucket, Key: l.page[0], Seq: l.seq}
 	l.page = l.page[1:]
 	l.seq++
 	return t, nil
+}
+
+// track records the next continuation token and fails when the server
+// has handed it out before: the request (the one sent, or one Brent's
+// check saved) would list the same pages again.
+func (l *listing) track(tok string) error {
+	if tok == aws.ToString(l.in.ContinuationToken) || (l.pages > 0 && tok == l.saved) {
+		return &ListingError{Bucket: l.bucket, Prefix: l.prefix, Reason: "the server handed out a continuation token again (the listing would never end)"}
+	}
+	l.pages++
+	if l.pow == 0 || l.pages == l.pow {
+		l.saved = tok
+		l.pow = 2 * max(l.pow, 1)
+	}
+	return nil
 }
 
 func (l *listing) Close() error { return nil }

@@ -40,6 +40,16 @@ type ReEncryptParams struct {
 	DryRun, Force     bool
 	PartSize          int64 // 0: the client's default
 	Concurrency       int   // parts in flight per object; 0: the client's default
+
+	// AllowUnauthenticatedSource re-encrypts sources whose content carries
+	// no authentication tag (AES-CBC: V1 objects, V2 objects with CBC
+	// content; see encryptionclient.ReEncryptInput). Without it they are
+	// a PermanentFailure with ErrorCode "UnauthenticatedSource" and
+	// nothing is written; with it they are Done with Reason
+	// "reencrypted-unauthenticated", never plain "reencrypted": the new
+	// object authenticates whatever the stored bytes decrypted to, altered
+	// or not. Use it only for objects you trust.
+	AllowUnauthenticatedSource bool
 }
 
 // AdoptParams are the parameters of an Adopt job (see
@@ -121,7 +131,9 @@ func (o rewrapOp) Do(ctx context.Context, t Task) Result {
 // client writes (encryptionclient.Client.ReEncrypt): V1 and V2 objects
 // become V3. Objects already current are skipped ("already-current"), as
 // are objects without an envelope, instruction files and versions that are
-// not the latest.
+// not the latest. AES-CBC sources fail ("UnauthenticatedSource") unless
+// p.AllowUnauthenticatedSource, and are then reported as
+// "reencrypted-unauthenticated".
 func ReEncrypt(c *encryptionclient.Client, p ReEncryptParams) Operation { return reencryptOp{c, p} }
 
 type reencryptOp struct {
@@ -138,7 +150,7 @@ func (o reencryptOp) Do(ctx context.Context, t Task) Result {
 	in := &encryptionclient.ReEncryptInput{
 		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId),
 		Keyring: o.p.Keyring, EncryptionContext: o.p.EncryptionContext, DryRun: o.p.DryRun, Force: o.p.Force,
-		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency,
+		PartSize: o.p.PartSize, Concurrency: o.p.Concurrency, AllowUnauthenticatedSource: o.p.AllowUnauthenticatedSource,
 	}
 	out, err := o.c.ReEncrypt(ctx, in)
 	switch {
@@ -155,6 +167,9 @@ func (o reencryptOp) Do(ctx context.Context, t Task) Result {
 	}
 	if len(out.NotKept) > 0 {
 		detail += ", not kept: " + strings.Join(out.NotKept, " ")
+	}
+	if !out.SourceAuthenticated {
+		return done(t, "reencrypted-unauthenticated", o.p.DryRun, detail+", source not authenticated (AES-CBC: no tag)")
 	}
 	return done(t, "reencrypted", o.p.DryRun, detail)
 }
@@ -231,25 +246,84 @@ func (o verifyOp) Do(ctx context.Context, t Task) Result {
 // Inspect reads each object's envelope (encryptionclient.ReadEnvelope;
 // no keyring, nothing unwrapped or authenticated) and reports it in
 // Result.Inspection. Objects without an envelope are Done with Reason
-// "not-encrypted" and Inspection.Encrypted false. The version a task
-// names is read.
-func Inspect(client encryptionclient.S3API) Operation { return inspectOp{client} }
+// "not-encrypted", Inspection.Encrypted false and their size (one more
+// HeadObject). The version a task names is read. Instruction files are
+// objects without an envelope of their own: Inspect does not recognise
+// them, so list them apart or expect them among the "not-encrypted"; or
+// use InspectWith and an InstructionFileSuffix.
+func Inspect(client encryptionclient.S3API) Operation { return InspectWith(client, InspectParams{}) }
 
-type inspectOp struct{ c encryptionclient.S3API }
+// InspectParams configure InspectWith.
+type InspectParams struct {
+	// InstructionFileSuffix, when set, is the suffix of the bucket's
+	// instruction files (envelope.DefaultInstructionSuffix,
+	// ".instruction", is the one of AWS's clients and of this library's
+	// default): every envelope is read with it (as
+	// encryptionclient.WithInstructionFileSuffix does), and Inspect
+	// recognises the instruction files: an object without an envelope
+	// whose key is BASE+suffix,
+	// where the object BASE exists and keeps its envelope in that very
+	// file (what encryptionclient.Client.IsInstructionFile proves, made
+	// with ReadEnvelope), is Skipped with Reason "instruction-file"
+	// instead of Done "not-encrypted". It costs a ReadEnvelope of BASE
+	// for such keys only. An object merely named like an instruction
+	// file, or an orphaned one, stays "not-encrypted".
+	InstructionFileSuffix string
+}
+
+// InspectWith is Inspect with options: see InspectParams.
+func InspectWith(client encryptionclient.S3API, p InspectParams) Operation {
+	return inspectOp{client, p}
+}
+
+type inspectOp struct {
+	c encryptionclient.S3API
+	p InspectParams
+}
 
 func (inspectOp) Name() string { return "inspect" }
+
+// instructionFileOf reports whether key is the instruction file of the
+// object key without the suffix (see InspectParams); a temporary error
+// of that lookup is returned, anything else is "not proven". ctx carries
+// the suffix (Do sets it), so ReadEnvelope pairs BASE with BASE+suffix.
+func (o inspectOp) instructionFileOf(ctx context.Context, t Task) (bool, error) {
+	suffix := o.p.InstructionFileSuffix
+	base, ok := strings.CutSuffix(t.Key, suffix)
+	if suffix == "" || !ok || base == "" {
+		return false, nil
+	}
+	out, err := encryptionclient.ReadEnvelope(ctx, o.c, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(base)})
+	if err != nil {
+		if status, _, _ := Classify(err); status == TemporaryFailure {
+			return false, err
+		}
+		return false, nil
+	}
+	return out.InstructionFileKey == t.Key, nil
+}
 
 func (o inspectOp) Do(ctx context.Context, t Task) Result {
 	in := &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)}
 	if t.VersionId != "" {
 		in.VersionId = aws.String(t.VersionId)
 	}
+	if o.p.InstructionFileSuffix != "" {
+		ctx = encryptionclient.WithInstructionFileSuffix(ctx, o.p.InstructionFileSuffix)
+	}
 	out, err := encryptionclient.ReadEnvelope(ctx, o.c, in)
 	if errors.Is(err, encryptionclient.ErrNotEncrypted) {
-		r := done(t, "not-encrypted", false, "not encrypted")
+		if instr, err := o.instructionFileOf(ctx, t); err != nil {
+			return failed(t, err)
+		} else if instr {
+			return skipped(t, "instruction-file")
+		}
+		r := done(t, "not-encrypted", false, "")
 		r.Inspection = &Inspection{PlaintextSize: -1}
-		if out != nil && out.HeadObject != nil && out.HeadObject.ContentLength != nil {
-			r.Inspection.PlaintextSize = *out.HeadObject.ContentLength
+		// Its size is its plaintext size: one more HeadObject, for
+		// unencrypted objects only.
+		if h, err := o.c.HeadObject(ctx, in); err == nil && h.ContentLength != nil {
+			r.Inspection.PlaintextSize = *h.ContentLength
 		}
 		return r
 	}

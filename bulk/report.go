@@ -21,8 +21,18 @@ import (
 //
 // The key is URL-encoded as in a Batch manifest (spaces as %20), so that
 // a report line can be a manifest line again; TaskStatus is the Batch
-// result code (Result.Status); HTTPStatusCode is empty when unknown.
-// Methods are safe for concurrent use. Run writes a report for you.
+// result code (Result.Status: Succeeded, TemporaryFailure,
+// PermanentFailure), which says whether a retry may help; ErrorCode is
+// Result.ErrorCode; HTTPStatusCode is empty when unknown. (The reports S3
+// Batch Operations writes itself say "succeeded" or "failed" in
+// TaskStatus and put the result code in another column; a tool that reads
+// both should accept either.) No cell starts a spreadsheet formula: keys
+// are encoded (see EncodeKey), the manifest readers refuse version ids
+// that are not S3 version ids, and a bucket, error code or message cell
+// (or a version id of a caller's own Manifest) that starts with '=', '+',
+// '-' or '@' is written with a leading "'". Methods are safe for
+// concurrent use. Run
+// writes a report for you.
 type Report struct {
 	mu sync.Mutex
 	bw *bufio.Writer
@@ -58,21 +68,48 @@ func reportRecord(res Result) []string {
 	if res.HTTPStatus != 0 {
 		status = strconv.Itoa(res.HTTPStatus)
 	}
-	return []string{res.Bucket, EncodeKey(res.Key), res.VersionId, string(res.Status), res.ErrorCode, status, message(res.Message)}
+	version := res.VersionId
+	if checkVersionId(version) != "" {
+		// Not from ReadCSV or ReadInventory (they refuse such ids): a
+		// Manifest of the caller's.
+		version = neutral(version)
+	}
+	return []string{neutral(res.Bucket), EncodeKey(res.Key), version, string(res.Status), neutral(res.ErrorCode), status, neutral(message(res.Message))}
+}
+
+// neutral keeps a report cell from being read as a formula by a
+// spreadsheet: a cell that starts with '=', '+', '-' or '@' gets a
+// leading "'" (OWASP's advice for CSV injection). Bucket names never
+// start so; error codes and messages may hold what a server said.
+func neutral(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // EncodeKey URL-encodes an object key as Batch Operations manifests and
-// reports hold it (url.QueryEscape, with spaces as %20); ReadCSV and
-// ParseReportLine decode it.
+// reports hold it (url.QueryEscape, with spaces as %20, and a leading '-'
+// as %2D); ReadCSV and ParseReportLine decode it. The encoded key holds
+// only letters, digits, '%', '-', '_', '.' and '~', and never starts with
+// a character that makes a spreadsheet read a cell as a formula ('=',
+// '+', '-', '@' are all encoded there).
 func EncodeKey(key string) string {
-	return strings.ReplaceAll(url.QueryEscape(key), "+", "%20")
+	e := strings.ReplaceAll(url.QueryEscape(key), "+", "%20")
+	if strings.HasPrefix(e, "-") {
+		e = "%2D" + e[1:]
+	}
+	return e
 }
 
 // ParseReportLine parses one line of a report written by Report into the
 // fields the report holds: the task's bucket, key (decoded) and version
 // id, Status, ErrorCode, HTTPStatus and Message; Outcome is Failed for a
 // failure status and Done otherwise (the report does not tell skipped
-// tasks apart; their message does).
+// tasks apart; their message does). It also reads the lines of the
+// reports S3 Batch Operations writes itself (TaskStatus "succeeded" or
+// "failed", the result code among the next two columns), so that the
+// failures of a Batch job can be the manifest of a local rerun.
 func ParseReportLine(line string) (Result, error) {
 	rec, err := csv.NewReader(strings.NewReader(line)).Read()
 	if err != nil {
@@ -91,12 +128,42 @@ func ParseReportLine(line string) (Result, error) {
 		res.Outcome = Done
 	case TemporaryFailure, PermanentFailure:
 		res.Outcome = Failed
+	case "succeeded", "failed":
+		return batchReportLine(res, rec)
 	default:
 		return Result{}, &ManifestError{File: "report", Reason: fmt.Sprintf("unknown TaskStatus %q", rec[3])}
 	}
 	if rec[5] != "" {
 		if res.HTTPStatus, err = strconv.Atoi(rec[5]); err != nil {
 			return Result{}, &ManifestError{File: "report", Reason: "HTTPStatusCode is not a number"}
+		}
+	}
+	return res, nil
+}
+
+// batchReportLine reads a line of a report S3 Batch Operations wrote:
+// TaskStatus "succeeded" or "failed", and the HTTP status and the result
+// code in the two columns after it (in either order).
+func batchReportLine(res Result, rec []string) (Result, error) {
+	res.ErrorCode = ""
+	res.Status, res.Outcome = Succeeded, Done
+	if rec[3] == "failed" {
+		res.Status, res.Outcome = PermanentFailure, Failed
+	}
+	for _, f := range rec[4:6] {
+		switch {
+		case f == "":
+		case f == string(TemporaryFailure) || f == string(PermanentFailure):
+			if res.Outcome == Failed {
+				res.Status = TaskStatus(f)
+			}
+		default:
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				res.ErrorCode = f
+				continue
+			}
+			res.HTTPStatus = n
 		}
 	}
 	return res, nil

@@ -57,6 +57,17 @@ func TestReportRoundTrip(t *testing.T) {
 			t.Errorf("manifest from report line %d: %+v", i, task)
 		}
 	}
+	// Lines as S3 Batch Operations writes them.
+	for line, want := range map[string]Result{
+		`bkt,photo%201.jpg,,failed,200,PermanentFailure,"Lambda returned function error: {""errorMessage"":""timed out""}"`: {Task: Task{Bucket: "bkt", Key: "photo 1.jpg"}, Outcome: Failed, Status: PermanentFailure, HTTPStatus: 200, Message: `Lambda returned function error: {"errorMessage":"timed out"}`},
+		`bkt,k,v1,failed,500,TemporaryFailure,slow down`:                                                                    {Task: Task{Bucket: "bkt", Key: "k", VersionId: "v1"}, Outcome: Failed, Status: TemporaryFailure, HTTPStatus: 500, Message: "slow down"},
+		`bkt,k,,succeeded,200,,Successful`:                                                                                  {Task: Task{Bucket: "bkt", Key: "k"}, Outcome: Done, Status: Succeeded, HTTPStatus: 200, Message: "Successful"},
+	} {
+		got, err := ParseReportLine(line)
+		if err != nil || got.Task != want.Task || got.Outcome != want.Outcome || got.Status != want.Status || got.HTTPStatus != want.HTTPStatus || got.Message != want.Message {
+			t.Errorf("ParseReportLine(%s) = %+v, %v; want %+v", line, got, err, want)
+		}
+	}
 	for _, bad := range []string{"b,k,,Succeeded", "b,k,,Maybe,,,", "b,%zz,,Succeeded,,,", "b,k,,Succeeded,,x,"} {
 		if _, err := ParseReportLine(bad); err == nil {
 			t.Errorf("ParseReportLine(%q) accepted", bad)

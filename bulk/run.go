@@ -110,9 +110,13 @@ type outcome struct {
 // unfinished one.
 //
 // Run returns the summary and nil when every task has a result; the
-// manifest's error (the summary then covers the tasks read before it); the
-// report's write error; or ctx's error when ctx ends (tasks that were
-// cancelled are not counted and not reported: the watermark stops before
+// manifest's error (the summary then covers the tasks read before it; a
+// panic of the manifest's Next is such an error, as a panic of op is a
+// task's permanent failure: no goroutine of Run lets one end the
+// process); the
+// report's write error; or ctx's error when ctx ends (no task starts
+// after that, and tasks that fail once ctx ended are taken for cancelled:
+// they are not counted and not reported, and the watermark stops before
 // the first of them, so a resume runs them again). Failed tasks are
 // counted, reported and covered by the watermark; they are not an error
 // of Run.
@@ -139,8 +143,12 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r := runOne(ctx, op, j.t)
-				results <- outcome{r, j.ord}
+				if ctx.Err() != nil {
+					// Cancelled before it started: not run, not reported.
+					results <- outcome{Result{Task: j.t, Outcome: Failed, Err: ctx.Err()}, j.ord}
+					continue
+				}
+				results <- outcome{runOne(ctx, op, j.t), j.ord}
 			}
 		}()
 	}
@@ -153,11 +161,14 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			case <-ctx.Done():
 				return
 			}
-			t, err := m.Next(ctx)
+			t, err := nextTask(ctx, m)
 			if err != nil {
-				if !errors.Is(err, io.EOF) {
+				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 					readErr = err
 				}
+				return
+			}
+			if ctx.Err() != nil {
 				return
 			}
 			select {
@@ -182,7 +193,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	var runErr error
 	for out := range results {
 		r := out.r
-		abandoned := r.Outcome == Failed && ctx.Err() != nil && errors.Is(r.Err, context.Canceled)
+		// A failure once the run is cancelled is taken for the
+		// cancellation's: the task is run again by a resume.
+		abandoned := r.Outcome == Failed && ctx.Err() != nil
 		ring[out.ord%int64(w)] = slot{seq: r.Seq, finished: true, abandoned: abandoned}
 		if !abandoned && runErr == nil {
 			sum.add(r)
@@ -223,12 +236,34 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	return sum, context.Cause(ctx)
 }
 
+// nextTask is m.Next, with a panic (of a Manifest another package wrote,
+// or a bug of this one) turned into an error: it runs on Run's reader
+// goroutine, where an unrecovered panic would end the process.
+func nextTask(ctx context.Context, m Manifest) (t Task, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = Task{}, fmt.Errorf("bulk: reading the manifest panicked: %v", p)
+		}
+	}()
+	return m.Next(ctx)
+}
+
+// opName is op.Name(), or "operation" when that panics too.
+func opName(op Operation) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = "operation"
+		}
+	}()
+	return op.Name()
+}
+
 // runOne runs op on t, keeping the task's identity in the result whatever
 // op returns, and turning a panic into a permanent failure.
 func runOne(ctx context.Context, op Operation, t Task) (r Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = failed(t, fmt.Errorf("bulk: %s panicked", op.Name()))
+			r = failed(t, fmt.Errorf("bulk: %s panicked", opName(op)))
 		}
 	}()
 	r = op.Do(ctx, t)

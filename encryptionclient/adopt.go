@@ -65,7 +65,13 @@ type AdoptOutput struct {
 //
 // The object must carry no encryption envelope (in its metadata or an
 // instruction file), else ErrAlreadyEncrypted and nothing is written;
-// an instruction file itself is refused the same way. It is read with
+// an instruction file itself is refused the same way, marked or not (an
+// unmarked one is told by its content, as IsInstructionFile tells it).
+// Only an envelope that decodes counts: metadata with part of an envelope
+// that does not decode, or an object named key+suffix that is no
+// envelope, fails with ErrMalformed (or ErrInstructionFileMismatch), and
+// nothing is written: the object is neither adopted nor reported as
+// encrypted. It is read with
 // GetObject pinned to the version and ETag HeadObject saw, with
 // ChecksumMode ENABLED (the SDK checks a stored checksum), and must hold
 // exactly its Content-Length: a short body fails (ErrTruncated) and
@@ -111,12 +117,28 @@ func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Op
 	if envelope.HasInstructionFileMark(head.Metadata) {
 		return nil, fmt.Errorf("%w: the object is an instruction file", ErrAlreadyEncrypted)
 	}
+	// An unmarked instruction file (AWS SDK Go v1's s3crypto writes them
+	// so) is told by its content: encrypting it would make its object
+	// unreadable for every client.
+	if instr, err := c.isInstructionFile(ctx, &s3.HeadObjectInput{
+		Bucket: p.bucket, Key: p.key,
+		SSECustomerAlgorithm: p.sseAlg, SSECustomerKey: p.sseKey, SSECustomerKeyMD5: p.sseMD5,
+		ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
+	}, c.suffix(ctx), optFns); err != nil {
+		return nil, err
+	} else if instr {
+		return nil, fmt.Errorf("%w: the object is the instruction file of the object named without the suffix %q", ErrAlreadyEncrypted, c.suffix(ctx))
+	}
+	// Only an envelope that decodes counts as encrypted: one that does
+	// not (a broken envelope, or an unrelated object named key+suffix that
+	// is no envelope) fails, so that a plaintext object is never reported
+	// as already encrypted.
 	switch _, _, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns); {
 	case err == nil:
 		return nil, ErrAlreadyEncrypted
 	case errors.Is(err, ErrNotEncrypted):
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInstructionFileMismatch):
-		return nil, fmt.Errorf("%w: the object carries (part of) an envelope: %w", ErrAlreadyEncrypted, err)
+		return nil, fmt.Errorf("the object carries part of an envelope, or an object named like its instruction file, that does not decode: it is neither adopted nor known to be encrypted (rename or remove what does not belong to it): %w", err)
 	default:
 		return nil, err
 	}

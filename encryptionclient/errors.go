@@ -208,6 +208,14 @@ var (
 	// written.
 	ErrAlreadyEncrypted = errors.New("encryptionclient: object already encrypted")
 
+	// ErrUnauthenticatedSource: ReEncrypt found a source whose content
+	// carries no authentication tag (AES-CBC: V1 objects, V2 objects with
+	// CBC content), so that what it would write again, authenticated from
+	// then on, may have been altered undetectably. Nothing was written.
+	// ReEncryptInput.AllowUnauthenticatedSource allows it, for objects the
+	// caller trusts.
+	ErrUnauthenticatedSource = errors.New("encryptionclient: source content is not authenticated (AES-CBC)")
+
 	// ErrObjectLocked: the source object is under Object Lock (a retention
 	// date in the future, or a legal hold ON), so that it cannot be
 	// rewritten in place without changing what the lock protects. A

@@ -302,44 +302,82 @@ func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, w
 // instructionFileOf reports whether an object with metadata instrMeta,
 // stored at the instruction-file name of an object with metadata baseMeta,
 // is that object's instruction file rather than an object of its own that
-// happens to end in the suffix. RotatePrefix skips only such files and
-// DeleteObject(s) removes only such files.
-func instructionFileOf(baseMeta, instrMeta map[string]string) bool {
+// happens to end in the suffix: yes, no, or maybeInstr when only its
+// content can tell (envelopeOfBase). RotatePrefix skips only such files,
+// DeleteObject(s) removes only such files, and Adopt refuses them.
+func instructionFileOf(baseMeta, instrMeta map[string]string) instrVerdict {
 	if l, err := envelope.Detect(instrMeta); err != nil || l != envelope.LayoutNone {
-		return false // an envelope of its own (or a broken one): an object
+		return notInstr // an envelope of its own (or a broken one): an object
 	}
 	switch l, err := envelope.Detect(baseMeta); {
 	case err != nil, l == envelope.LayoutObject:
-		return false
+		return notInstr
 	case l == envelope.LayoutNone:
 		// A V2 object keeps its whole envelope in the instruction file;
-		// so may an unencrypted object's namesake: trust the mark.
-		return envelope.HasInstructionFileMark(instrMeta)
+		// so may an unencrypted object's namesake. The mark says so, but
+		// AWS SDK Go v1's s3crypto (and s3ec v1) write instruction files
+		// without it: then the content decides.
+		if envelope.HasInstructionFileMark(instrMeta) {
+			return isInstr
+		}
+		return maybeInstr
 	}
-	return true // V3 content keys, or an incomplete envelope, on the object
+	return isInstr // V3 content keys, or an incomplete envelope, on the object
+}
+
+// instrVerdict is instructionFileOf's answer.
+type instrVerdict int
+
+const (
+	notInstr instrVerdict = iota
+	isInstr
+	maybeInstr // unmarked, beside an object without an envelope in its metadata
+)
+
+// envelopeOfBase reports whether the object at instrKey (whose HeadObject
+// is instrHead), unmarked and beside an object without an envelope in its
+// metadata (baseMeta), holds that object's envelope: it is read (at most
+// maxInstructionFile bytes, its size checked before anything is
+// allocated, pinned to the ETag HEAD saw) and decoded with baseMeta. One
+// that is larger, or does not decode, is an object of its own. A file
+// deleted meanwhile is none; other errors are returned.
+func (c *Client) envelopeOfBase(ctx context.Context, in *s3.HeadObjectInput, instrKey string, instrHead *s3.HeadObjectOutput, baseMeta map[string]string, optFns []func(*s3.Options)) (bool, error) {
+	if instrHead.ContentLength == nil || *instrHead.ContentLength < 0 || *instrHead.ContentLength > maxInstructionFile {
+		return false, nil // a real instruction file is well under 4 KiB
+	}
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: in.Bucket, Key: aws.String(instrKey), IfMatch: instrHead.ETag,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s to tell whether it is an instruction file: %w", instrKey, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, maxInstructionFile+1))
+	if err != nil {
+		return false, fmt.Errorf("read %s to tell whether it is an instruction file: %w", instrKey, err)
+	}
+	if len(b) > maxInstructionFile {
+		return false, nil
+	}
+	_, err = envelope.Decode(baseMeta, b)
+	return err == nil, nil
 }
 
 // ownInstructionFile reports whether the object at key+suffix is key's
-// instruction file (instructionFileOf), from a HeadObject of each. An
-// object that only ends in the suffix (an ordinary object named like an
-// instruction file) is not, and neither is anything that cannot be read
-// (missing, access denied, SSE-C without its key): a delete never removes
-// what it cannot prove is an instruction file.
+// instruction file (isInstructionFile). An object that only ends in the
+// suffix (an ordinary object named like an instruction file) is not, and
+// neither is anything that cannot be read (missing, access denied, SSE-C
+// without its key): a delete never removes what it cannot prove is an
+// instruction file.
 func (c *Client) ownInstructionFile(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) bool {
-	head := func(k string) map[string]string {
-		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: aws.String(k), ExpectedBucketOwner: owner, RequestPayer: payer}, optFns...)
-		if err != nil {
-			return nil
-		}
-		if out.Metadata == nil {
-			return map[string]string{}
-		}
-		return out.Metadata
-	}
-	instr := head(aws.ToString(key) + c.suffix(ctx))
-	if instr == nil {
-		return false
-	}
-	base := head(aws.ToString(key))
-	return base != nil && instructionFileOf(base, instr)
+	suffix := c.suffix(ctx)
+	ok, err := c.isInstructionFile(ctx, &s3.HeadObjectInput{
+		Bucket: bucket, Key: aws.String(aws.ToString(key) + suffix), ExpectedBucketOwner: owner, RequestPayer: payer,
+	}, suffix, optFns)
+	return err == nil && ok
 }

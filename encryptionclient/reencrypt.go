@@ -54,6 +54,17 @@ type ReEncryptInput struct {
 	// ErrAlreadyCurrent).
 	Force bool
 
+	// AllowUnauthenticatedSource allows a source whose content carries no
+	// authentication tag: AES-CBC (V1 objects, and V2 objects with CBC
+	// content). Without it such a source fails with
+	// ErrUnauthenticatedSource and nothing is written. CBC objects carry
+	// no tag: what ReEncrypt reads is authenticated from then on (the new
+	// object's tag covers whatever the stored bytes decrypted to, altered
+	// or not); use it only for objects you trust, ideally after comparing
+	// with an independent checksum. ReEncryptOutput.SourceAuthenticated
+	// reports which it was.
+	AllowUnauthenticatedSource bool
+
 	// MultipartThreshold is the plaintext size above which the new object
 	// is written by parallel multipart Upload; it is also the bound of the
 	// in-memory buffer of smaller objects. Default DefaultReEncryptThreshold.
@@ -94,6 +105,14 @@ type ReEncryptOutput struct {
 	// NotKept lists the attributes of the source that could not be carried
 	// over to the new object: always "ACL".
 	NotKept []string
+	// SourceAuthenticated reports that the source's content was
+	// authenticated (a GCM tag, and the key commitment of V3) before it
+	// was written again. False for an AES-CBC source (V1, or V2 with CBC
+	// content), re-encrypted only with
+	// ReEncryptInput.AllowUnauthenticatedSource: its content was decrypted
+	// and its padding checked, nothing more, and the new object
+	// authenticates whatever it held.
+	SourceAuthenticated bool
 }
 
 // ReEncrypt rewrites an encrypted object under a new data key, in the
@@ -165,9 +184,25 @@ type ReEncryptOutput struct {
 // in.DryRun makes every read, verification and key-service call (the new
 // data key included) and writes nothing.
 //
+// A source without an authentication tag (AES-CBC: V1 objects, V2 with
+// CBC content) fails with ErrUnauthenticatedSource, before anything is
+// written or read of its body, unless in.AllowUnauthenticatedSource: a
+// re-encryption would turn content that may have been altered into an
+// authenticated object. ReEncryptOutput.SourceAuthenticated says whether
+// the source was authenticated.
+//
+// The no-lost-update guarantee rests on the server: it must honour
+// If-Match on PutObject and CompleteMultipartUpload (AWS S3, MinIO and
+// versitygw do). On a store that accepts and ignores the condition, a
+// concurrent writer's object that replaced the source between the read
+// and the write is overwritten with the old content, and nothing
+// afterwards can tell: use ReEncrypt only against stores with
+// conditional writes, or where no one else writes the keys meanwhile.
+//
 // Errors are *ObjectError: ErrNotEncrypted for an object without an
 // envelope, ErrAuthentication for a body that fails authentication
-// (nothing written), and the errors of GetObject and PutObject.
+// (nothing written), ErrUnauthenticatedSource for a CBC source without
+// the opt-in, and the errors of GetObject and PutObject.
 func (c *Client) ReEncrypt(ctx context.Context, in *ReEncryptInput, optFns ...func(*s3.Options)) (*ReEncryptOutput, error) {
 	if in == nil {
 		return nil, invalid("nil ReEncryptInput")
@@ -417,6 +452,9 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		return nil, err
 	}
 	defer op.Close()
+	if !op.Authenticated() && !in.AllowUnauthenticatedSource {
+		return nil, fmt.Errorf("%w: %v %v content carries no authentication tag; set ReEncryptInput.AllowUnauthenticatedSource for objects you trust", ErrUnauthenticatedSource, env.Format, env.Suite)
+	}
 
 	target := in.Keyring
 	if target == nil {
@@ -447,6 +485,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	out := &ReEncryptOutput{
 		From: env.Format, To: toFormat, FromSuite: env.Suite, ToSuite: toSuite,
 		Size: size, Multipart: !small, NotKept: notKept(),
+		SourceAuthenticated: op.Authenticated(),
 	}
 
 	put, err := c.rewritePut(ctx, p, head, withoutEnvelope(head.Metadata), optFns)

@@ -359,7 +359,11 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 // does): the key ends with the client's instruction-file suffix (or the
 // one of WithInstructionFileSuffix), its own metadata holds no envelope
 // key, and the object named by the key without the suffix exists and keeps
-// (part of) its envelope in an instruction file. Anything else, an
+// (part of) its envelope in an instruction file: its metadata holds part
+// of an envelope, or none, and then the file is marked
+// (x-amz-crypto-instr-file) or, unmarked as AWS SDK Go v1's s3crypto
+// writes them, its content (read when at most 64 KiB) decodes as that
+// object's envelope (one more GetObject). Anything else, an
 // ordinary object named like an instruction file or an orphaned
 // instruction file, is not one (false, nil); nor is a missing object or
 // an empty bucket or key. Other errors of the HeadObject requests are
@@ -384,27 +388,30 @@ func (c *Client) isInstructionFile(ctx context.Context, in *s3.HeadObjectInput, 
 	if !ok || base == "" {
 		return false, nil
 	}
-	head := func(k string) (map[string]string, bool, error) {
+	head := func(k string) (*s3.HeadObjectOutput, error) {
 		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
 			Bucket: in.Bucket, Key: aws.String(k),
 			SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 		}, withSafety(optFns)...)
 		if isNotFound(err) {
-			return nil, false, nil
+			return nil, nil
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		return out.Metadata, true, nil
+		return out, err
 	}
-	meta, found, err := head(key)
-	if err != nil || !found {
+	instrHead, err := head(key)
+	if err != nil || instrHead == nil {
 		return false, err
 	}
-	baseMeta, found, err := head(base)
-	if err != nil || !found {
+	baseHead, err := head(base)
+	if err != nil || baseHead == nil {
 		return false, err
 	}
-	return instructionFileOf(baseMeta, meta), nil
+	switch instructionFileOf(baseHead.Metadata, instrHead.Metadata) {
+	case isInstr:
+		return true, nil
+	case maybeInstr:
+		return c.envelopeOfBase(ctx, in, key, instrHead, baseHead.Metadata, withSafety(optFns))
+	}
+	return false, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -81,9 +82,19 @@ func TestReEncryptVectorsThenAWSv4Reads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target})
+			// A CBC source needs the opt-in for unauthenticated content
+			// (nothing is written without it); a GCM source does not.
+			in := &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target}
+			out, err := c.ReEncrypt(ctx, in)
+			if errors.Is(err, encryptionclient.ErrUnauthenticatedSource) {
+				in.AllowUnauthenticatedSource = true
+				out, err = c.ReEncrypt(ctx, in)
+			}
 			if err != nil {
 				t.Fatalf("%s: ReEncrypt: %v", v.Name, err)
+			}
+			if out.SourceAuthenticated != out.FromSuite.Authenticated() || out.SourceAuthenticated == in.AllowUnauthenticatedSource {
+				t.Fatalf("%s: %v source reported authenticated %v (opt-in %v)", v.Name, out.FromSuite, out.SourceAuthenticated, in.AllowUnauthenticatedSource)
 			}
 			if out.To != envelope.FormatV3 || out.Size != int64(len(pt)) {
 				t.Fatalf("%s: output %+v", v.Name, out)
@@ -133,9 +144,12 @@ func TestReEncryptVectorsThenAWSv4Reads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target})
+		out, err := c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &h.bucket, Key: &key, Keyring: target, AllowUnauthenticatedSource: true})
 		if err != nil {
 			t.Fatalf("%s: ReEncrypt: %v", v.Name, err)
+		}
+		if out.SourceAuthenticated {
+			t.Fatalf("%s: a V1 (CBC) source reported authenticated", v.Name)
 		}
 		got, err := awsV4Get(v4Default)(ctx, t, h, key, nil)
 		wantPlaintext(t, "aws v4 reads "+v.Name+" re-encrypted", got, err, pt)

@@ -532,3 +532,98 @@ func TestOpenCSVManifestFromS3(t *testing.T) {
 		t.Fatal("a missing manifest opened")
 	}
 }
+
+func TestInspectJob(t *testing.T) {
+	e := newEnv(t)
+	kr, arn := e.kmsKeyring()
+	meta := e.client(kr)
+	instr := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	if _, err := meta.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/meta"), Body: strings.NewReader("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := instr.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/instr"), Body: strings.NewReader("hello!")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.plain.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("i/plain"), Body: strings.NewReader("plain text")}); err != nil {
+		t.Fatal(err)
+	}
+	j := mustRun(t, bulk.List(e.plain, e.bucket, "i/"), bulk.Inspect(e.plain), bulk.RunOptions{})
+	if j.sum.Total != 4 || j.sum.Reasons["inspected"] != 2 || j.sum.Reasons["not-encrypted"] != 2 {
+		t.Fatalf("summary %v", j.sum)
+	}
+	m := j.results["i/meta"].Inspection
+	if m == nil || !m.Encrypted || m.Format != "V3" || m.EnvelopeLocation != "metadata" || m.PlaintextSize != 5 || len(m.ContextKeys) == 0 || !slices.IsSorted(m.ContextKeys) {
+		t.Fatalf("i/meta: %+v", m)
+	}
+	if i := j.results["i/instr"].Inspection; i == nil || i.EnvelopeLocation != "instruction-file" || i.PlaintextSize != 6 {
+		t.Fatalf("i/instr: %+v", i)
+	}
+	if p := j.results["i/plain"]; p.Outcome != bulk.Done || p.Inspection == nil || p.Inspection.Encrypted || p.Inspection.PlaintextSize != 10 {
+		t.Fatalf("i/plain: %+v %+v", p, p.Inspection)
+	}
+	// The report says what was found, and no context values or key ids
+	// beyond what the envelope records.
+	if strings.Contains(j.report, arn) {
+		t.Errorf("report names the KMS key ARN, which the envelope does not record:\n%s", j.report)
+	}
+}
+
+// InspectWith and an InstructionFileSuffix recognise an instruction file
+// only when the object it names keeps its envelope in that very file: the
+// real one is Skipped "instruction-file"; one merely named like it (no
+// such object, or an object whose envelope is in its metadata) and one of
+// another suffix stay "not-encrypted". Inspect itself is unchanged.
+func TestInspectWithRecognisesInstructionFiles(t *testing.T) {
+	e := newEnv(t)
+	kr, _ := e.kmsKeyring()
+	instr := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	other := e.client(kr, func(o *encryptionclient.Options) {
+		o.EnvelopeStorage = encryptionclient.StoreInstructionFile
+		o.InstructionFileSuffix = ".ief"
+	})
+	put := func(c interface {
+		PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	}, key, body string) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(instr, "w/obj", "hello!")
+	put(other, "w/alt", "hello?")
+	put(e.plain, "w/plain", "plain text")
+	put(e.client(kr), "w/meta", "in metadata")
+	put(e.plain, "w/meta.instruction", "looks like one")
+	put(e.plain, "w/orphan.instruction", "names no object")
+	j := mustRun(t, bulk.List(e.plain, e.bucket, "w/"), bulk.InspectWith(e.plain, bulk.InspectParams{InstructionFileSuffix: ".instruction"}), bulk.RunOptions{})
+	if r := j.results["w/obj.instruction"]; r.Outcome != bulk.Skipped || r.Reason != "instruction-file" {
+		t.Fatalf("w/obj.instruction: %+v", r)
+	}
+	for _, k := range []string{"w/plain", "w/meta.instruction", "w/orphan.instruction", "w/alt.ief"} {
+		if r := j.results[k]; r.Outcome != bulk.Done || r.Reason != "not-encrypted" {
+			t.Fatalf("%s: %+v", k, r)
+		}
+	}
+	// w/alt's envelope is in w/alt.ief, which the suffix .instruction
+	// does not find.
+	if r := j.results["w/alt"]; r.Outcome != bulk.Failed || r.ErrorCode != "MalformedEnvelope" {
+		t.Fatalf("w/alt with suffix .instruction: %+v", r)
+	}
+	if j.sum.Total != 8 || j.sum.Reasons["instruction-file"] != 1 || j.sum.Reasons["inspected"] != 2 || j.sum.Reasons["not-encrypted"] != 4 {
+		t.Fatalf("summary %v\n%s", j.sum, j.report)
+	}
+	j = mustRun(t, bulk.List(e.plain, e.bucket, "w/"), bulk.InspectWith(e.plain, bulk.InspectParams{InstructionFileSuffix: ".ief"}), bulk.RunOptions{})
+	if r := j.results["w/alt.ief"]; r.Outcome != bulk.Skipped || r.Reason != "instruction-file" {
+		t.Fatalf("w/alt.ief with suffix .ief: %+v", r)
+	}
+	if r := j.results["w/obj.instruction"]; r.Reason != "not-encrypted" {
+		t.Fatalf("w/obj.instruction with suffix .ief: %+v", r)
+	}
+	if i := j.results["w/alt"].Inspection; i == nil || !i.Encrypted || i.EnvelopeLocation != "instruction-file" || i.PlaintextSize != 6 {
+		t.Fatalf("w/alt with suffix .ief: %+v", j.results["w/alt"])
+	}
+	j = mustRun(t, bulk.List(e.plain, e.bucket, "w/"), bulk.Inspect(e.plain), bulk.RunOptions{})
+	if j.sum.Reasons["instruction-file"] != 0 || j.sum.Reasons["not-encrypted"] != 5 {
+		t.Fatalf("Inspect: %v", j.sum)
+	}
+}

@@ -504,19 +504,62 @@ func TestAttackReEncryptLaundersTamperedCBC(t *testing.T) {
 
 	c := e.client(kr, legacyOpts)
 	r := bulk.ReEncrypt(c, bulk.ReEncryptParams{Keyring: e.krs["aes"]}).Do(ctx, bulk.Task{Bucket: e.bucket, Key: "cbc/doc"})
-	if r.Outcome != bulk.Done {
-		t.Logf("refused: %s %s %q", r.Status, r.ErrorCode, r.Message)
-		return // refused: withstood
+	if r.Outcome == bulk.Done {
+		got, err := e.get(e.client(e.krs["aes"]), ctx, "cbc/doc") // a V3-only reader
+		if err != nil {
+			t.Fatalf("re-encrypted object does not read: %v", err)
+		}
+		if bytes.Equal(got, pt) {
+			t.Fatal("setup: the tampering changed nothing")
+		}
+		if r.Reason == "reencrypted" && !strings.Contains(r.Message, "unauthenticated") {
+			t.Fatalf("a tampered CBC object became an authenticated V3 object (%d bytes differ from the original) and the job reported %q", diffBytes(got, pt), r.Message)
+		}
+		return
 	}
-	got, err := e.get(e.client(e.krs["aes"]), ctx, "cbc/doc") // a V3-only reader
+	t.Logf("bulk job refused: %s %s %q", r.Status, r.ErrorCode, r.Message)
+
+	// The library itself: without the opt-in a CBC source is refused with
+	// a typed error, and nothing is written.
+	e.putRaw("cbc/doc", forged, meta)
+	h := newRW(e)
+	in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: aws.String("cbc/doc"), Keyring: e.krs["aes"]}
+	_, err := e.rwClient(h, kr, legacyOpts).ReEncrypt(ctx, in)
+	mustErrorIs(t, err, encryptionclient.ErrUnauthenticatedSource)
+	var oe *encryptionclient.ObjectError
+	if !errors.As(err, &oe) || oe.Op != "ReEncrypt" {
+		t.Fatalf("error %v is not a ReEncrypt *ObjectError", err)
+	}
+	if n := h.nWrites(); n != 0 {
+		t.Fatalf("%d writes for a refused CBC source", n)
+	}
+	e.unchanged("cbc/doc", forged, meta)
+	// A dry run is refused the same way.
+	in.DryRun = true
+	_, err = e.rwClient(h, kr, legacyOpts).ReEncrypt(ctx, in)
+	mustErrorIs(t, err, encryptionclient.ErrUnauthenticatedSource)
+
+	// With the opt-in the object is re-encrypted, and the output says that
+	// its source was not authenticated.
+	in.DryRun, in.AllowUnauthenticatedSource = false, true
+	out, err := e.rwClient(h, kr, legacyOpts).ReEncrypt(ctx, in)
 	if err != nil {
-		t.Fatalf("re-encrypted object does not read: %v", err)
+		t.Fatal(err)
 	}
-	if bytes.Equal(got, pt) {
-		t.Fatal("setup: the tampering changed nothing")
+	if out.SourceAuthenticated {
+		t.Fatalf("a CBC source reported authenticated: %+v", out)
 	}
-	if r.Reason == "reencrypted" && !strings.Contains(r.Message, "unauthenticated") {
-		t.Fatalf("a tampered CBC object became an authenticated V3 object (%d bytes differ from the original) and the job reported %q", diffBytes(got, pt), r.Message)
+	if got, err := e.get(e.client(e.krs["aes"]), ctx, "cbc/doc"); err != nil || bytes.Equal(got, pt) {
+		t.Fatalf("opt-in re-encryption: %v (the tampering must carry over, undetectably)", err)
+	}
+
+	// A GCM source is authenticated, and needs no opt-in.
+	if err := e.put(e.client(e.krs["aes"], writeV2), ctx, "gcm/doc", []byte("gcm content")); err != nil {
+		t.Fatal(err)
+	}
+	out, err = e.client(e.krs["aes"], allowV2).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: aws.String("gcm/doc")})
+	if err != nil || !out.SourceAuthenticated {
+		t.Fatalf("GCM source: %+v, %v", out, err)
 	}
 }
 

@@ -294,14 +294,27 @@ func TestReEncryptLegacyCBCToV3(t *testing.T) {
 		}
 		hadInstr := e.exists(cc.key + ".instruction")
 		sawInstr = sawInstr || hadInstr
-		out, err := e.rwClient(h, cc.kr, func(o *encryptionclient.Options) {
+		legacy := e.rwClient(h, cc.kr, func(o *encryptionclient.Options) {
 			o.CommitmentPolicy = envelope.RequireEncryptAllowDecrypt
 			o.EnableLegacyUnauthenticatedModes = true
-		}).ReEncrypt(e.smallParts(context.Background()), &encryptionclient.ReEncryptInput{
-			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
 		})
+		// The legacy modes, without the opt-in for an unauthenticated
+		// source: refused, nothing written.
+		in := &encryptionclient.ReEncryptInput{
+			Bucket: &e.bucket, Key: &cc.key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
+		}
+		_, err = legacy.ReEncrypt(e.smallParts(context.Background()), in)
+		mustErrorIs(t, err, encryptionclient.ErrUnauthenticatedSource)
+		if h.nWrites() != 0 {
+			t.Fatalf("%s: %d writes for a refused object", cc.name, h.nWrites())
+		}
+		in.AllowUnauthenticatedSource = true
+		out, err := legacy.ReEncrypt(e.smallParts(context.Background()), in)
 		if err != nil {
 			t.Fatalf("%s: %v", cc.name, err)
+		}
+		if out.SourceAuthenticated {
+			t.Fatalf("%s: a CBC source reported authenticated", cc.name)
 		}
 		if out.FromSuite != envelope.SuiteAESCBC || out.To != envelope.FormatV3 || out.Size != int64(len(cc.pt)) {
 			t.Fatalf("%s: output %+v", cc.name, out)
@@ -972,12 +985,12 @@ func TestReEncryptLegacyCBCMultipart(t *testing.T) {
 		h := newRW(e)
 		c := e.rwClient(h, kr, legacyOpts)
 		target := mustAES(t, nil)
-		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize}
+		in := &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize, AllowUnauthenticatedSource: true}
 		out, err := c.ReEncrypt(e.smallParts(context.Background()), in)
 		if err != nil {
 			t.Fatalf("length recorded %v: %v", withLength, err)
 		}
-		if !out.Multipart || out.FromSuite != envelope.SuiteAESCBC || out.Size != int64(size) {
+		if !out.Multipart || out.FromSuite != envelope.SuiteAESCBC || out.Size != int64(size) || out.SourceAuthenticated {
 			t.Fatalf("output %+v", out)
 		}
 		if got := e.strictRead(target, key); !bytes.Equal(got, pt) {
