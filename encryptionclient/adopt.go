@@ -151,7 +151,7 @@ func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Op
 		return nil, err
 	}
 	w := c.writer(in.Keyring)
-	wctx := WithEncryptionContext(ctx, in.EncryptionContext)
+	wctx := withInstrPlan(WithEncryptionContext(ctx, in.EncryptionContext), &instrPlan{})
 	small := size <= p.threshold
 	out := &AdoptOutput{To: envelope.FormatV2, Size: size, Multipart: !small, NotKept: notKept()}
 	if c.opts.policy().EncryptSuite().Committing() {

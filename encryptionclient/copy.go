@@ -170,10 +170,13 @@ func parseCopySource(s string) (bucket, key string, version *string, err error) 
 }
 
 // escapeKey URL-encodes an object key for CopySource, keeping slashes.
+// '+' is encoded too (%2B): url.PathEscape keeps it, and some servers
+// (versitygw) read a bare '+' in x-amz-copy-source as a space; AWS S3
+// decodes %2B as '+'.
 func escapeKey(k string) string {
 	parts := strings.Split(k, "/")
 	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
+		parts[i] = strings.ReplaceAll(url.PathEscape(p), "+", "%2B")
 	}
 	return strings.Join(parts, "/")
 }

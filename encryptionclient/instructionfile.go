@@ -5,9 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,28 +27,48 @@ const maxInstructionFile = 64 << 10
 // completeWithInstructionFile writes the instruction file of the object a
 // PutObject, an Upload or a CompleteMultipartUpload (in, its settings) has
 // just stored as version; when it cannot be written, the object, which
-// cannot be read without it, is removed again (unreadable).
+// cannot be read without it, is removed again (unreadable). In a rewrite
+// (instrPlan) of a source whose instruction file was read, the write is
+// conditional on that file's ETag, so that the instruction file of a
+// concurrent writer is never overwritten, and the rewritten object, which
+// existed before, is never deleted (only the version written).
 func (c *Client) completeWithInstructionFile(ctx context.Context, in *s3.PutObjectInput, body []byte, version *string, optFns []func(*s3.Options)) error {
-	if err := c.putInstructionFile(ctx, in, body, optFns); err != nil {
+	var cond instrCond
+	existed := false
+	if plan := instrPlanFrom(ctx); plan != nil {
+		existed = true
+		if plan.read != nil {
+			cond.ifMatch = plan.read.etag
+		}
+	}
+	if _, err := c.putInstructionFile(ctx, in, body, cond, optFns); err != nil {
 		return c.unreadable(ctx, createdObject{
-			bucket: in.Bucket, key: in.Key, version: version,
+			bucket: in.Bucket, key: in.Key, version: version, existedBefore: existed,
 			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 		}, err, optFns)
 	}
 	return nil
 }
 
+// instrCond are the conditions of an instruction file's write.
+type instrCond struct {
+	ifMatch, ifNoneMatch *string
+}
+
 // putInstructionFile stores the instruction file of the object in, with
 // the object's server-side encryption, access and storage settings, and
-// the binding id that placeEnvelope put on the object (instructionID).
-func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, body []byte, optFns []func(*s3.Options)) error {
-	_, err := c.s3.PutObject(ctx, &s3.PutObjectInput{
+// the binding id that placeEnvelope put on the object (instructionID),
+// under cond; it returns the output of the write.
+func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, body []byte, cond instrCond, optFns []func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	out, err := c.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:                  in.Bucket,
 		Key:                     aws.String(aws.ToString(in.Key) + c.suffix(ctx)),
 		Body:                    bytes.NewReader(body),
 		ContentLength:           aws.Int64(int64(len(body))),
 		ContentType:             aws.String("application/json"),
 		Metadata:                map[string]string{envelope.KeyInstrFileMark: "", instrBindingKey: instructionID(body)},
+		IfMatch:                 cond.ifMatch,
+		IfNoneMatch:             cond.ifNoneMatch,
 		ACL:                     in.ACL,
 		GrantFullControl:        in.GrantFullControl,
 		GrantRead:               in.GrantRead,
@@ -61,9 +86,102 @@ func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, 
 		SSECustomerKeyMD5:       in.SSECustomerKeyMD5,
 	}, optFns...)
 	if err != nil {
-		return fmt.Errorf("write instruction file: %w", err)
+		return nil, fmt.Errorf("write instruction file: %w", err)
 	}
-	return nil
+	return out, nil
+}
+
+// instrPlan tells the write path of a rewrite (ReEncrypt, Adopt) which
+// instruction file the source used, so that a new envelope stored in an
+// instruction file never overwrites an object the rewrite did not read.
+type instrPlan struct {
+	// read is the source's instruction file as read; nil when the source
+	// used none (its envelope was in its metadata, or it had none).
+	read *instructionFile
+}
+
+type instrPlanKey struct{}
+
+func withInstrPlan(ctx context.Context, p *instrPlan) context.Context {
+	return context.WithValue(ctx, instrPlanKey{}, p)
+}
+
+func instrPlanFrom(ctx context.Context) *instrPlan {
+	p, _ := ctx.Value(instrPlanKey{}).(*instrPlan)
+	return p
+}
+
+// instrFirst writes the instruction file (body) of a rewrite whose source
+// used none, before the object: key+suffix must not exist (a HeadObject
+// first, then the write with If-None-Match "*"), else nothing is written
+// and the error is ErrInstructionFileMismatch. Written first, it is never
+// missing for the new object; until the object is written, the source
+// (whose envelope is in its metadata) does not read it. first reports
+// that it was written; undo removes it again after the object's write
+// failed (only the version written, or the file while its ETag is still
+// the one written). Outside such a rewrite, or with no body, it does
+// nothing.
+func (c *Client) instrFirst(ctx context.Context, in *s3.PutObjectInput, body []byte, optFns []func(*s3.Options)) (first bool, undo func(), err error) {
+	plan := instrPlanFrom(ctx)
+	if plan == nil || plan.read != nil || body == nil {
+		return false, nil, nil
+	}
+	key := aws.ToString(in.Key) + c.suffix(ctx)
+	conflict := func(detail string) error {
+		return fmt.Errorf("%w: %s already exists%s and is no instruction file that the source used: storing the new envelope there would overwrite it; nothing was written (rename that object, or store envelopes in metadata)", ErrInstructionFileMismatch, key, detail)
+	}
+	_, herr := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: aws.String(key),
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+	}, optFns...)
+	switch {
+	case herr == nil:
+		return false, nil, conflict("")
+	case !isNotFound(herr):
+		return false, nil, fmt.Errorf("%w: HeadObject of %s, which the new instruction file would replace: %v", ErrInstructionFileMismatch, key, herr)
+	}
+	out, err := c.putInstructionFile(ctx, in, body, instrCond{ifNoneMatch: aws.String("*")}, optFns)
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return false, nil, conflict(" (created meanwhile)")
+		}
+		return false, nil, err
+	}
+	undo = func() {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		del := &s3.DeleteObjectInput{Bucket: in.Bucket, Key: aws.String(key), ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer}
+		if createdVersion(out.VersionId) {
+			del.VersionId = out.VersionId
+		} else {
+			h, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+				Bucket: in.Bucket, Key: aws.String(key),
+				SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+			}, optFns...)
+			if err != nil || aws.ToString(h.ETag) != aws.ToString(out.ETag) {
+				return // not ours any more
+			}
+		}
+		_, _ = c.s3.DeleteObject(cctx, del, optFns...)
+	}
+	return true, undo, nil
+}
+
+// serverRefused reports an error the server answered with a 4xx status:
+// the write was refused, nothing was stored. A network error or a 5xx may
+// have followed a stored write.
+func serverRefused(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500
+}
+
+// isPreconditionFailed reports a 412 (a conditional write refused).
+func isPreconditionFailed(err error) bool {
+	var api smithy.APIError
+	var re *awshttp.ResponseError
+	return (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed)
 }
 
 // objectRef addresses an object and carries what reading it needs.

@@ -78,8 +78,15 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 	if seeker == nil {
 		optFns = append(optFns, unsignedPayload)
 	}
+	first, undo, err := c.instrFirst(ctx, in, instr, optFns)
+	if err != nil {
+		return nil, false, err
+	}
 	out, err := c.s3.PutObject(ctx, &req, optFns...)
 	if err != nil {
+		if undo != nil && (body.err != nil || serverRefused(err)) {
+			undo() // the object was not written: its instruction file goes
+		}
 		if body.err != nil {
 			// The body stopped short of its Content-Length, without its
 			// tag: a server that stores what it got anyway (some do, when
@@ -91,7 +98,7 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 		}
 		return nil, false, err
 	}
-	if instr != nil {
+	if instr != nil && !first {
 		if err := c.completeWithInstructionFile(ctx, in, instr, out.VersionId, optFns); err != nil {
 			return nil, false, err
 		}

@@ -493,7 +493,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		return nil, err
 	}
 	w := c.writer(in.Keyring)
-	wctx := WithEncryptionContext(ctx, newContext)
+	wctx := withInstrPlan(WithEncryptionContext(ctx, newContext), &instrPlan{read: instr})
 
 	body, err := c.getPinned(ctx, p, head, false, optFns)
 	if err != nil {

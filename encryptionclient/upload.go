@@ -240,13 +240,25 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		return nil, err
 	}
 	optFns := withSafety(o.ClientOptions)
-	created, err := c.s3.CreateMultipartUpload(ctx, createInput(in, meta), optFns...)
+	// A rewrite whose source used no instruction file writes its new one
+	// first (instrFirst); it goes again when the object is not stored.
+	first, undoInstr, err := c.instrFirst(ctx, in, instr, optFns)
 	if err != nil {
 		return nil, err
 	}
+	notStored := func(err error) error {
+		if undoInstr != nil {
+			undoInstr()
+		}
+		return err
+	}
+	created, err := c.s3.CreateMultipartUpload(ctx, createInput(in, meta), optFns...)
+	if err != nil {
+		return nil, notStored(err)
+	}
 	id := created.UploadId
 	if aws.ToString(id) == "" {
-		return nil, fmt.Errorf("server returned no upload id")
+		return nil, notStored(fmt.Errorf("server returned no upload id"))
 	}
 	abort := func(err error) error {
 		// Sent even when ctx is done, and waited for: a caller that exits
@@ -268,11 +280,11 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	}
 	total, err := u.run(ctx)
 	if err != nil {
-		return nil, abort(err)
+		return nil, notStored(abort(err))
 	}
 	slices.SortFunc(u.completed, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
 	if err := ctx.Err(); err != nil {
-		return nil, abort(err)
+		return nil, notStored(abort(err))
 	}
 	// Once sent, the completion is awaited even when ctx is cancelled
 	// meanwhile (within cleanupTimeout): the server may already have
@@ -287,9 +299,15 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 	}, optFns...)
 	if err != nil {
+		if serverRefused(err) {
+			// Answered with a refusal: nothing was stored. Anything else
+			// may have followed a stored object, which needs its
+			// instruction file.
+			return nil, notStored(abort(err))
+		}
 		return nil, abort(err)
 	}
-	if instr != nil {
+	if instr != nil && !first {
 		// The object is stored: its instruction file is written on the
 		// same surviving context, so that an interrupt now does not turn a
 		// stored upload into a deleted one.
