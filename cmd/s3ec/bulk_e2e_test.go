@@ -655,9 +655,33 @@ func TestReencryptLegacyCBC(t *testing.T) {
 	if got, _ := w.raw("legacy/cbc"); !bytes.Equal(got, ct) {
 		t.Fatal("a refused object was changed")
 	}
-	r = w.run(append([]string{"reencrypt", w.url("legacy/"), "--policy", "allow", "--legacy-unauthenticated", "--legacy-wrapping", "--report", "r.csv"}, aes...)...).want(t, exitOK)
-	if !strings.Contains(r.stderr, "reencrypt: 1 done") {
+	// With the reading opt-ins but not --allow-unauthenticated-source,
+	// the CBC object is refused too, by a message that names the flag,
+	// also as a single object and in a dry run; nothing is written.
+	readOptIns := append([]string{"--policy", "allow", "--legacy-unauthenticated", "--legacy-wrapping"}, aes...)
+	r = w.run(append([]string{"reencrypt", w.url("legacy/")}, readOptIns...)...)
+	if r.code == exitOK || !strings.Contains(r.stderr, "reencrypt: 0 done, 0 skipped, 1 failed") ||
+		!strings.Contains(r.stderr, w.url("legacy/cbc")+": ") || !strings.Contains(r.stderr, "carries no authentication tag") ||
+		strings.Contains(r.stderr, "ReEncryptInput") ||
+		!strings.Contains(r.stderr, "[to re-encrypt it anyway: --allow-unauthenticated-source;") {
+		t.Errorf("reencrypt of CBC without --allow-unauthenticated-source: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, extra := range [][]string{{w.url("legacy/cbc")}, {w.url("legacy/cbc"), "--dryrun"}} {
+		r = w.run(append(append([]string{"reencrypt"}, extra...), readOptIns...)...).want(t, exitOther)
+		if !strings.Contains(r.stderr, "--allow-unauthenticated-source") {
+			t.Errorf("reencrypt %v of CBC: %q", extra, r.stderr)
+		}
+	}
+	if got, _ := w.raw("legacy/cbc"); !bytes.Equal(got, ct) {
+		t.Fatal("a refused object was changed")
+	}
+
+	r = w.run(append([]string{"reencrypt", w.url("legacy/"), "--allow-unauthenticated-source", "--report", "r.csv"}, readOptIns...)...).want(t, exitOK)
+	if !strings.Contains(r.stderr, "reencrypt: 1 done (reencrypted-unauthenticated 1), 0 skipped, 0 failed") {
 		t.Errorf("summary: %q", r.stderr)
+	}
+	if l := byKey(t, reportLines(t, w.readFile("r.csv")))["legacy/cbc"]; l.Status != bulk.Succeeded || !strings.Contains(l.Message, "source not authenticated") {
+		t.Errorf("report line: %+v", l)
 	}
 	if info := w.run("inspect", "--json", w.url("legacy/cbc")).want(t, exitOK).stdout; !strings.Contains(info, `"format": "V3"`) || !strings.Contains(info, `"key_committing": true`) {
 		t.Errorf("after reencrypt:\n%s", info)

@@ -313,7 +313,11 @@ type job struct {
 type jobCounts struct {
 	done, skipped, failed int64
 	skippedBy             map[string]int64
-	first                 *bulk.Result // the first failure
+	// doneBy counts the done results worth naming in the summary: those
+	// whose source was not authenticated ("reencrypted-unauthenticated",
+	// verify's "unauthenticated").
+	doneBy map[string]int64
+	first  *bulk.Result // the first failure
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -349,7 +353,7 @@ func (j *job) run(ctx context.Context) error {
 		verb += " (dry run)"
 	}
 	bar := p.startCount(verb)
-	counts := &jobCounts{skippedBy: map[string]int64{}}
+	counts := &jobCounts{skippedBy: map[string]int64{}, doneBy: map[string]int64{}}
 	var outErr error
 	var repErr error
 	lastCheckpoint := time.Now()
@@ -362,6 +366,9 @@ func (j *job) run(ctx context.Context) error {
 		switch r.Outcome {
 		case bulk.Done:
 			counts.done++
+			if strings.HasSuffix(r.Reason, "unauthenticated") {
+				counts.doneBy[r.Reason]++
+			}
 		case bulk.Skipped:
 			counts.skipped++
 			counts.skippedBy[r.Reason]++
@@ -458,7 +465,8 @@ func (j *job) reportHint() string {
 
 // summaryLine is the line printed at the end of a run, and when it is
 // interrupted: "reencrypt: 1200 done, 30 skipped (already-current 30), 2
-// failed; report: r.csv".
+// failed; report: r.csv". Done objects whose source was not authenticated
+// are counted apart: "3 done (reencrypted-unauthenticated 3)".
 func (j *job) summaryLine(c *jobCounts, interrupted bool) string {
 	var b strings.Builder
 	b.WriteString(j.name)
@@ -468,14 +476,20 @@ func (j *job) summaryLine(c *jobCounts, interrupted bool) string {
 	if interrupted {
 		b.WriteString(" interrupted")
 	}
-	fmt.Fprintf(&b, ": %d done, %d skipped", c.done, c.skipped)
-	if len(c.skippedBy) > 0 {
+	byReason := func(counts map[string]int64) {
+		if len(counts) == 0 {
+			return
+		}
 		var parts []string
-		for _, reason := range slices.Sorted(maps.Keys(c.skippedBy)) {
-			parts = append(parts, fmt.Sprintf("%s %d", reason, c.skippedBy[reason]))
+		for _, reason := range slices.Sorted(maps.Keys(counts)) {
+			parts = append(parts, fmt.Sprintf("%s %d", reason, counts[reason]))
 		}
 		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
 	}
+	fmt.Fprintf(&b, ": %d done", c.done)
+	byReason(c.doneBy)
+	fmt.Fprintf(&b, ", %d skipped", c.skipped)
+	byReason(c.skippedBy)
 	fmt.Fprintf(&b, ", %d failed", c.failed)
 	if j.flags.report != "" {
 		b.WriteString("; report: " + j.flags.report)
