@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -466,6 +467,29 @@ func testResume(t *testing.T, useManifest, s3Report bool) {
 	if n := len(reportLines(t, readReport())); n != 3 {
 		t.Errorf("the interrupted run reported %d objects, want 3", n)
 	}
+	if useManifest {
+		// The checkpoint holds the manifest's identity: a manifest
+		// regenerated in place (here: the same rows in another order) is
+		// refused, with --resume and without.
+		sum := sha256.Sum256([]byte(manifest.String()))
+		if want := (manifestID{SHA256: hex.EncodeToString(sum[:]), Size: int64(manifest.Len())}); c.Job.Manifest != want {
+			t.Errorf("checkpoint's manifest identity %+v, want %+v", c.Job.Manifest, want)
+		}
+		rows := strings.SplitAfter(manifest.String(), "\n")
+		slices.Reverse(rows)
+		w.writeFile("m.csv", []byte(strings.Join(rows, "")))
+		for _, a := range [][]string{append(slices.Clone(args), "--resume"), args} {
+			r = w.run(a...).want(t, exitUsage)
+			if !strings.Contains(r.stderr, "the manifest m.csv is not the one "+report+".checkpoint was written for") ||
+				!strings.Contains(r.stderr, "SHA-256 "+c.Job.Manifest.SHA256) || !strings.Contains(r.stderr, "delete "+report+".checkpoint") {
+				t.Errorf("resume over a regenerated manifest: %q", r.stderr)
+			}
+		}
+		if n := len(reportLines(t, readReport())); n != 3 {
+			t.Errorf("a refused resume changed the report: %d objects", n)
+		}
+		w.writeFile("m.csv", []byte(manifest.String())) // as it was
+	}
 
 	// Without --resume, the unfinished run is not overwritten.
 	r = w.run(args...).want(t, exitUsage)
@@ -631,9 +655,33 @@ func TestReencryptLegacyCBC(t *testing.T) {
 	if got, _ := w.raw("legacy/cbc"); !bytes.Equal(got, ct) {
 		t.Fatal("a refused object was changed")
 	}
-	r = w.run(append([]string{"reencrypt", w.url("legacy/"), "--policy", "allow", "--legacy-unauthenticated", "--legacy-wrapping", "--report", "r.csv"}, aes...)...).want(t, exitOK)
-	if !strings.Contains(r.stderr, "reencrypt: 1 done") {
+	// With the reading opt-ins but not --allow-unauthenticated-source,
+	// the CBC object is refused too, by a message that names the flag,
+	// also as a single object and in a dry run; nothing is written.
+	readOptIns := append([]string{"--policy", "allow", "--legacy-unauthenticated", "--legacy-wrapping"}, aes...)
+	r = w.run(append([]string{"reencrypt", w.url("legacy/")}, readOptIns...)...)
+	if r.code == exitOK || !strings.Contains(r.stderr, "reencrypt: 0 done, 0 skipped, 1 failed") ||
+		!strings.Contains(r.stderr, w.url("legacy/cbc")+": ") || !strings.Contains(r.stderr, "carries no authentication tag") ||
+		strings.Contains(r.stderr, "ReEncryptInput") ||
+		!strings.Contains(r.stderr, "[to re-encrypt it anyway: --allow-unauthenticated-source;") {
+		t.Errorf("reencrypt of CBC without --allow-unauthenticated-source: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, extra := range [][]string{{w.url("legacy/cbc")}, {w.url("legacy/cbc"), "--dryrun"}} {
+		r = w.run(append(append([]string{"reencrypt"}, extra...), readOptIns...)...).want(t, exitOther)
+		if !strings.Contains(r.stderr, "--allow-unauthenticated-source") {
+			t.Errorf("reencrypt %v of CBC: %q", extra, r.stderr)
+		}
+	}
+	if got, _ := w.raw("legacy/cbc"); !bytes.Equal(got, ct) {
+		t.Fatal("a refused object was changed")
+	}
+
+	r = w.run(append([]string{"reencrypt", w.url("legacy/"), "--allow-unauthenticated-source", "--report", "r.csv"}, readOptIns...)...).want(t, exitOK)
+	if !strings.Contains(r.stderr, "reencrypt: 1 done (reencrypted-unauthenticated 1), 0 skipped, 0 failed") {
 		t.Errorf("summary: %q", r.stderr)
+	}
+	if l := byKey(t, reportLines(t, w.readFile("r.csv")))["legacy/cbc"]; l.Status != bulk.Succeeded || !strings.Contains(l.Message, "source not authenticated") {
+		t.Errorf("report line: %+v", l)
 	}
 	if info := w.run("inspect", "--json", w.url("legacy/cbc")).want(t, exitOK).stdout; !strings.Contains(info, `"format": "V3"`) || !strings.Contains(info, `"key_committing": true`) {
 		t.Errorf("after reencrypt:\n%s", info)

@@ -69,7 +69,7 @@ func (b *bulkFlags) register(fs *flagSet, verb, concurrencyUsage string) {
 	fs.stringVar(&b.manifest, "manifest", "the objects to "+verb+": an S3 Batch Operations CSV manifest (bucket,key[,versionId]) or an S3 Inventory manifest.json, in a local `FILE` or at s3://bucket/key")
 	fs.stringVar(&b.report, "report", "write the completion report, in the CSV of S3 Batch Operations (Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage), to a local `FILE` or to s3://bucket/key (uploaded when the run ends, also when it is interrupted)")
 	fs.stringVar(&b.shard, "shard", "handle only shard `K/N` of the objects (0 <= K < N): N runs with K = 0 ... N-1 cover every object exactly once")
-	fs.boolVar(&b.resume, "resume", "continue the interrupted run of the same job (operation, objects, shard) from the checkpoint REPORT.checkpoint, appending to its report")
+	fs.boolVar(&b.resume, "resume", "continue the interrupted run of the same job (operation, objects, shard) from the checkpoint REPORT.checkpoint, appending to its report; a manifest must be the one the checkpoint was written for (its SHA-256, or its S3 ETag and version, are recorded)")
 	fs.float64Var(&b.kmsRPS, "kms-requests-per-second", "send at most `N` requests per second to KMS (0: no limit); KMS quotas are shared by every caller of the account and region")
 }
 
@@ -233,19 +233,44 @@ func (s jobSource) id() string {
 	return "manifest " + s.manifest
 }
 
-// open returns the tasks of the source.
-func (s jobSource) open(ctx context.Context, c *s3.Client) (bulk.Manifest, error) {
+// open returns the tasks of the source and, for a manifest with identify,
+// the identity of the manifest read (see manifestID).
+func (s jobSource) open(ctx context.Context, c *s3.Client, identify bool) (bulk.Manifest, manifestID, error) {
 	switch {
 	case s.object != nil:
-		return &oneTask{t: bulk.Task{Bucket: s.object.bucket, Key: s.object.key}}, nil
+		return &oneTask{t: bulk.Task{Bucket: s.object.bucket, Key: s.object.key}}, manifestID{}, nil
 	case s.prefix != nil:
-		return bulk.List(c, s.prefix.bucket, s.prefix.key), nil
+		return bulk.List(c, s.prefix.bucket, s.prefix.key), manifestID{}, nil
 	}
-	m, err := bulk.Open(ctx, c, s.manifest)
+	var mid manifestID
+	var getter bulk.S3Getter = c
+	var rec *recordingGetter
+	switch {
+	case identify && isS3URL(s.manifest):
+		u, _ := parseObjectURL(s.manifest) // checked by bulkFlags.check
+		rec = &recordingGetter{c: c, bucket: u.bucket, key: u.key}
+		getter = rec
+	case identify:
+		// Hashed before it is read: a manifest rewritten in between has
+		// another content than the one recorded, so a resume of it is
+		// refused.
+		var err error
+		if mid, err = hashFile(s.manifest); err != nil {
+			return nil, manifestID{}, fmt.Errorf("--manifest %s: %w", s.manifest, err)
+		}
+	}
+	m, err := bulk.Open(ctx, getter, s.manifest)
 	if err != nil {
-		return nil, fmt.Errorf("--manifest %s: %w", s.manifest, err)
+		return nil, manifestID{}, fmt.Errorf("--manifest %s: %w", s.manifest, err)
 	}
-	return m, nil
+	if rec != nil {
+		var ok bool
+		if mid, ok = rec.identity(); !ok {
+			m.Close()
+			return nil, manifestID{}, fmt.Errorf("--manifest %s: the manifest was not read", s.manifest)
+		}
+	}
+	return m, mid, nil
 }
 
 // oneTask is the manifest of one object.
@@ -288,26 +313,31 @@ type job struct {
 type jobCounts struct {
 	done, skipped, failed int64
 	skippedBy             map[string]int64
-	first                 *bulk.Result // the first failure
+	// doneBy counts the done results worth naming in the summary: those
+	// whose source was not authenticated ("reencrypted-unauthenticated",
+	// verify's "unauthenticated").
+	doneBy map[string]int64
+	first  *bulk.Result // the first failure
 }
 
 func (j *job) run(ctx context.Context) error {
 	b := j.flags
 	id := jobID{Operation: j.name, Source: j.src.id(), Shard: fmt.Sprintf("%d/%d", b.shardK, b.shardN), DryRun: b.dryRun}
-	var rep *jobReport
-	var resume *checkpoint
-	if b.report != "" {
-		var err error
-		if rep, resume, err = openReport(ctx, j.plain, b.report, id, b.resume); err != nil {
-			return err
-		}
-		defer rep.discard()
-	}
-	m, err := j.src.open(ctx, j.plain)
+	// The manifest is opened first: the checkpoint holds its identity.
+	m, mid, err := j.src.open(ctx, j.plain, b.report != "")
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	id.Manifest = mid
+	var rep *jobReport
+	var resume *checkpoint
+	if b.report != "" {
+		if rep, resume, err = openReport(ctx, j.plain, b.report, id, j.src.manifest, b.resume); err != nil {
+			return err
+		}
+		defer rep.discard()
+	}
 	m = bulk.Shard(m, b.shardK, b.shardN)
 	if resume != nil {
 		m = resume.skip(m, j.src.prefix != nil)
@@ -323,7 +353,7 @@ func (j *job) run(ctx context.Context) error {
 		verb += " (dry run)"
 	}
 	bar := p.startCount(verb)
-	counts := &jobCounts{skippedBy: map[string]int64{}}
+	counts := &jobCounts{skippedBy: map[string]int64{}, doneBy: map[string]int64{}}
 	var outErr error
 	var repErr error
 	lastCheckpoint := time.Now()
@@ -336,6 +366,9 @@ func (j *job) run(ctx context.Context) error {
 		switch r.Outcome {
 		case bulk.Done:
 			counts.done++
+			if strings.HasSuffix(r.Reason, "unauthenticated") {
+				counts.doneBy[r.Reason]++
+			}
 		case bulk.Skipped:
 			counts.skipped++
 			counts.skippedBy[r.Reason]++
@@ -432,7 +465,8 @@ func (j *job) reportHint() string {
 
 // summaryLine is the line printed at the end of a run, and when it is
 // interrupted: "reencrypt: 1200 done, 30 skipped (already-current 30), 2
-// failed; report: r.csv".
+// failed; report: r.csv". Done objects whose source was not authenticated
+// are counted apart: "3 done (reencrypted-unauthenticated 3)".
 func (j *job) summaryLine(c *jobCounts, interrupted bool) string {
 	var b strings.Builder
 	b.WriteString(j.name)
@@ -442,14 +476,20 @@ func (j *job) summaryLine(c *jobCounts, interrupted bool) string {
 	if interrupted {
 		b.WriteString(" interrupted")
 	}
-	fmt.Fprintf(&b, ": %d done, %d skipped", c.done, c.skipped)
-	if len(c.skippedBy) > 0 {
+	byReason := func(counts map[string]int64) {
+		if len(counts) == 0 {
+			return
+		}
 		var parts []string
-		for _, reason := range slices.Sorted(maps.Keys(c.skippedBy)) {
-			parts = append(parts, fmt.Sprintf("%s %d", reason, c.skippedBy[reason]))
+		for _, reason := range slices.Sorted(maps.Keys(counts)) {
+			parts = append(parts, fmt.Sprintf("%s %d", reason, counts[reason]))
 		}
 		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
 	}
+	fmt.Fprintf(&b, ": %d done", c.done)
+	byReason(c.doneBy)
+	fmt.Fprintf(&b, ", %d skipped", c.skipped)
+	byReason(c.skippedBy)
 	fmt.Fprintf(&b, ", %d failed", c.failed)
 	if j.flags.report != "" {
 		b.WriteString("; report: " + j.flags.report)

@@ -19,9 +19,10 @@ import (
 )
 
 // A bulk run with --report keeps a checkpoint beside it, REPORT.checkpoint:
-// the identity of the job, the watermark (every task of the manifest up to
-// it has its line in the report), the tasks after it that have one, and
-// the length of the report that holds those lines. --resume continues
+// the identity of the job (of a manifest's content too: see manifestID),
+// the watermark (every task of the manifest up to it has its line in the
+// report), the tasks after it that have one, and the length of the report
+// that holds those lines. --resume continues
 // from it: the report is cut back to that length (the lines after it are
 // of tasks the resumed run does again) and appended to.
 //
@@ -35,8 +36,9 @@ import (
 // checkpointEvery is how often a local checkpoint is written.
 var checkpointEvery = 5 * time.Second
 
-// checkpointVersion is the version of the checkpoint's format.
-const checkpointVersion = 1
+// checkpointVersion is the version of the checkpoint's format (2: the
+// job holds the manifest's identity).
+const checkpointVersion = 2
 
 // maxCheckpointSize bounds a checkpoint read back (its ahead set is
 // bounded by the window of bulk.Run).
@@ -48,6 +50,17 @@ type jobID struct {
 	Source    string `json:"source"` // "manifest PATH|s3://…", "prefix s3://…", "object s3://…"
 	Shard     string `json:"shard"`  // "K/N"
 	DryRun    bool   `json:"dry_run"`
+	// Manifest is the identity of the manifest's content (of a job over a
+	// manifest): the positions the checkpoint counts are its rows.
+	Manifest manifestID `json:"manifest,omitzero"`
+}
+
+// sameJobOtherManifest reports whether id and other are one job over a
+// manifest whose content differs.
+func (id jobID) sameJobOtherManifest(other jobID) bool {
+	a, b := id, other
+	a.Manifest, b.Manifest = manifestID{}, manifestID{}
+	return a == b && id.Manifest != other.Manifest
 }
 
 func (id jobID) String() string {
@@ -145,8 +158,9 @@ func (r *jobReport) checkpointURL() s3URL {
 }
 
 // openReport opens the report of job id, and with resume the checkpoint
-// to continue from (nil: start from the beginning).
-func openReport(ctx context.Context, plain *s3.Client, name string, id jobID, resume bool) (*jobReport, *checkpoint, error) {
+// to continue from (nil: start from the beginning). manifest is the
+// --manifest of the job, as given ("": none).
+func openReport(ctx context.Context, plain *s3.Client, name string, id jobID, manifest string, resume bool) (*jobReport, *checkpoint, error) {
 	r := &jobReport{name: name, plain: plain}
 	var prev *checkpoint
 	var err error
@@ -163,8 +177,12 @@ func openReport(ctx context.Context, plain *s3.Client, name string, id jobID, re
 	}
 	where := r.checkpointName()
 	switch {
+	case prev != nil && prev.Job.sameJobOtherManifest(id) && (resume || !prev.Finished):
+		return nil, nil, usagef("--report %s: the manifest %s is not the one %s was written for (it had %s; it has %s now): it was changed or regenerated since, and the checkpoint's positions would skip rows of this manifest that no run did; to run this manifest from its first row, delete %s or give another --report", name, manifest, where, prev.Job.Manifest, id.Manifest, where)
 	case prev != nil && prev.Job != id && (resume || !prev.Finished):
 		return nil, nil, usagef("--report %s: %s is the checkpoint of another job (%s), not of this one (%s): give this job a report of its own, or delete the checkpoint to start over", name, where, prev.Job, id)
+	case prev != nil && resume && manifest != "" && id.Manifest.weak():
+		return nil, nil, usagef("--report %s: the manifest %s has no ETag or version id (S3 returned none): a regenerated manifest cannot be told from this one, so --resume is refused; delete %s to start over", name, manifest, where)
 	case prev != nil && !resume && !prev.Finished:
 		return nil, nil, usagef("--report %s: %s holds an unfinished run of this job: give --resume to continue it, or delete the checkpoint to start over", name, where)
 	case !resume:
@@ -384,8 +402,12 @@ func decodeCheckpoint(name string, rd io.Reader) (*checkpoint, error) {
 		return nil, fmt.Errorf("--report: %s: larger than %d bytes: not a checkpoint of s3ec", name, maxCheckpointSize)
 	}
 	var c checkpoint
-	if err := json.Unmarshal(b, &c); err != nil || c.Version != checkpointVersion || c.Job.Operation == "" {
+	if err := json.Unmarshal(b, &c); err != nil || c.Version < 1 || c.Job.Operation == "" {
 		return nil, usagef("--report: %s is not a checkpoint of s3ec (version %d): delete it to start over", name, checkpointVersion)
+	}
+	if c.Version != checkpointVersion {
+		// Version 1 held no identity of the manifest.
+		return nil, usagef("--report: %s is a checkpoint of format version %d, and this s3ec reads version %d only: delete it to start over", name, c.Version, checkpointVersion)
 	}
 	return &c, nil
 }

@@ -184,6 +184,10 @@ func errorLine(err error) string {
 	msg = strings.TrimPrefix(msg, "s3ec: ")
 	var pe *envelope.PolicyError
 	switch {
+	case errors.Is(err, encryptionclient.ErrUnauthenticatedSource):
+		// (The library names its own option; the command has a flag.)
+		msg = strings.Replace(msg, "; set ReEncryptInput.AllowUnauthenticatedSource for objects you trust", "", 1)
+		msg += " [to re-encrypt it anyway: --allow-unauthenticated-source; use it only for objects you trust]"
 	case errors.As(err, &pe):
 		switch {
 		case strings.Contains(pe.Option, "LegacyUnauthenticated"):

@@ -26,7 +26,8 @@ retention or a legal hold fails: it cannot be rewritten in place.
 
   s3ec reencrypt --kms-key alias/data --policy allow s3://bucket/logs/
   s3ec reencrypt --aes-key-file old.key --policy allow \
-    --legacy-unauthenticated --to-kms-key alias/data s3://bucket/old/
+    --legacy-unauthenticated --allow-unauthenticated-source \
+    --to-kms-key alias/data s3://bucket/old/
   s3ec reencrypt --kms-discovery --kms-allow KEY-ARN --to-kms-key alias/new \
     --manifest s3://inventory/bucket/config/2026-12-01T00-00Z/manifest.json \
     --report s3://reports/reencrypt.csv --shard 0/8 --resume
@@ -39,6 +40,12 @@ Objects already in the V3 format under the writing key are skipped
 (--force rewrites them too), as are objects that are not encrypted (see
 'adopt') and instruction files, so a run can be repeated and writes
 nothing the second time.
+
+AES-CBC content (V1 objects) carries no authentication tag: nothing tells
+whether it was altered, and its re-encryption would authenticate whatever
+it holds now. Such objects fail unless --allow-unauthenticated-source is
+given; with it they are reported as "reencrypted-unauthenticated", in the
+summary and in the report.
 
 The objects are an address (one object, or with a trailing "/" every
 object under the prefix) or --manifest. A line per object goes to stdout
@@ -57,10 +64,12 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 		recursive bool
 		force     bool
 		cache     bool
+		allowCBC  bool
 	)
 	fs.boolVar(&recursive, "recursive", "treat the address as a key prefix, even without a trailing /")
 	fs.alias("r", "recursive")
 	fs.boolVar(&force, "force", "rewrite objects already in the V3 format under the writing key too")
+	fs.boolVar(&allowCBC, "allow-unauthenticated-source", "CBC (V1) objects carry no authentication tag: re-encrypting them authenticates whatever they hold now; use only for objects you trust")
 	b.register(fs, "re-encrypt", "re-encrypt `N` objects at once")
 	cacheFlag(fs, &cache)
 	registerWriting(fs, &to)
@@ -121,6 +130,7 @@ func defineReencrypt(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		op := bulk.ReEncrypt(c.enc, bulk.ReEncryptParams{
 			Keyring: writing, EncryptionContext: newContext, DryRun: b.dryRun, Force: force,
+			AllowUnauthenticatedSource: allowCBC,
 		})
 		ctx = f.crypto.withContext(ctx)
 		defer cleanups.add("a re-encryption of an object over the multipart threshold may leave a multipart upload behind; list them with: aws s3api list-multipart-uploads --bucket BUCKET")()
