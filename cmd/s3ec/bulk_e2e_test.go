@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/bulk"
+	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testkit/testvectors"
 )
 
@@ -805,5 +806,45 @@ func TestCacheDataKeys(t *testing.T) {
 	r := w.run(append([]string{"reencrypt", w.url("c/"), "--cache-data-keys"}, kr...)...).want(t, exitOK)
 	if !strings.Contains(r.stderr, "reencrypt: 0 done, 5 skipped (already-current 5)") {
 		t.Errorf("rerun: %q", r.stderr)
+	}
+}
+
+// A bucket writer who plants files that carry the instruction-file mark
+// (beside a plaintext object, or with no object at all) must not hide
+// anything from the inventory: inspect recognises an instruction file only
+// when the object named without the suffix keeps its envelope in it. The
+// plaintext object beside an undecodable namesake is ambiguous (its
+// envelope may be in that file): it is reported as failed, never as
+// skipped or encrypted.
+func TestInspectPlantedInstructionFilesStayVisible(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mark := map[string]string{envelope.KeyInstrFileMark: ""}
+	w.putRaw("p/doc", []byte("plaintext beside a planted file"), nil)
+	w.putRaw("p/doc.instruction", []byte("also plaintext"), mark)
+	w.putRaw("p/lonely.instruction", []byte("an orphan with the mark"), mark)
+
+	r := w.run("inspect", "--output", "json", w.url("p/"))
+	if r.code != exitAuth {
+		t.Fatalf("exit %d, want %d\n%s\n%s", r.code, exitAuth, r.stdout, r.stderr)
+	}
+	got := map[string]inspectLine{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var l inspectLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", line, err)
+		}
+		got[l.Key] = l
+	}
+	for _, k := range []string{"p/doc.instruction", "p/lonely.instruction"} {
+		if l, ok := got[k]; !ok || l.Status != "done" || l.Encrypted || l.Reason != "not-encrypted" {
+			t.Errorf("%s: %+v, want done and not encrypted", k, l)
+		}
+	}
+	if l := got["p/doc"]; l.Status != "failed" || l.Encrypted || l.ErrorCode != "MalformedEnvelope" {
+		t.Errorf("p/doc: %+v, want failed with MalformedEnvelope", l)
+	}
+	if !strings.Contains(r.stderr, "inspect: 2 done, 0 skipped, 1 failed") {
+		t.Errorf("summary: %q", r.stderr)
 	}
 }

@@ -287,7 +287,11 @@ func inspectBulk(ctx context.Context, e *env, a *awsFlags, b *bulkFlags, src job
 	}
 	plain := a.s3Client(cfg, nil)
 	ctx = encryptionclient.WithInstructionFileSuffix(ctx, suffix)
-	op := skipInstructionFiles{Operation: bulk.Inspect(plain), c: plain, suffix: suffix}
+	// Instruction files are recognised by pairing (the object named
+	// without the suffix keeps its envelope in that very file), never by
+	// their name or mark alone: a planted file must not hide an object
+	// from the inventory.
+	op := bulk.InspectWith(plain, bulk.InspectParams{InstructionFileSuffix: suffix})
 	j := &job{e: e, name: "inspect", op: op, flags: b, src: src, plain: plain, printFailures: output != "text", alwaysPrint: true}
 	var cw *csv.Writer
 	switch output {
@@ -395,26 +399,4 @@ func (l inspectLine) text() string {
 		s += fmt.Sprintf(", %d bytes", *l.PlaintextSize)
 	}
 	return s + ", envelope in " + l.EnvelopeLocation
-}
-
-// skipInstructionFiles skips the instruction files of a listing or
-// manifest (a key that ends with the suffix and carries the mark of an
-// instruction file), which bulk.Inspect would list as unencrypted objects.
-type skipInstructionFiles struct {
-	bulk.Operation
-	c      *s3.Client
-	suffix string
-}
-
-func (o skipInstructionFiles) Do(ctx context.Context, t bulk.Task) bulk.Result {
-	if base, ok := strings.CutSuffix(t.Key, o.suffix); ok && base != "" {
-		in := &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)}
-		if t.VersionId != "" {
-			in.VersionId = aws.String(t.VersionId)
-		}
-		if h, err := o.c.HeadObject(ctx, in); err == nil && envelope.HasInstructionFileMark(h.Metadata) {
-			return bulk.Result{Task: t, Outcome: bulk.Skipped, Status: bulk.Succeeded, Reason: "instruction-file", HTTPStatus: 200, Message: "skipped: instruction-file"}
-		}
-	}
-	return o.Operation.Do(ctx, t)
 }
