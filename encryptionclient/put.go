@@ -1,8 +1,10 @@
 package encryptionclient
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -69,10 +71,21 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 		return nil, false, err
 	}
 
+	req := *in
 	body := newEncryptingBody(sealer, src, seeker, start, size, ctLen)
 	defer body.Close()
-	req := *in
-	req.Body = body
+	if _, ok := in.Body.(*ownedPlaintext); ok {
+		// The library's own buffer, which nothing changes: encrypted once,
+		// so that the SDK's two passes (payload hash, send) read one
+		// ciphertext instead of encrypting twice behind the body guard.
+		ct, err := sealOwned(body, ctLen)
+		if err != nil {
+			return nil, false, err
+		}
+		req.Body = bytes.NewReader(ct)
+	} else {
+		req.Body = body
+	}
 	req.ContentLength = aws.Int64(ctLen)
 	req.Metadata = objMeta
 	first, undo, err := c.instrFirst(ctx, in, instr, optFns)
@@ -109,4 +122,29 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 // unsignedPayload makes the SDK stream a body it cannot rewind, in one pass.
 func unsignedPayload(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+}
+
+// ownedPlaintext is a plaintext buffer the library owns (a verified
+// source read whole by ReEncrypt or Adopt) and never changes while it is
+// written: putObjectPlaced encrypts it once into a ciphertext buffer.
+type ownedPlaintext struct {
+	*bytes.Reader
+}
+
+func newOwnedPlaintext(b []byte) *ownedPlaintext {
+	return &ownedPlaintext{Reader: bytes.NewReader(b)}
+}
+
+// sealOwned reads the whole ciphertext of body (ctLen bytes, tag
+// included) into memory; ctLen is bounded by the caller's buffer.
+func sealOwned(body *encryptingBody, ctLen int64) ([]byte, error) {
+	ct := make([]byte, ctLen)
+	if _, err := io.ReadFull(body, ct); err != nil {
+		return nil, err
+	}
+	var one [1]byte
+	if n, _ := body.Read(one[:]); n != 0 {
+		return nil, fmt.Errorf("%w: more ciphertext than %d bytes", ErrBodyLength, ctLen)
+	}
+	return ct, nil
 }

@@ -1,7 +1,6 @@
 package encryptionclient
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -410,7 +409,7 @@ type rewritten struct {
 func (c *Client) rewrite(wctx context.Context, w *Client, p *rewriteParams, put *s3.PutObjectInput, buf []byte, src io.Reader, size int64, optFns []func(*s3.Options)) (*rewritten, error) {
 	if buf != nil || src == nil {
 		req := *put
-		req.Body, req.ContentLength = bytes.NewReader(buf), aws.Int64(int64(len(buf)))
+		req.Body, req.ContentLength = newOwnedPlaintext(buf), aws.Int64(int64(len(buf)))
 		out, instr, err := w.putObjectPlaced(wctx, &req, optFns)
 		if err != nil {
 			return nil, changedError("PutObject", err)

@@ -94,6 +94,17 @@ func TestRoundTripMatrix(t *testing.T) {
 				if got, err := op.ReadVerified(bytes.NewReader(body), int64(len(data)), 0); err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("buffer limit exactly the size: %v", err)
 				}
+				// The size hint is the plaintext length the server claims: when
+				// it is right the buffer holds exactly that (no doubling at the
+				// end); when it is wrong, either way, the read is still exact.
+				if got, err := op.ReadVerified(bytes.NewReader(body), 1<<20, int64(len(data))); err != nil || !bytes.Equal(got, data) || cap(got) != len(data) {
+					t.Fatalf("size hint exact: %v (capacity %d for %d bytes)", err, cap(got), len(data))
+				}
+				for _, hint := range []int64{1, int64(len(data)) / 2, int64(len(data)) + 100} {
+					if got, err := op.ReadVerified(bytes.NewReader(body), 1<<20, hint); err != nil || !bytes.Equal(got, data) {
+						t.Fatalf("size hint %d for %d bytes: %v", hint, len(data), err)
+					}
+				}
 			}
 		}
 	}

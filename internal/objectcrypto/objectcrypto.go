@@ -211,6 +211,21 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 			return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 		}
 		if len(buf) == cap(buf) {
+			if int64(len(buf)) == sizeHint {
+				// The size the server claimed is reached: look for the end
+				// before the buffer doubles for nothing.
+				var one [1]byte
+				n, err := io.ReadFull(r, one[:])
+				if n == 0 && err == io.EOF {
+					return buf, nil
+				}
+				if n == 0 {
+					clear(buf)
+					return nil, err
+				}
+				buf = append(grow(buf, limit), one[0])
+				continue
+			}
 			buf = grow(buf, limit)
 		}
 		end := int(min(int64(cap(buf)), limit))

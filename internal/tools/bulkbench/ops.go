@@ -273,7 +273,16 @@ func (b *bench) reencryptSides(ctx context.Context, size int64, n int, from stri
 		return nil
 	}
 	ours.run = func(ctx context.Context) (time.Duration, error) {
-		op := bulk.ReEncrypt(b.clients[oset.dir], bulk.ReEncryptParams{Keyring: b.keyrings[1-oset.dir]})
+		target := b.keyrings[1-oset.dir]
+		if b.cfg.cacheDataKeys {
+			cached, err := materials.NewCachingKeyring(target)
+			if err != nil {
+				return 0, err
+			}
+			defer cached.Close()
+			target = cached
+		}
+		op := bulk.ReEncrypt(b.clients[oset.dir], bulk.ReEncryptParams{Keyring: target})
 		d, err := b.runJob(ctx, oset, csv, op)
 		if err == nil {
 			oset.dir, oset.rewritten = 1-oset.dir, true
