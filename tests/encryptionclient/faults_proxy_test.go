@@ -76,7 +76,9 @@ type faultPlan struct {
 	match func(*http.Request) bool
 	n     int
 	toxic string // JSON of the toxic
-	name  string
+	// toxicFor, when set, chooses the toxic of each request instead.
+	toxicFor func(*http.Request) string
+	name     string
 }
 
 func newFaultRig(t *testing.T, e *env, optFns ...func(*s3.Options)) *faultRig {
@@ -154,6 +156,16 @@ func (r *faultRig) arm(n int, match func(*http.Request) bool, toxic string) {
 	r.plan = &faultPlan{match: match, n: n, toxic: toxic, name: "planned"}
 }
 
+// armEach is arm with a toxic chosen per request (toxicFor): one plan for
+// faults of several kinds. The toxic is the proxy's while a request that
+// matched is in flight, so a test that needs other requests unharmed runs
+// one request at a time.
+func (r *faultRig) armEach(n int, match func(*http.Request) bool, toxicFor func(*http.Request) string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plan = &faultPlan{match: match, n: n, toxicFor: toxicFor, name: "planned"}
+}
+
 // disarm drops what is left of the plan and reports how many requests it
 // hit.
 func (r *faultRig) disarm() int {
@@ -208,8 +220,12 @@ func (c *faultHTTPClient) Do(req *http.Request) (*http.Response, error) {
 		r.injects++
 		r.total.Add(1)
 		faultsInjected.Add(1)
+		toxic := r.plan.toxic
+		if r.plan.toxicFor != nil {
+			toxic = r.plan.toxicFor(req)
+		}
 		if r.active == 0 {
-			if _, err := r.proxy.Toxics.AddToxicJson(strings.NewReader(withName(r.plan.name, r.plan.toxic))); err != nil {
+			if _, err := r.proxy.Toxics.AddToxicJson(strings.NewReader(withName(r.plan.name, toxic))); err != nil {
 				r.mu.Unlock()
 				return nil, err
 			}
