@@ -61,8 +61,8 @@ func (m *csvManifest) Next(ctx context.Context) (Task, error) {
 			return Task{}, m.fail("want bucket,key[,versionId]")
 		}
 		t := Task{Bucket: fields[0], Seq: m.seq}
-		if t.Bucket == "" {
-			return Task{}, m.fail("empty bucket")
+		if reason := checkBucket(t.Bucket); reason != "" {
+			return Task{}, m.fail(reason)
 		}
 		if t.Key, err = url.QueryUnescape(fields[1]); err != nil {
 			return Task{}, m.fail("key is not URL-encoded")
@@ -79,6 +79,28 @@ func (m *csvManifest) Next(ctx context.Context) (Task, error) {
 		m.seq++
 		return t, nil
 	}
+}
+
+// checkBucket returns why b is not a bucket name a manifest may hold, or
+// "". S3's rules, widened to the legacy names of us-east-1 (upper case and
+// '_', up to 255 bytes): letters, digits, '.', '_' and '-', starting with
+// a letter or a digit. So no report cell of a bucket can start a
+// spreadsheet formula.
+func checkBucket(b string) string {
+	switch {
+	case b == "":
+		return "empty bucket"
+	case len(b) > 255:
+		return "bucket name longer than 255 bytes"
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return fmt.Sprintf("%q is not a bucket name", b)
+		}
+	}
+	return ""
 }
 
 // MaxVersionIdLength is the longest version id a manifest may hold (S3

@@ -56,6 +56,11 @@ func TestReadCSVMalformed(t *testing.T) {
 		{"bad escape", "b,k\nb,%zz\n"},
 		{"empty key", "b,k\nb,\n"},
 		{"empty bucket", "b,k\n,k\n"},
+		{"bucket starting a formula", "b,k\n+b,k\n"},
+		{"bucket =", "b,k\n=cmd|x,k\n"},
+		{"bucket starting with -", "b,k\n-b,k\n"},
+		{"bucket with a space", "b,k\na b,k\n"},
+		{"bucket too long", "b,k\n" + strings.Repeat("b", 256) + ",k\n"},
 		{"open quote", "b,k\nb,\"k\n"},
 		{"stray quote", "b,k\nb,k\"x\n"},
 		{"too long", "b,k\nb," + strings.Repeat("a", MaxLineLength+10) + "\n"},
@@ -93,5 +98,18 @@ func TestReadCSVClose(t *testing.T) {
 	m := ReadCSV(r)
 	if err := m.Close(); err != nil || !r.closed {
 		t.Fatalf("Close = %v, closed %v", err, r.closed)
+	}
+}
+
+// Bucket names of today's rules and the legacy ones of us-east-1 (upper
+// case, '_', up to 255 bytes) are read as they are.
+func TestReadCSVBucketNames(t *testing.T) {
+	long := strings.Repeat("b", 255)
+	m := ReadCSV(strings.NewReader("my-bucket.1,k\nLegacy_Bucket,k\n" + long + ",k\n"))
+	for _, want := range []string{"my-bucket.1", "Legacy_Bucket", long} {
+		task, err := m.Next(context.Background())
+		if err != nil || task.Bucket != want {
+			t.Fatalf("got %q, %v; want %q", task.Bucket, err, want)
+		}
 	}
 }

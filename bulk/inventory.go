@@ -292,8 +292,8 @@ func (m *inventory) task(line []byte) (Task, bool, error) {
 		return Task{}, false, nil
 	}
 	t := Task{Bucket: col(m.bucketCol), VersionId: col(m.versionCol), Seq: m.seq}
-	if t.Bucket == "" {
-		return bad("empty bucket")
+	if reason := checkBucket(t.Bucket); reason != "" {
+		return bad(reason)
 	}
 	if sb := m.im.SourceBucket; sb != "" && t.Bucket != sb {
 		// An inventory lists one bucket: a row of another is forged or
