@@ -105,6 +105,13 @@ var (
 	ErrMetadataTooLarge = errors.New("encryptionclient: envelope does not fit in object metadata")
 )
 
+// ErrSpool reports a failure of the temporary file that
+// Options.SpoolLargeObjects reads large objects through: it could not be
+// created in Options.SpoolDir (missing, not writable), written (the disk
+// is full: syscall.ENOSPC stays reachable with errors.Is) or read back.
+// Nothing was released, and the file is gone.
+var ErrSpool = errors.New("encryptionclient: ciphertext spool failed")
+
 // Errors of encrypted multipart uploads (see Client.CreateMultipartUpload).
 // They come wrapped in a *PartError that names the upload and the part.
 var (

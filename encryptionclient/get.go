@@ -16,10 +16,16 @@ import (
 // By default the plaintext is released only after it was authenticated:
 // the ciphertext is read into memory, up to Options.BufferSize bytes, and
 // its tag verified before GetObject returns; the body then decrypts as it
-// is read, so no plaintext sits in memory. Larger objects fail with
-// ErrTooLarge. With Options.EnableDelayedAuthentication
-// the body streams in constant memory and a failed authentication is the
-// error of its final Read.
+// is read, so no plaintext sits in memory. The buffer comes from a pool
+// and goes back to it when the body is closed or read to its end: close
+// the body. Larger objects fail with ErrTooLarge, unless
+// Options.SpoolLargeObjects is set: their ciphertext then goes to a
+// temporary file in Options.SpoolDir (mode 0600, removed on every path;
+// ErrSpool when it cannot be created or written, a full disk included),
+// hashed as it arrives, and GetObject returns once the tag verified, with
+// a body that decrypts from the file in constant memory. With
+// Options.EnableDelayedAuthentication the body streams in constant memory
+// and a failed authentication is the error of its final Read.
 //
 // A Range (bytes=a-b, bytes=a-, bytes=-n) needs
 // Options.EnableUnauthenticatedRanges: a part of a GCM object cannot be
@@ -108,10 +114,15 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 	} else {
 		defer op.Close()
 		limit := c.opts.BufferSize
-		if ctLen >= 0 && ctLen-envelope.TagSize > limit {
-			return nil, fmt.Errorf("%w to authenticate in memory: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
+		var r io.ReadCloser
+		switch {
+		case ctLen >= 0 && ctLen-envelope.TagSize > limit && c.opts.SpoolLargeObjects && op.Authenticated():
+			r, err = spoolVerified(op, body, ctLen, c.opts.SpoolDir)
+		case ctLen >= 0 && ctLen-envelope.TagSize > limit:
+			return nil, fmt.Errorf("%w to authenticate in memory: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.SpoolLargeObjects to authenticate it through a temporary file, or Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
+		default:
+			r, err = op.VerifiedReader(body, limit, n)
 		}
-		r, err := op.VerifiedReader(body, limit, n)
 		if err != nil {
 			return nil, err
 		}

@@ -100,9 +100,39 @@ type Options struct {
 
 	// BufferSize is the largest plaintext GetObject authenticates in memory
 	// when EnableDelayedAuthentication is off; larger objects fail with
-	// ErrTooLarge. Default DefaultBufferSize (64 MiB). It has no effect
-	// with EnableDelayedAuthentication, so New refuses the two together.
+	// ErrTooLarge, or go through the spool with SpoolLargeObjects. Default
+	// DefaultBufferSize (64 MiB). It has no effect with
+	// EnableDelayedAuthentication, so New refuses the two together.
+	//
+	// The buffers come from a pool shared by the process's clients and go
+	// back to it when the body is closed or read to its end, so repeated
+	// GETs reuse one buffer; the pool keeps at most one idle buffer per
+	// power-of-two size from 1 MiB, 128 MiB in all. The buffers only ever
+	// hold ciphertext.
 	BufferSize int64
+
+	// SpoolLargeObjects makes GetObject authenticate objects whose
+	// plaintext exceeds BufferSize through a temporary file instead of
+	// failing with ErrTooLarge, in constant memory: the ciphertext goes to
+	// the file as it arrives, hashed on the way, the tag is verified, and
+	// only then does GetObject return; the body decrypts from the file as
+	// it is read. Nothing unauthenticated is released, and the file only
+	// ever holds ciphertext. It is created in SpoolDir with mode 0600,
+	// removed from the directory at once where the system allows it (on
+	// Unix the data lives only as long as the open file), and closed and
+	// removed in every case: when the body is closed or read to its end,
+	// when GetObject fails (tag, body length, disk full, cancellation), and
+	// by a cleanup when a body is dropped without Close. It needs as much
+	// free space in SpoolDir as the object's size; failures of the file
+	// are ErrSpool. Objects up to BufferSize, responses without a
+	// Content-Length and legacy CBC objects are still read in memory.
+	// Default false. It has no effect with EnableDelayedAuthentication, so
+	// New refuses the two together.
+	SpoolLargeObjects bool
+
+	// SpoolDir is the directory of SpoolLargeObjects' files. Default
+	// os.TempDir(). Setting it without SpoolLargeObjects is refused.
+	SpoolDir string
 
 	// EnvelopeStorage says where PutObject stores the envelope. Default
 	// StoreAuto.
@@ -139,6 +169,10 @@ func (o *Options) validate() error {
 	case o.EnableDelayedAuthentication && o.BufferSize != DefaultBufferSize:
 		// A limit that nothing would apply is a mistake, not a setting.
 		return invalid("options: BufferSize has no effect with EnableDelayedAuthentication (nothing is buffered); set one or the other")
+	case o.EnableDelayedAuthentication && o.SpoolLargeObjects:
+		return invalid("options: SpoolLargeObjects has no effect with EnableDelayedAuthentication (nothing is spooled); set one or the other")
+	case o.SpoolDir != "" && !o.SpoolLargeObjects:
+		return invalid("options: SpoolDir has no effect without SpoolLargeObjects")
 	case o.MetadataLimit < 0:
 		return invalid("options: negative MetadataLimit")
 	case o.EnvelopeStorage < StoreAuto || o.EnvelopeStorage > StoreInstructionFile:

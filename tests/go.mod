@@ -19,6 +19,7 @@ require (
 	github.com/s3ec/s3ec-go v0.0.0-00010101000000-000000000000
 	github.com/s3ec/s3ec-go/internal/testkit/s3test v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.35.0
 )
 
 require (
@@ -49,7 +50,6 @@ require (
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
-	golang.org/x/sys v0.35.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 	golang.org/x/tools v0.36.0 // indirect
 	google.golang.org/protobuf v1.28.1 // indirect

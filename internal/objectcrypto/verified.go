@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/engine/gcmstream"
@@ -27,6 +28,13 @@ var errReadAfterClose = errors.New("encryptionclient: read of a closed body")
 // Bodies whose plaintext would exceed limit bytes fail with [ErrTooLarge];
 // size is the body's length (ciphertext and tag) when known, or −1. On any
 // error nothing is returned.
+//
+// The ciphertext buffer of a GCM body comes from a bounded pool and goes
+// back to it when the reader is closed or has returned io.EOF (a reader
+// dropped without either leaves it to the garbage collector). size sizes
+// it, up to the limit: memory is committed only as bytes arrive, so a
+// server that announces more than it sends costs address space, not
+// memory.
 func (o *Opener) VerifiedReader(body io.Reader, limit, size int64) (io.ReadCloser, error) {
 	if o.gcm == nil {
 		pt, err := o.ReadVerified(body, limit, max(size, 0))
@@ -40,14 +48,15 @@ func (o *Opener) VerifiedReader(body io.Reader, limit, size int64) (io.ReadClose
 		return nil, err
 	}
 	defer part.Wipe()
-	ct, tag, err := readAndHash(body, clampLimit(limit), size, part)
+	buf, tag, err := readAndHash(body, clampLimit(limit), size, part)
 	if err != nil {
 		return nil, err
 	}
 	if err := o.gcm.Verify(tag[:], part.Sum()); err != nil {
+		buffers.put(buf)
 		return nil, envelope.ErrAuthentication
 	}
-	return &verifiedReader{ks: o.gcm.KeyStreamAt(0), ct: ct}, nil
+	return &verifiedReader{ks: o.gcm.KeyStreamAt(0), buf: buf, ct: buf}, nil
 }
 
 // clampLimit bounds a buffer limit by what GCM can encrypt and what this
@@ -60,24 +69,37 @@ func clampLimit(limit int64) int64 {
 // for the piece to be in cache when it is hashed.
 const readPiece = 256 << 10
 
-// readAndHash reads a GCM body into memory and hashes its ciphertext as it
-// arrives; the last 16 bytes are the tag. size is the body's length when
-// known, or −1; it is a claim of the server, so it never sizes more than
-// the first buffer: the buffer doubles as bytes arrive, up to the limit.
+// readAndHash reads a GCM body into a pooled buffer and hashes its
+// ciphertext as it arrives; it returns the ciphertext (the buffer, without
+// the tag) and the tag. size is the body's length when known, or −1; it is
+// a claim of the server, so it sizes the first buffer only up to the limit,
+// and the buffer grows (to the next size class) when more bytes arrive.
 // (Whether the body has exactly the announced length is the caller's
-// check.)
+// check.) On an error the buffer is back in the pool.
 func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []byte, tag [envelope.TagSize]byte, err error) {
 	most := limit + envelope.TagSize // the longest body allowed
-	buf := make([]byte, 0, initialBuffer(most, size))
+	first := int64(firstBuffer)
+	if size > 0 {
+		first = size
+	}
+	buf, warm := buffers.get(min(first, most))
+	pf := startPrefault(buf, warm)
+	defer func() {
+		pf.stop()
+		if err != nil {
+			buffers.put(buf)
+		}
+	}()
 	hashed := 0
 	for {
 		var n int
 		var rerr error
 		// The buffer ends at its capacity or at the limit, whichever
-		// comes first (slices.Grow may round the capacity up).
+		// comes first (a size class may be larger than the limit).
 		if end := int(min(int64(cap(buf)), most)); len(buf) < end {
 			n, rerr = streamio.ReadFull(body, buf[len(buf):min(end, len(buf)+readPiece)])
 			buf = buf[:len(buf)+n]
+			pf.ahead(len(buf))
 		} else {
 			// Full: with a known size the body ends here. Probe one
 			// byte before growing the buffer.
@@ -87,7 +109,9 @@ func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []
 				if int64(len(buf)) >= most {
 					return nil, tag, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 				}
-				buf = append(grow(buf, most), one[0])
+				pf.stop()
+				buf = append(growPooled(buf, most), one[0])
+				pf = startPrefault(buf, false)
 			}
 		}
 		if end := len(buf) - envelope.TagSize; end > hashed {
@@ -107,20 +131,36 @@ func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []
 	}
 }
 
+// growPooled moves the full buffer b to one of the next size class (at
+// most most bytes long) and gives b back to the pool.
+func growPooled(b []byte, most int64) []byte {
+	want := min(2*(int64(cap(b))-envelope.TagSize)+envelope.TagSize, most)
+	nb, _ := buffers.get(max(want, int64(cap(b))+1))
+	nb = append(nb, b...)
+	buffers.put(b)
+	return nb
+}
+
 // verifiedReader decrypts authenticated ciphertext held in memory as it is
-// read.
+// read. Close may run concurrently with Read (to abort a reader, as with
+// an HTTP body): the lock makes sure the buffer goes back to the pool only
+// once no Read uses it.
 type verifiedReader struct {
+	mu     sync.Mutex
 	ks     cipher.Stream
-	ct     []byte
+	buf    []byte // the pooled buffer; nil once given back
+	ct     []byte // what is left to decrypt, in buf
 	closed bool
 }
 
 func (r *verifiedReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
 		return 0, errReadAfterClose
 	}
 	if len(r.ct) == 0 {
-		r.ct = nil // let the buffer go before Close
+		r.release()
 		return 0, io.EOF
 	}
 	n := min(len(p), len(r.ct))
@@ -129,8 +169,21 @@ func (r *verifiedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close drops the ciphertext; reads after Close fail.
+// release gives the buffer back to the pool, once, after dropping every
+// reference to it. r.mu is held.
+func (r *verifiedReader) release() {
+	if r.buf != nil {
+		b := r.buf
+		r.buf, r.ct = nil, nil
+		buffers.put(b)
+	}
+}
+
+// Close gives the ciphertext buffer back; reads after Close fail.
 func (r *verifiedReader) Close() error {
-	r.ct, r.ks, r.closed = nil, nil, true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.release()
+	r.ks, r.closed = nil, true
 	return nil
 }

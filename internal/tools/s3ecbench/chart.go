@@ -88,6 +88,9 @@ func chartGroups(rows []row, rss bool) []chartGroup {
 	}
 	ratio := func(v float64) string { return "×" + strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, r := range rows {
+		if strings.Contains(r.Op, "warm") || strings.Contains(r.Op, "spool") {
+			continue // the charts show the fresh-process figures of the two read modes
+		}
 		op, ours := "put", serOurs
 		if strings.HasPrefix(r.Op, "get") {
 			op = "get"

@@ -28,9 +28,9 @@ const envAESKey = "S3ECBENCH_AES_KEY"
 
 // task is one measurement, run in a child process.
 type task struct {
-	Op     string // "put" or "get"
+	Op     string // "put", "get" (one GET in a fresh process) or "getwarm" (repeated GETs in one process)
 	Impl   string // "plain" or "ours"
-	Mode   string // gets of ours: "default" or "delayed"
+	Mode   string // gets of ours: "default", "delayed" or "spool"
 	Size   int64
 	Object string
 }
@@ -43,6 +43,9 @@ type childResult struct {
 	HeapSys    uint64  `json:"heap_sys"`    // heap memory obtained from the OS
 	Sys        uint64  `json:"sys"`         // all memory obtained from the OS by the runtime
 	NumGC      uint32  `json:"num_gc"`
+	// Repeats are the timed GETs of a getwarm child, after its warm-up
+	// GETs; Seconds is their median.
+	Repeats []float64 `json:"repeats,omitempty"`
 }
 
 // s3Client returns the plain SDK client both implementations send through.
@@ -80,6 +83,9 @@ func (c *config) client(t task) (objectAPI, error) {
 	}
 	return encryptionclient.New(sc, kr, func(o *encryptionclient.Options) {
 		o.EnableDelayedAuthentication = t.Mode == "delayed"
+		if t.Mode == "spool" {
+			o.SpoolLargeObjects, o.SpoolDir = true, c.spoolDir
+		}
 	})
 }
 
@@ -101,6 +107,7 @@ func runChild(c *config, t task) error {
 
 	start := time.Now()
 	var n int64
+	var repeats []float64
 	switch t.Op {
 	case "put":
 		_, err = api.PutObject(ctx, &s3.PutObjectInput{
@@ -108,7 +115,20 @@ func runChild(c *config, t task) error {
 		})
 		n = t.Size
 	case "get":
-		n, err = get(ctx, api, c.bucket, t.Object, t.Size, c.childVerify)
+		n, err = get(ctx, api, c.bucket, t.Object, t.Size, c.childVerify, c.readSize)
+	case "getwarm":
+		// The same GET again and again in one process: the first ones
+		// warm it up (and fill the client's buffer pool), the others are
+		// timed one by one.
+		for i := range c.warmups + c.warmGets {
+			s := time.Now()
+			if n, err = get(ctx, api, c.bucket, t.Object, t.Size, c.childVerify, c.readSize); err != nil {
+				break
+			}
+			if i >= c.warmups {
+				repeats = append(repeats, time.Since(s).Seconds())
+			}
+		}
 	default:
 		err = fmt.Errorf("child: unknown op %q", t.Op)
 	}
@@ -124,27 +144,44 @@ func runChild(c *config, t task) error {
 			return err
 		}
 	}
+	secs := elapsed.Seconds()
+	if len(repeats) > 0 {
+		secs = median(repeats)
+	}
 	return json.NewEncoder(os.Stdout).Encode(childResult{
-		Seconds: elapsed.Seconds(), Bytes: n,
+		Seconds: secs, Bytes: n, Repeats: repeats,
 		TotalAlloc: after.TotalAlloc - before.TotalAlloc, HeapSys: after.HeapSys, Sys: after.Sys,
 		NumGC: after.NumGC - before.NumGC,
 	})
 }
 
-// get reads the object's body to io.Discard (or checks it against the
-// source when verify is set) and returns its length.
-func get(ctx context.Context, api objectAPI, bucket, object string, size int64, verify bool) (int64, error) {
+// get reads the object's body and drops it (or checks it against the
+// source when verify is set) and returns its length. Both clients' bodies
+// are read with the same Read calls of readSize bytes (io.Copy would let
+// io.Discard read in 8 KiB pieces, or a body's WriteTo choose its own).
+func get(ctx context.Context, api objectAPI, bucket, object string, size int64, verify bool, readSize int) (int64, error) {
 	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(object)})
 	if err != nil {
 		return 0, err
 	}
 	defer out.Body.Close()
 	if !verify {
-		n, err := io.Copy(io.Discard, out.Body)
-		if err == nil && n != size {
-			err = fmt.Errorf("get %s: %d bytes, want %d", object, n, size)
+		buf := make([]byte, readSize)
+		var n int64
+		for {
+			k, err := out.Body.Read(buf)
+			n += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return n, err
+			}
 		}
-		return n, err
+		if n != size {
+			return n, fmt.Errorf("get %s: %d bytes, want %d", object, n, size)
+		}
+		return n, out.Body.Close()
 	}
 	vw := newVerifyWriter(size)
 	n, err := io.Copy(vw, out.Body)

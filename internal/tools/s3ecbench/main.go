@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,10 @@ type config struct {
 	chartPath, chartRSSPath                        string
 	fromJSON                                       string
 	profileDir                                     string
+	readSize                                       int
+	warmups, warmGets                              int
+	spool                                          bool
+	spoolDir                                       string
 
 	// Hidden: set by the parent on its children.
 	child        string // op/impl/mode
@@ -91,6 +96,11 @@ func main() {
 	fs.StringVar(&c.chartPath, "chart", "", "also draw the results as a PNG bar chart (seconds, log scale; with an RSS panel below unless -chart-rss is set)")
 	fs.StringVar(&c.chartRSSPath, "chart-rss", "", "also draw peak RSS as a separate PNG bar chart")
 	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: reprint the table (and draw -chart/-chart-rss) from this file written by -json")
+	fs.IntVar(&c.readSize, "read-size", 256<<10, "bytes per Read of a GET body, the same for both clients")
+	fs.IntVar(&c.warmups, "warmups", 2, "untimed GETs a warm child makes before its timed ones")
+	fs.IntVar(&c.warmGets, "warm-gets", 4, "timed GETs of a warm child (repeated GETs in one process; 0: no warm rows); its peak RSS is that of repeated GETs")
+	fs.BoolVar(&c.spool, "spool", true, "for sizes over the default BufferSize, also time authenticated GETs through the ciphertext spool (Options.SpoolLargeObjects)")
+	fs.StringVar(&c.spoolDir, "spool-dir", "", "directory of the spool files (Options.SpoolDir; default os.TempDir())")
 	fs.StringVar(&c.profileDir, "profile", "", "after the timed runs, run each measurement once more with CPU and allocation profiles written to this directory")
 	fs.StringVar(&c.child, "child", "", "internal: run one measurement (op/impl/mode)")
 	fs.Int64Var(&c.childSize, "child-size", 0, "internal")
@@ -156,6 +166,15 @@ func main() {
 	}
 	if c.runs < 1 {
 		fatal(errors.New("-runs must be at least 1"))
+	}
+	if c.runs%2 == 1 && c.runs > 1 {
+		// Each client goes first in half of the runs: an odd count would
+		// leave an order effect in the medians.
+		c.runs++
+		fmt.Fprintf(os.Stderr, "s3ecbench: -runs rounded up to %d, an even number of pairs\n", c.runs)
+	}
+	if c.readSize < 1 || c.warmups < 0 || c.warmGets < 0 {
+		fatal(errors.New("-read-size must be positive, -warmups and -warm-gets not negative"))
 	}
 	if err := run(c); err != nil {
 		fatal(err)
@@ -241,6 +260,8 @@ func run(c *config) error {
 			"-child", t, "-child-size", strconv.FormatInt(size, 10), "-child-object", object,
 			"-endpoint", c.endpoint, "-region", c.region, "-bucket", c.bucket,
 			"-unsigned=" + strconv.FormatBool(c.unsigned), "-child-verify=" + strconv.FormatBool(verify),
+			"-read-size", strconv.Itoa(c.readSize), "-warmups", strconv.Itoa(c.warmups), "-warm-gets", strconv.Itoa(c.warmGets),
+			"-spool-dir", c.spoolDir,
 		}
 		if profile != "" {
 			args = append(args, "-child-profile", profile)
@@ -270,6 +291,13 @@ func run(c *config) error {
 			gets = append(gets, "get/ours/default")
 		}
 		gets = append(gets, "get/ours/delayed")
+		if c.spool && size > encryptionclient.DefaultBufferSize {
+			gets = append(gets, "get/ours/spool")
+		}
+		var warm []string
+		if c.warmGets > 0 && size <= encryptionclient.DefaultBufferSize {
+			warm = []string{"getwarm/plain/-", "getwarm/ours/default"}
+		}
 		objects = append(objects, fmt.Sprintf("plain/%d", size), fmt.Sprintf("ours/%d", size))
 
 		// Untimed: create the objects, warm the server, check the bytes.
@@ -292,7 +320,7 @@ func run(c *config) error {
 		for r := range c.runs {
 			fmt.Fprintf(os.Stderr, "%s: run %d/%d:", fmtSize(size), r+1, c.runs)
 			// Interleave plain and ours; swap who goes first every run.
-			for _, group := range [][]string{puts, gets} {
+			for _, group := range [][]string{puts, gets, warm} {
 				order := append([]string(nil), group...)
 				if r%2 == 1 {
 					for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
@@ -313,7 +341,7 @@ func run(c *config) error {
 		}
 
 		if c.profileDir != "" {
-			for _, t := range append(append([]string(nil), puts...), gets...) {
+			for _, t := range slices.Concat(puts, gets, warm) {
 				prefix := filepath.Join(c.profileDir, fmt.Sprintf("%s-%s", strings.ReplaceAll(strings.TrimSuffix(t, "/-"), "/", "-"), fmtSize(size)))
 				s, err := exec1(size, t, false, prefix)
 				if err != nil {
