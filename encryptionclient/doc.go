@@ -34,7 +34,9 @@
 //
 // GetObject releases plaintext only after the whole object was
 // authenticated, buffering up to Options.BufferSize (64 MiB) in memory.
-// For larger objects either enable Options.EnableDelayedAuthentication (the
+// For larger objects either enable Options.SpoolLargeObjects (the ciphertext
+// is authenticated through a temporary file first, in constant memory),
+// enable Options.EnableDelayedAuthentication (the
 // body streams and a failed check is the final Read's error) or use
 // [Client.Download] / [Client.DownloadFile], which fetch ranges in parallel
 // and check the tag before reporting success. Until Download returns nil,

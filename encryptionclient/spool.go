@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"sync"
@@ -37,6 +38,11 @@ func newSpool(dir string) (*spoolFile, error) {
 	}
 	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
+		// The name os.CreateTemp tried is random: say the directory.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("%w: create a file in %s: %w", ErrSpool, dir, err)
 	}
 	s := &spoolFile{f: f, name: f.Name()}

@@ -1376,6 +1376,10 @@ func TestErrorCatalogue(t *testing.T) {
 		}())
 	add("object larger than BufferSize (buffered mode)", "GetObject", "ErrTooLarge", encryptionclient.ErrTooLarge,
 		getErr(e.client(e.krs["aes"], func(o *encryptionclient.Options) { o.BufferSize = 4 }), ctx, &s3.GetObjectInput{Bucket: b, Key: key("obj/aes")}))
+	add("spool directory missing (SpoolLargeObjects, object larger than BufferSize)", "GetObject", "ErrSpool", encryptionclient.ErrSpool,
+		getErr(e.client(e.krs["aes"], func(o *encryptionclient.Options) {
+			o.BufferSize, o.SpoolLargeObjects, o.SpoolDir = 4, true, "/nonexistent-s3ec-spool-dir"
+		}), ctx, &s3.GetObjectInput{Bucket: b, Key: key("obj/aes")}))
 
 	// Options.
 	newErr := func(fn func(*encryptionclient.Options)) error {
@@ -1388,6 +1392,10 @@ func TestErrorCatalogue(t *testing.T) {
 	add("BufferSize with EnableDelayedAuthentication", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) {
 		o.BufferSize, o.EnableDelayedAuthentication = 1<<20, true
 	}))
+	add("SpoolLargeObjects with EnableDelayedAuthentication", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) {
+		o.SpoolLargeObjects, o.EnableDelayedAuthentication = true, true
+	}))
+	add("SpoolDir without SpoolLargeObjects", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.SpoolDir = "/tmp" }))
 	add("negative MetadataLimit", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.MetadataLimit = -1 }))
 	add("unknown EnvelopeStorage", "New", "ErrInvalidInput", encryptionclient.ErrInvalidInput, newErr(func(o *encryptionclient.Options) { o.EnvelopeStorage = 7 }))
 	_, err = encryptionclient.New(nil, e.krs["aes"])
