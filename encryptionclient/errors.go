@@ -109,7 +109,9 @@ var (
 // Options.SpoolLargeObjects reads large objects through: it could not be
 // created in Options.SpoolDir (missing, not writable), written (the disk
 // is full: syscall.ENOSPC stays reachable with errors.Is) or read back.
-// Nothing was released, and the file is gone.
+// From GetObject it means nothing was released; from a Read of the body
+// (the file could not be read back), only authenticated bytes were. In
+// both cases the file is gone.
 var ErrSpool = errors.New("encryptionclient: ciphertext spool failed")
 
 // Errors of encrypted multipart uploads (see Client.CreateMultipartUpload).

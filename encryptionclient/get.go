@@ -119,7 +119,11 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 		case ctLen >= 0 && ctLen-envelope.TagSize > limit && c.opts.SpoolLargeObjects && op.Authenticated():
 			r, err = spoolVerified(op, body, ctLen, c.opts.SpoolDir)
 		case ctLen >= 0 && ctLen-envelope.TagSize > limit:
-			return nil, fmt.Errorf("%w to authenticate in memory: %d bytes of plaintext, limit %d (Options.BufferSize); set Options.SpoolLargeObjects to authenticate it through a temporary file, or Options.EnableDelayedAuthentication to stream it", ErrTooLarge, ctLen-envelope.TagSize, limit)
+			how := "set Options.SpoolLargeObjects to authenticate it through a temporary file, or Options.EnableDelayedAuthentication to stream it"
+			if !op.Authenticated() {
+				how = "a legacy CBC object is not spooled (it has no tag); set Options.EnableDelayedAuthentication to stream it"
+			}
+			return nil, fmt.Errorf("%w to authenticate in memory: %d bytes of plaintext, limit %d (Options.BufferSize); %s", ErrTooLarge, ctLen-envelope.TagSize, limit, how)
 		default:
 			r, err = op.VerifiedReader(body, limit, n)
 		}

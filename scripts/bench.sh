@@ -7,6 +7,8 @@
 #   scripts/bench.sh -runs 5
 #   scripts/bench.sh -sizes 64MiB -runs 3 -unsigned -json /tmp/bench.json
 #   scripts/bench.sh -runs 1 -profile /tmp/s3ecprof
+#   scripts/bench.sh -sizes 64MiB,256MiB -runs 8   # cold and warm 64 MiB GETs, a spooled 256 MiB GET
+#   scripts/bench.sh -sizes 64MiB -read-size 32768 -warm-gets 6 -spool-dir /dev/shm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/servers.sh
