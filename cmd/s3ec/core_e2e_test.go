@@ -163,7 +163,7 @@ func TestContextMismatchSaysWhatDiffers(t *testing.T) {
 			args = append(args, "--context", c)
 		}
 		r := w.run(args...).want(t, exitKey)
-		if !strings.Contains(r.stderr, "encryption context mismatch: "+tc.want) || !strings.Contains(r.stderr, " "+w.url("ctx")+": ") {
+		if !strings.Contains(r.stderr, "encryption context mismatch: "+tc.want) || !strings.HasPrefix(r.stderr, "s3ec: "+w.url("ctx")+": materials: encryption context mismatch: ") {
 			t.Errorf("--context %q: %q, want it to say %q", tc.context, r.stderr, tc.want)
 		}
 	}

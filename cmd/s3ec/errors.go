@@ -183,6 +183,15 @@ func errorLine(err error) string {
 	// Some of the library's sentinels carry the program's name already.
 	msg = strings.ReplaceAll(msg, ": s3ec: ", ": ")
 	msg = strings.TrimPrefix(msg, "s3ec: ")
+	var oe *encryptionclient.ObjectError
+	if errors.As(err, &oe) {
+		// "encryptionclient: GetObject s3://b/k: ..." is the library's
+		// way; the command's is the address alone, once.
+		u := s3URL{bucket: oe.Bucket, key: oe.Key}.String()
+		lib := strings.Join(strings.Fields("encryptionclient: "+oe.Op+" "+u+":"), " ") + " "
+		msg = strings.Replace(msg, lib, u+": ", 1)
+		msg = strings.Replace(msg, u+": "+u+": ", u+": ", 1)
+	}
 	var pe *envelope.PolicyError
 	switch {
 	case errors.Is(err, encryptionclient.ErrUnauthenticatedSource):

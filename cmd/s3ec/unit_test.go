@@ -324,6 +324,8 @@ func TestErrorLine(t *testing.T) {
 		{&objectErr{url: s3URL{bucket: "b", key: "k"}, err: &notFoundErr{hint: "to rotate a prefix, use s3://b/k/ or --recursive", err: &smithy.OperationError{ServiceID: "S3", Err: &types.NotFound{}}}}, "s3ec: s3://b/k: no such object; to rotate a prefix, use s3://b/k/ or --recursive"},
 		{&objectErr{url: s3URL{bucket: "b", key: "k"}, err: encryptionclient.ErrAuthentication}, "s3ec: s3://b/k: message authentication failed"},
 		{errors.New("two\nlines"), "s3ec: two lines"},
+		{&encryptionclient.ObjectError{Op: "GetObject", Bucket: "b", Key: "a  key", Err: encryptionclient.ErrAuthentication}, "s3ec: s3://b/a  key: message authentication failed"},
+		{&objectErr{url: s3URL{bucket: "b", key: "k"}, err: &encryptionclient.ObjectError{Op: "HeadObject", Bucket: "b", Key: "k", Err: errors.New("x")}}, "s3ec: s3://b/k: x"},
 		{&envelope.PolicyError{What: "x", Option: "encryptionclient.Options.CommitmentPolicy to REQUIRE_ENCRYPT_ALLOW_DECRYPT", Setting: envelope.SettingCommitment}, "--policy allow]"},
 		{&envelope.PolicyError{What: "x", Option: "encryptionclient.Options.EnableLegacyUnauthenticatedModes", Setting: envelope.SettingLegacyUnauthenticated}, "--legacy-unauthenticated]"},
 		{fmt.Errorf("%w to authenticate in memory: 9 bytes", encryptionclient.ErrTooLarge), "pass --stream to write it"},
