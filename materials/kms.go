@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -540,17 +539,53 @@ func matchUserContext(stored, expected map[string]string, skip func(string) bool
 	return nil
 }
 
-// kmsContextMismatch names the keys of both contexts, never their values.
+// kmsContextMismatch says how the stored context differs from the
+// expected one: the keys stored but not expected, the keys expected but not
+// stored, and the keys whose values differ, with both values. Context
+// values are stored in the clear beside the object (they are no secret, and
+// KMS logs them); a value is shown quoted and cut at maxShownValue bytes.
 func kmsContextMismatch(stored, expected map[string]string, skip func(string) bool) error {
-	var s []string
-	for name := range stored {
-		if !skip(name) {
-			s = append(s, name)
+	var onlyStored, onlyExpected, differ []string
+	for _, name := range slices.Sorted(maps.Keys(stored)) {
+		if skip(name) {
+			continue
+		}
+		want, ok := expected[name]
+		switch {
+		case !ok:
+			onlyStored = append(onlyStored, fmt.Sprintf("%q=%s", name, shownValue(stored[name])))
+		case want != stored[name]:
+			differ = append(differ, fmt.Sprintf("%q is %s, expected %s", name, shownValue(stored[name]), shownValue(want)))
 		}
 	}
-	sort.Strings(s)
-	e := slices.Sorted(maps.Keys(expected))
-	return fmt.Errorf("%w: stored context has keys %q, expected context has keys %q (kms keyring)", ErrContextMismatch, s, e)
+	for _, name := range slices.Sorted(maps.Keys(expected)) {
+		if _, ok := stored[name]; !ok || skip(name) {
+			onlyExpected = append(onlyExpected, fmt.Sprintf("%q=%s", name, shownValue(expected[name])))
+		}
+	}
+	var parts []string
+	if len(differ) > 0 {
+		parts = append(parts, "stored value of "+strings.Join(differ, ", "))
+	}
+	if len(onlyStored) > 0 {
+		parts = append(parts, "stored but not expected: "+strings.Join(onlyStored, ", "))
+	}
+	if len(onlyExpected) > 0 {
+		parts = append(parts, "expected but not stored: "+strings.Join(onlyExpected, ", "))
+	}
+	return fmt.Errorf("%w: %s (kms keyring)", ErrContextMismatch, strings.Join(parts, "; "))
+}
+
+// maxShownValue is the most of a context value an error shows.
+const maxShownValue = 64
+
+// shownValue quotes a context value for an error, cut at maxShownValue
+// bytes.
+func shownValue(v string) string {
+	if len(v) > maxShownValue {
+		return fmt.Sprintf("%q... (%d bytes)", v[:maxShownValue], len(v))
+	}
+	return fmt.Sprintf("%q", v)
 }
 
 func isLegacyKMSKey(name string) bool { return name == envelope.LegacyKMSKeyIDKey }

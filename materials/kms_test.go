@@ -164,18 +164,35 @@ func TestKMSKeyringContext(t *testing.T) {
 	plain := kmsGenerate(t, kr, envelope.SuiteAESGCM, nil)
 	srv.ResetCalls()
 
-	for _, bad := range []map[string]string{
-		nil, {}, {"department": "finance"}, {"department": "legal", "project": "x"},
-		{"department": "finance", "project": "x", "extra": "y"},
+	// The error says what differs (the values are stored in the clear,
+	// beside the object), and nothing about what matches.
+	long := strings.Repeat("v", 100)
+	for _, tc := range []struct {
+		expected map[string]string
+		says     string
+	}{
+		{nil, `: stored but not expected: "department"="finance", "project"="x" (kms keyring)`},
+		{map[string]string{}, `: stored but not expected: "department"="finance", "project"="x" (kms keyring)`},
+		{map[string]string{"department": "finance"}, `: stored but not expected: "project"="x" (kms keyring)`},
+		{map[string]string{"department": "legal", "project": "x"}, `: stored value of "department" is "finance", expected "legal" (kms keyring)`},
+		{map[string]string{"department": "finance", "project": "x", "extra": "y"}, `: expected but not stored: "extra"="y" (kms keyring)`},
+		{map[string]string{"department": "legal", "extra": "y"}, `: stored value of "department" is "finance", expected "legal"; stored but not expected: "project"="x"; expected but not stored: "extra"="y" (kms keyring)`},
+		{map[string]string{"department": long, "project": "x"}, `: stored value of "department" is "finance", expected "` + long[:64] + `"... (100 bytes) (kms keyring)`},
 	} {
-		_, err := kmsDecrypt(kr, envelope.SuiteAESGCM, dk.EncryptedDataKey, bad)
+		_, err := kmsDecrypt(kr, envelope.SuiteAESGCM, dk.EncryptedDataKey, tc.expected)
 		wantErr(t, err, materials.ErrContextMismatch)
-		if strings.Contains(err.Error(), "finance") || strings.Contains(err.Error(), "legal") {
-			t.Fatalf("error prints context values: %v", err)
+		if !strings.HasSuffix(err.Error(), tc.says) {
+			t.Errorf("expected context %v: %v; want it to end with %s", tc.expected, err, tc.says)
+		}
+		if strings.Contains(err.Error(), envelope.ReservedContextKey) {
+			t.Errorf("expected context %v: %v names the reserved entry", tc.expected, err)
 		}
 	}
 	_, err := kmsDecrypt(kr, envelope.SuiteAESGCM, plain.EncryptedDataKey, ec)
 	wantErr(t, err, materials.ErrContextMismatch)
+	if want := `: expected but not stored: "department"="finance", "project"="x" (kms keyring)`; !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("context given for an object stored without one: %v; want it to end with %s", err, want)
+	}
 	if n := srv.Calls("*"); n != 0 {
 		t.Fatalf("%d KMS calls for mismatched contexts", n)
 	}

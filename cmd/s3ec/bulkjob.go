@@ -424,6 +424,9 @@ func (j *job) run(ctx context.Context) error {
 			note = "to resume: the same command with --resume"
 		}
 		return &interruptedErr{note: note, err: context.Canceled}
+	case runErr != nil && j.src.prefix != nil && address(runErr) == "" && isS3NotFound(runErr):
+		// The listing of the prefix: its bucket is missing.
+		return &objectErr{url: *j.src.prefix, err: runErr}
 	case runErr != nil:
 		return runErr
 	case repErr != nil:

@@ -19,6 +19,8 @@ it was written, and whatever read the output must discard it.`,
 func defineCat(fs *flagSet) func(context.Context, *env, []string) error {
 	var f clientFlags
 	fs.boolVar(&f.crypto.stream, "stream", "write plaintext before the object is authenticated (see above)")
+	f.keyring.title = "Reading keyring: the keyring that decrypts the objects (exactly one)"
+	f.keyring.role = keyDecrypt
 	f.register(fs, cryptoPolicy|cryptoLegacyUnauth)
 
 	return func(ctx context.Context, e *env, args []string) error {

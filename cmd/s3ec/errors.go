@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
@@ -149,46 +152,54 @@ func (e *objectErr) Unwrap() error { return e.err }
 
 // address returns the S3 address an error is about, if it says.
 func address(err error) string {
-	var oe *encryptionclient.ObjectError
-	var my *objectErr
-	switch {
-	case errors.As(err, &oe):
-		return s3URL{bucket: oe.Bucket, key: oe.Key}.String()
-	case errors.As(err, &my):
-		return my.url.String()
+	if u, ok := addressURL(err); ok {
+		return u.String()
 	}
 	return ""
 }
 
+// addressURL returns the S3 address an error is about, if it says.
+func addressURL(err error) (s3URL, bool) {
+	var oe *encryptionclient.ObjectError
+	var my *objectErr
+	switch {
+	case errors.As(err, &oe):
+		return s3URL{bucket: oe.Bucket, key: oe.Key}, true
+	case errors.As(err, &my):
+		return my.url, true
+	}
+	return s3URL{}, false
+}
+
 // errorLine renders err as one line, "s3ec: ...", with a hint when a flag
-// would change the outcome.
+// would change the outcome. It speaks in the command line's terms: the
+// library's option names in its messages are replaced by the flags that set
+// them (cliTerms).
 func errorLine(err error) string {
-	if isS3NotFound(err) {
-		if addr := address(err); addr != "" {
-			what := "not found"
-			var api smithy.APIError
-			if errors.As(err, &api) {
-				switch api.ErrorCode() {
-				case "NoSuchKey":
-					what = "no such object"
-				case "NoSuchBucket":
-					what = "no such bucket"
-				}
-			}
-			return "s3ec: " + addr + ": " + what
-		}
+	if line, ok := notFoundLine(err); ok {
+		return "s3ec: " + line
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	// Some of the library's sentinels carry the program's name already.
 	msg = strings.ReplaceAll(msg, ": s3ec: ", ": ")
 	msg = strings.TrimPrefix(msg, "s3ec: ")
+	var oe *encryptionclient.ObjectError
+	if errors.As(err, &oe) {
+		// "encryptionclient: GetObject s3://b/k: ..." is the library's
+		// way; the command's is the address alone, once.
+		u := s3URL{bucket: oe.Bucket, key: oe.Key}.String()
+		lib := strings.Join(strings.Fields("encryptionclient: "+oe.Op+" "+u+":"), " ") + " "
+		msg = strings.Replace(msg, lib, u+": ", 1)
+		msg = strings.Replace(msg, u+": "+u+": ", u+": ", 1)
+	}
 	var pe *envelope.PolicyError
 	switch {
 	case errors.Is(err, encryptionclient.ErrUnauthenticatedSource):
-		// (The library names its own option; the command has a flag.)
-		msg = strings.Replace(msg, "; set ReEncryptInput.AllowUnauthenticatedSource for objects you trust", "", 1)
 		msg += " [to re-encrypt it anyway: --allow-unauthenticated-source; use it only for objects you trust]"
 	case errors.As(err, &pe):
+		// The library says which option of its own would allow it; the
+		// command has a flag, or nothing to offer.
+		msg = strings.Replace(msg, " (to allow it, set "+pe.Option+")", "", 1)
 		switch {
 		case strings.Contains(pe.Option, "LegacyUnauthenticated"):
 			msg += " [to read it: --policy allow --legacy-unauthenticated]"
@@ -197,14 +208,131 @@ func errorLine(err error) string {
 		case strings.Contains(pe.Option, "LegacyWrapping"):
 			msg += " [to read it: --legacy-wrapping]"
 		}
-	case errors.Is(err, encryptionclient.ErrTooLarge):
-		msg += " [copy it to a file, or pass --stream]"
+	case errors.Is(err, encryptionclient.ErrTooLarge) && strings.Contains(msg, "to authenticate in memory"):
+		msg += " [pass --stream to write it as it arrives, authenticated only at its end; or copy it to a file with 's3ec cp', which authenticates it first]"
 	}
+	msg = cliTerms.Replace(msg)
 	var ua *encryptionclient.UploadAbortError
 	if errors.As(err, &ua) {
 		msg += abortHint(ua)
 	}
 	return "s3ec: " + msg
+}
+
+// cliTerms replaces the library's names of its options, in its messages, by
+// what a user of the command line sets or reads. TestErrorLineSpeaksCLI
+// provokes each message and checks that none is left.
+var cliTerms = strings.NewReplacer(
+	// cat: an object over the in-memory limit (the hint says --stream).
+	" (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", "",
+	// reencrypt: the hint names --allow-unauthenticated-source.
+	"; set ReEncryptInput.AllowUnauthenticatedSource for objects you trust", "",
+	// rotate: an instruction file in the way.
+	" (set RewrapInput.OverwriteDestination to replace it)", "",
+	// rotate: the new keyring refused by the library.
+	"RewrapInput.Keyring: ", "the new keyring: ",
+	// The local keyrings' checks of --material-description.
+	"AESKeyringOptions.MaterialDescription", "the material description",
+	"RSAKeyringOptions.MaterialDescription", "the material description",
+)
+
+// notFoundLine words a missing bucket or object, with the address it is
+// about: "s3://b: no such bucket", "s3://b/k: no such object". It is the
+// one wording of each, whichever command met it (they all exit 2).
+func notFoundLine(err error) (string, bool) {
+	if !isS3NotFound(err) {
+		return "", false
+	}
+	u, ok := addressURL(err)
+	if !ok {
+		return "", false
+	}
+	var nf *notFoundErr
+	explained := errors.As(err, &nf)
+	if (explained && nf.bucket) || s3Missing(err) == "bucket" || u.key == "" {
+		return "s3://" + u.bucket + ": no such bucket", true
+	}
+	line := u.String() + ": no such object"
+	if explained && nf.hint != "" {
+		line += "; " + nf.hint
+	}
+	return line, true
+}
+
+// s3Missing says what an S3 not-found error says is missing: "bucket" or
+// "object" when its code says so (NoSuchBucket, NoSuchKey), "" when it
+// cannot: the 404 of a HeadObject has no body, and answers a missing
+// bucket as it answers a missing object.
+func s3Missing(err error) string {
+	var nsk *types.NoSuchKey
+	var nsb *types.NoSuchBucket
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &nsb):
+		return "bucket"
+	case errors.As(err, &nsk):
+		return "object"
+	case errors.As(err, &api):
+		switch api.ErrorCode() {
+		case "NoSuchBucket":
+			return "bucket"
+		case "NoSuchKey":
+			return "object"
+		}
+	}
+	return ""
+}
+
+// notFoundErr is a missing bucket or object as explainNotFound explained it.
+type notFoundErr struct {
+	bucket bool   // the bucket is missing, not only the object
+	hint   string // how to name the prefix that the address names without its "/"
+	err    error
+}
+
+func (e *notFoundErr) Error() string { return e.err.Error() }
+func (e *notFoundErr) Unwrap() error { return e.err }
+
+// prefixVerbs are the commands whose address may name a prefix, and how
+// a hint says what they do with one; slashPrefix those for which a trailing
+// "/" alone makes the address a prefix (the others need --recursive).
+var (
+	prefixVerbs = map[string]string{"cp": "copy", "verify": "verify", "inspect": "inspect", "rotate": "rotate", "reencrypt": "re-encrypt", "adopt": "encrypt"}
+	slashPrefix = map[string]bool{"inspect": true, "rotate": true, "reencrypt": true, "adopt": true}
+)
+
+// explainNotFound asks S3 what a command's not-found error left open: for
+// the 404 of a HeadObject, whether the bucket exists; for a missing
+// object whose key is the name of a prefix (s3://b/tree2 when objects are
+// under tree2/), how to name the prefix. It needs a client the command
+// made, and says nothing more when the questions fail.
+func (a *awsFlags) explainNotFound(ctx context.Context, err error, cmd string, recursive bool) error {
+	if a.client == nil || ctx.Err() != nil || !isS3NotFound(err) {
+		return err
+	}
+	u, ok := addressURL(err)
+	if !ok {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nf := &notFoundErr{bucket: s3Missing(err) == "bucket" || u.key == "", err: err}
+	if !nf.bucket && s3Missing(err) == "" {
+		_, herr := a.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(u.bucket)})
+		nf.bucket = herr != nil && isS3NotFound(herr)
+	}
+	verb, ok := prefixVerbs[cmd]
+	if !nf.bucket && ok && recursive && u.key != "" && !strings.HasSuffix(u.key, "/") {
+		out, lerr := a.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(u.bucket), Prefix: aws.String(u.key + "/"), MaxKeys: aws.Int32(1)})
+		if lerr == nil && len(out.Contents) > 0 {
+			if slashPrefix[cmd] {
+				nf.hint = fmt.Sprintf("to %s a prefix, use %s/ or --recursive", verb, u)
+			} else {
+				nf.hint = fmt.Sprintf("to %s a prefix, use --recursive", verb)
+			}
+		}
+	}
+	return nf
 }
 
 // abortHint tells how to abort the multipart upload a failed abort left.

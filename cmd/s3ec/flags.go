@@ -1,27 +1,34 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // errHelp is returned by flagSet.parse for -h and --help.
-var errHelp = flag.ErrHelp
+var errHelp = pflag.ErrHelp
 
-// flagSet is a command's flag.FlagSet that remembers how to present its
-// flags: in titled groups, in the order they were defined, with their short
-// aliases. Flags are written --name in help; the flag package accepts one
-// dash or two.
+// flagSet is a command's flags, parsed by spf13/pflag in the GNU style
+// (--name VALUE, --name=VALUE, -r, combined short flags such as -rq, "--"
+// ending the flags, flags and positional arguments in any order), and how
+// to present them: in titled groups, in the order they were defined.
 type flagSet struct {
-	fs      *flag.FlagSet
-	cmd     *command
-	groups  []*flagGroup
-	aliases map[string]string // long name -> short alias
+	fs     *pflag.FlagSet
+	cmd    *command
+	groups []*flagGroup
 	// longAliases are second long names, shown beside the flag's own.
 	longAliases map[string]string
+	// explain are given the command's error, in turn, before it is
+	// reported: the owners of flags may say more about it than the
+	// command knew (which of the bucket and the object is missing).
+	explain []func(context.Context, error) error
 }
 
 type flagGroup struct {
@@ -30,11 +37,20 @@ type flagGroup struct {
 }
 
 func newFlagSet(c *command) *flagSet {
-	fs := flag.NewFlagSet("s3ec "+c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	f := &flagSet{fs: fs, cmd: c, aliases: map[string]string{}, longAliases: map[string]string{}}
+	f := &flagSet{cmd: c, longAliases: map[string]string{}}
+	f.fs = f.newPflag()
 	f.group("Flags")
 	return f
+}
+
+// newPflag returns an empty pflag set that prints nothing itself: parse
+// turns its errors into one line, and printHelp writes the help.
+func (f *flagSet) newPflag() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("s3ec "+f.cmd.name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	return fs
 }
 
 // group starts a new group of flags in the help text.
@@ -58,12 +74,24 @@ func (f *flagSet) stringVar(p *string, name, usage string) {
 }
 
 func (f *flagSet) intVar(p *int, name, usage string) {
-	f.fs.IntVar(p, name, *p, usage)
+	f.fs.VarP(intValue{p}, name, "", usage)
+	f.add(name)
+}
+
+func (f *flagSet) int64Var(p *int64, name, usage string) {
+	f.fs.VarP(int64Value{p}, name, "", usage)
 	f.add(name)
 }
 
 func (f *flagSet) float64Var(p *float64, name, usage string) {
-	f.fs.Float64Var(p, name, *p, usage)
+	f.fs.VarP(float64Value{p}, name, "", usage)
+	f.add(name)
+}
+
+// durationVar defines a flag whose value is a time.ParseDuration string
+// ("90s", "1h30m").
+func (f *flagSet) durationVar(p *time.Duration, name, usage string) {
+	f.fs.DurationVar(p, name, *p, usage)
 	f.add(name)
 }
 
@@ -73,76 +101,165 @@ func (f *flagSet) funcVar(name, usage string, fn func(string) error) {
 	f.add(name)
 }
 
+// stringArrayVar defines a flag that may be repeated: each value is
+// appended to *p, in the order given, as it is (no splitting at commas).
+// What *p holds before is kept.
+func (f *flagSet) stringArrayVar(p *[]string, name, usage string) {
+	f.fs.Var(appendValue{p}, name, usage)
+	f.add(name)
+}
+
+// appendValue is the pflag.Value of stringArrayVar.
+type appendValue struct{ p *[]string }
+
+func (a appendValue) Set(s string) error { *a.p = append(*a.p, s); return nil }
+func (a appendValue) Type() string       { return "strings" }
+func (a appendValue) String() string {
+	if a.p == nil || len(*a.p) == 0 {
+		return ""
+	}
+	return strings.Join(*a.p, ",")
+}
+
+// The numeric flag values are decimal ("010" is ten), and say what is wrong
+// with a value: not a number at all, or out of range.
+type (
+	intValue     struct{ p *int }
+	int64Value   struct{ p *int64 }
+	float64Value struct{ p *float64 }
+)
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, strconv.IntSize)
+	if err == nil {
+		*v.p = int(n)
+	}
+	return numberError(err, "an integer")
+}
+func (v intValue) Type() string   { return "int" }
+func (v intValue) String() string { return strconv.Itoa(*v.p) }
+
+func (v int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err == nil {
+		*v.p = n
+	}
+	return numberError(err, "an integer")
+}
+func (v int64Value) Type() string   { return "int64" }
+func (v int64Value) String() string { return strconv.FormatInt(*v.p, 10) }
+
+func (v float64Value) Set(s string) error {
+	n, err := strconv.ParseFloat(s, 64)
+	if err == nil {
+		*v.p = n
+	}
+	return numberError(err, "a number")
+}
+func (v float64Value) Type() string   { return "float64" }
+func (v float64Value) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+
+// numberError words a strconv error: "not an integer", "out of range".
+func numberError(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strconv.ErrRange):
+		return errors.New("out of range")
+	}
+	return errors.New("not " + what)
+}
+
 // alias makes -short a synonym of --long, which must be defined already.
 func (f *flagSet) alias(short, long string) {
-	fl := f.fs.Lookup(long)
-	f.fs.Var(fl.Value, short, fl.Usage)
-	f.aliases[long] = short
+	f.fs.Lookup(long).Shorthand = short
+	// pflag learns a flag's shorthand when the flag is added: add them
+	// all again (the same flags, so the values and definitions stay).
+	fs := f.newPflag()
+	f.fs.VisitAll(fs.AddFlag)
+	f.fs = fs
 }
 
 // longAlias makes --other a synonym of --long, which must be defined
 // already (an older spelling that keeps working).
 func (f *flagSet) longAlias(other, long string) {
 	fl := f.fs.Lookup(long)
-	f.fs.Var(fl.Value, other, fl.Usage)
+	f.fs.AddFlag(&pflag.Flag{Name: other, Usage: fl.Usage, Value: fl.Value, DefValue: fl.DefValue, NoOptDefVal: fl.NoOptDefVal, Hidden: true})
 	f.longAliases[long] = other
 }
 
 // isSet reports whether the flag name (or an alias of it) was given.
 func (f *flagSet) isSet(name string) bool {
-	set := false
-	f.fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == name || fl.Name == f.aliases[name] || fl.Name == f.longAliases[name] {
-			set = true
-		}
-	})
-	return set
+	if f.fs.Changed(name) {
+		return true
+	}
+	other, ok := f.longAliases[name]
+	return ok && f.fs.Changed(other)
 }
 
 // parse parses args, in which flags and positional arguments may be mixed
 // (`cp a s3://b/ --kms-key K` works as `cp --kms-key K a s3://b/`), and
 // returns the positional arguments. Everything after "--" is positional; so
-// is "-" (stdin or stdout).
+// is "-" (stdin or stdout). An error is a usage error that says which
+// argument is wrong and why.
 func (f *flagSet) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, usagef("%s: %v (see 's3ec %s --help')", f.cmd.name, err, f.cmd.name)
-		}
-		rest := f.fs.Args()
-		consumed := args[:len(args)-len(rest)]
-		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" && !f.isFlagValue(consumed) {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	err := f.fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return nil, errHelp
 	}
+	if err != nil {
+		return nil, usagef("%s: %s (see 's3ec %s --help')", f.cmd.name, f.describe(err), f.cmd.name)
+	}
+	return f.fs.Args(), nil
 }
 
-// isFlagValue reports whether the last of the consumed arguments was the
-// value of a flag given as "--name value" rather than a "--" terminator.
-func (f *flagSet) isFlagValue(consumed []string) bool {
-	if len(consumed) < 2 {
-		return false
+// describe words a pflag parse error for the command line.
+func (f *flagSet) describe(err error) string {
+	var notExist *pflag.NotExistError
+	var noValue *pflag.ValueRequiredError
+	var invalid *pflag.InvalidValueError
+	switch {
+	case errors.As(err, &notExist):
+		name, shorts := notExist.GetSpecifiedName(), notExist.GetSpecifiedShortnames()
+		if shorts == "" {
+			return "unknown flag: --" + name
+		}
+		long, _, _ := strings.Cut(shorts, "=")
+		if len(long) > 1 && f.fs.Lookup(long) != nil {
+			return fmt.Sprintf("unknown flag: -%s (long flags take two dashes: --%s)", shorts, long)
+		}
+		if len(shorts) > 1 {
+			return fmt.Sprintf("unknown flag: -%s in -%s (an argument that starts with \"-\" goes after \"--\")", name, shorts)
+		}
+		return "unknown flag: -" + name
+	case errors.As(err, &noValue):
+		placeholder, _ := pflag.UnquoteUsage(noValue.GetFlag())
+		return fmt.Sprintf("flag needs a value: %s %s", spelling(noValue.GetFlag()), placeholder)
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("invalid value %q for --%s: %s", invalid.GetValue(), invalid.GetFlag().Name, valueProblem(invalid.GetFlag(), errors.Unwrap(invalid)))
 	}
-	prev := consumed[len(consumed)-2]
-	if !strings.HasPrefix(prev, "-") || strings.Contains(prev, "=") {
-		return false
+	return err.Error()
+}
+
+// spelling returns how a flag is written: "-r, --recursive" or "--name".
+func spelling(fl *pflag.Flag) string {
+	if fl.Shorthand != "" {
+		return "-" + fl.Shorthand + ", --" + fl.Name
 	}
-	fl := f.fs.Lookup(strings.TrimLeft(prev, "-"))
-	if fl == nil {
-		return false
+	return "--" + fl.Name
+}
+
+// valueProblem says what is wrong with a flag's value.
+func valueProblem(fl *pflag.Flag, cause error) string {
+	switch {
+	case fl.Value.Type() == "bool":
+		return "want true or false"
+	case fl.Value.Type() == "duration":
+		return "not a duration (such as 90s, 15m or 1h30m)"
+	case cause == nil:
+		return "not accepted"
 	}
-	if bf, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-		return false
-	}
-	return true
+	return cause.Error()
 }
 
 // helpWidth is the width help text is wrapped to.
@@ -158,10 +275,10 @@ func (f *flagSet) printHelp(w io.Writer) {
 	for i, g := range f.groups {
 		for _, name := range g.names {
 			fl := f.fs.Lookup(name)
-			valueName, usage := flag.UnquoteUsage(fl)
+			valueName, usage := pflag.UnquoteUsage(fl)
 			left := "    --" + name
-			if short, ok := f.aliases[name]; ok {
-				left = "-" + short + ", --" + name
+			if fl.Shorthand != "" {
+				left = "-" + fl.Shorthand + ", --" + name
 			}
 			if other, ok := f.longAliases[name]; ok {
 				left += ", --" + other
@@ -169,7 +286,9 @@ func (f *flagSet) printHelp(w io.Writer) {
 			if valueName != "" {
 				left += " " + valueName
 			}
-			if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" {
+			switch fl.DefValue {
+			case "", "false", "0", "0s", "[]":
+			default:
 				usage += fmt.Sprintf(" (default %s)", fl.DefValue)
 			}
 			rows[i] = append(rows[i], row{left, usage})

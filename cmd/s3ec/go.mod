@@ -9,19 +9,20 @@ replace github.com/s3ec/s3ec-go/internal/testkit/s3test => ../../internal/testki
 require (
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/aws/aws-sdk-go-v2/config v1.33.15
+	github.com/aws/aws-sdk-go-v2/credentials v1.20.15
 	github.com/aws/aws-sdk-go-v2/service/kms v1.62.4
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.8
 	github.com/aws/smithy-go v1.28.8
 	github.com/s3ec/s3ec-go v0.0.0-00010101000000-000000000000
 	github.com/s3ec/s3ec-go/internal/testkit/s3test v0.0.0-00010101000000-000000000000
 	github.com/schollz/progressbar/v3 v3.18.0
+	github.com/spf13/pflag v1.1.0
 	golang.org/x/sys v0.35.0
 	golang.org/x/term v0.28.0
 )
 
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
-	github.com/aws/aws-sdk-go-v2/credentials v1.20.15 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.7 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.10 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.10 // indirect

@@ -35,11 +35,14 @@ was encrypted under a lost key cannot be decrypted.`,
 
 func defineKeygen(fs *flagSet) func(context.Context, *env, []string) error {
 	bits := 3072
-	fs.intVar(&bits, "bits", "size of an RSA key in bits: 2048, 3072 or 4096")
+	fs.intVar(&bits, "bits", "the size of an RSA key, in `BITS`: 2048, 3072 or 4096")
 
 	return func(ctx context.Context, e *env, args []string) error {
-		if len(args) != 2 || (args[0] != "aes" && args[0] != "rsa") {
-			return usagef("keygen needs aes FILE or rsa PREFIX (see 's3ec keygen --help')")
+		switch {
+		case len(args) != 2:
+			return argCountError("keygen", "aes FILE, or rsa PREFIX", 2, len(args))
+		case args[0] != "aes" && args[0] != "rsa":
+			return usagef("keygen: unknown key kind %q: want aes FILE or rsa PREFIX (see 's3ec keygen --help')", args[0])
 		}
 		if args[1] == "" || args[1] == "-" {
 			return usagef("keygen writes keys to files only")

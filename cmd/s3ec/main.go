@@ -7,11 +7,12 @@
 //
 //	s3ec COMMAND [flags] ARGS
 //
-// The commands are cp, cat, inspect, verify, rotate, reencrypt, adopt and
-// keygen; `s3ec
-// --help` lists them with the exit codes, and `s3ec COMMAND --help`
-// describes each one.
-// Flags may come before or after the arguments; `--` ends the flags.
+// The commands are cp, cat, inspect, verify, rotate, reencrypt, adopt,
+// keygen and version; `s3ec --help` lists them with the exit codes, and
+// `s3ec COMMAND --help` describes each one. `s3ec --version` prints the
+// version. Flags are GNU-style (spf13/pflag): --name VALUE or --name=VALUE,
+// short flags combined (-rq), before or after the arguments; `--` ends the
+// flags.
 //
 // AWS settings come from the usual places (environment variables, the shared
 // config and credentials files, --profile, --region), and --endpoint-url and
@@ -48,13 +49,38 @@ type command struct {
 	synopsis string // "s3ec cp [flags] SRC DST"
 	summary  string // one line, for the command list
 	help     string // the description printed by --help
+	// args, if set, names the positional arguments the command takes,
+	// every one required and no more ("SRC", "DST"); run refuses another
+	// number before the command runs. Commands that take a varying number
+	// check them themselves.
+	args []string
 	// define registers the command's flags and returns the function that
 	// runs it with the positional arguments, once the flags are parsed.
 	define func(fs *flagSet) func(ctx context.Context, e *env, args []string) error
 }
 
 // commands in the order `s3ec --help` lists them.
-var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand}
+var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand, versionCommand}
+
+func init() {
+	// cp's arguments (its definition is in cp.go).
+	if cpCommand.args == nil {
+		cpCommand.args = []string{"SRC", "DST"}
+	}
+}
+
+// argCountError is the usage error of a command given the wrong number of
+// positional arguments: "cp takes 2 arguments (SRC DST), got 3".
+func argCountError(cmd, names string, want, got int) error {
+	plural := "s"
+	switch want {
+	case 0:
+		return usagef("%s takes no arguments, got %d (see 's3ec %s --help')", cmd, got, cmd)
+	case 1:
+		plural = ""
+	}
+	return usagef("%s takes %d argument%s (%s), got %d (see 's3ec %s --help')", cmd, want, plural, names, got, cmd)
+}
 
 func findCommand(name string) *command {
 	for _, c := range commands {
@@ -139,6 +165,8 @@ func run(ctx context.Context, e *env, args []string) int {
 		return report(ctx, e, usagef("no command (see 's3ec --help')"))
 	}
 	switch name := args[0]; name {
+	case "--version", "-version":
+		args = append([]string{versionCommand.name}, args[1:]...)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && name == "help" {
 			c := findCommand(args[1])
@@ -167,7 +195,16 @@ func run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return report(ctx, e, err)
 	}
-	return report(ctx, e, runFn(ctx, e, pos))
+	if c.args != nil && len(pos) != len(c.args) {
+		return report(ctx, e, argCountError(c.name, strings.Join(c.args, " "), len(c.args), len(pos)))
+	}
+	err = runFn(ctx, e, pos)
+	if err != nil {
+		for _, explain := range fs.explain {
+			err = explain(ctx, err)
+		}
+	}
+	return report(ctx, e, err)
 }
 
 func printMainHelp(w io.Writer) {
@@ -185,7 +222,11 @@ Commands:
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`
-Run 's3ec COMMAND --help' (or 's3ec help COMMAND') for a command's flags.
+Run 's3ec COMMAND --help' (or 's3ec help COMMAND') for a command's flags,
+and 's3ec --version' for the version. Flags go before or after the
+arguments, long ones with two dashes (--recursive, --kms-key ID or
+--kms-key=ID), short ones combined (-rq); "--" ends the flags, so that
+'-weird' after it is a file name.
 
 Keys: every command that encrypts or decrypts needs one keyring:
   --kms-key ID|ARN|alias/NAME     an AWS KMS key
@@ -229,7 +270,8 @@ Exit codes:
   4    key error: the data key could not be unwrapped (wrong key, no keyring
        matched, encryption context mismatch, KMS refused), or a key file is
        unusable
-  5    any other error (network, permissions, policy refusals, file exists...)
+  5    any other error: no AWS credentials, network, permissions, policy
+       refusals, file exists...
   130  interrupted (Ctrl-C or SIGTERM). An interrupted upload aborts its
        multipart upload and waits for the abort (at most 30 s; interrupt
        again to exit at once); if the abort fails, the error names the

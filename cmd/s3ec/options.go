@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
@@ -24,20 +26,37 @@ import (
 type awsFlags struct {
 	profile, region, endpoint string
 	pathStyle                 bool
+	// client is the last S3 client made, with which a failed command's
+	// error is explained (explainNotFound).
+	client *s3.Client
 }
 
 func (a *awsFlags) register(fs *flagSet) {
 	fs.group("AWS")
 	fs.stringVar(&a.profile, "profile", "use the named `PROFILE` of the shared config files (default: $AWS_PROFILE, or default)")
 	fs.stringVar(&a.region, "region", "the AWS `REGION` (default: $AWS_REGION or the profile's; us-east-1 if none)")
-	fs.stringVar(&a.endpoint, "endpoint-url", "send S3 requests to `URL` (MinIO and other S3-compatible stores); also $AWS_ENDPOINT_URL_S3")
+	fs.stringVar(&a.endpoint, "endpoint-url", "send S3 requests to `URL` (MinIO and other S3-compatible stores); default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL")
 	fs.boolVar(&a.pathStyle, "path-style", "address buckets in the path (http://host/bucket/key), as most S3-compatible stores need")
+	fs.explain = append(fs.explain, func(ctx context.Context, err error) error {
+		return a.explainNotFound(ctx, err, fs.cmd.name, fs.fs.Lookup("recursive") != nil)
+	})
 }
 
+// errNoCredentials is the class of a configuration that names no AWS
+// credentials at all.
+var errNoCredentials = errors.New("unable to locate AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run 'aws configure'; on EC2, attach an instance role)")
+
 // load reads the AWS configuration: environment variables, shared config
-// and credentials files, and the flags.
+// and credentials files, and the flags. It retrieves the credentials (once:
+// the requests reuse them), so that missing ones are one clear error
+// before anything is read or written.
 func (a *awsFlags) load(ctx context.Context) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK would log to stderr (that a response carries no checksum to
+	// validate, or "falling back to IMDSv1" on the way to the instance
+	// role); stderr is for s3ec's own one-line errors. The logger is
+	// given before the configuration is loaded, so that the clients it
+	// makes (the instance metadata one) log nothing either.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if a.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(a.profile))
 	}
@@ -52,16 +71,29 @@ func (a *awsFlags) load(ctx context.Context) (aws.Config, error) {
 		// As the AWS CLI does for S3; S3-compatible stores mostly ignore it.
 		cfg.Region = "us-east-1"
 	}
-	// The SDK would log to stderr (for example that a response carries no
-	// checksum to validate); stderr is for s3ec's own one-line errors.
 	cfg.Logger = logging.Nop{}
+	if cfg.Credentials == nil {
+		return aws.Config{}, errNoCredentials
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return aws.Config{}, err
+		case aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)):
+			// The last resort of the SDK's chain: neither the
+			// environment nor a profile named credentials, and there is
+			// no instance role either.
+			return aws.Config{}, errNoCredentials
+		}
+		return aws.Config{}, fmt.Errorf("AWS credentials: %w", err)
+	}
 	return cfg, nil
 }
 
 // s3Client returns a plain S3 client for cfg and the flags; with a progress
 // reporter, the bytes of request bodies are counted (see progress.go).
 func (a *awsFlags) s3Client(cfg aws.Config, p *progress) *s3.Client {
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	a.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if a.endpoint != "" {
 			o.BaseEndpoint = aws.String(a.endpoint)
 		}
@@ -70,6 +102,7 @@ func (a *awsFlags) s3Client(cfg aws.Config, p *progress) *s3.Client {
 			o.HTTPClient = &countingHTTPClient{base: o.HTTPClient}
 		}
 	})
+	return a.client
 }
 
 // keyringFlags choose a keyring. The flags of rotate's new keyring are
@@ -111,7 +144,7 @@ func (k *keyringFlags) register(fs *flagSet) {
 		k.registerAllow(fs)
 		fs.stringVar(&k.aesKeyFile, "aes-key-file", "decrypt with the local AES key in `FILE` (32 raw bytes, 's3ec keygen aes', or a key in base64)")
 		fs.stringVar(&k.rsaPrivate, "rsa-private-key", "decrypt with the RSA private key in the PEM or DER `FILE` (PKCS #8 or #1)")
-		fs.funcVar("material-description", "with a local key, the entry `KEY=VALUE` of its material description (repeatable)", pairFlag(&k.matDesc))
+		fs.funcVar("material-description", "with a local key, an entry `KEY=VALUE` of the material description the objects were written with, by which the key is chosen (repeatable)", pairFlag(&k.matDesc))
 	case keyEncrypt:
 		// Described in writing terms: the keyring wraps new data keys.
 		fs.stringVar(&k.kmsKey, "kms-key", "wrap the new data keys with the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
@@ -165,7 +198,7 @@ func pairFlag(m *map[string]string) func(string) error {
 	return func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("want KEY=VALUE, got %q", s)
+			return errors.New("want KEY=VALUE")
 		}
 		if *m == nil {
 			*m = map[string]string{}
@@ -349,6 +382,9 @@ type cryptoFlags struct {
 	suffix          string
 	// stream enables delayed authentication where a command offers it.
 	stream bool
+	// role is the one use of the command's keyring, if it has one: the
+	// help describes --context in its terms (reading or writing).
+	role keyUse
 }
 
 // cryptoFlagSet says which of the cryptoFlags a command offers.
@@ -364,7 +400,14 @@ func (c *cryptoFlags) register(fs *flagSet, which cryptoFlagSet) {
 	c.policy = "require"
 	c.suffix = envelope.DefaultInstructionSuffix
 	fs.group("Encryption")
-	fs.funcVar("context", "encryption context entry `KEY=VALUE` (repeatable; KMS keyrings only): bound to the data key on upload, required to match on download", pairFlag(&c.context))
+	contextUsage := "encryption context entry `KEY=VALUE` (repeatable; KMS keyrings only): bound to the data key on upload, required to match on download"
+	switch c.role {
+	case keyDecrypt:
+		contextUsage = "an entry `KEY=VALUE` of the encryption context the objects were written with (repeatable; KMS keyrings only): an object whose context differs is refused"
+	case keyEncrypt:
+		contextUsage = "bind the new data keys to the encryption context entry `KEY=VALUE` (repeatable; KMS keyrings only): readers must give the same context"
+	}
+	fs.funcVar("context", contextUsage, pairFlag(&c.context))
 	if which&cryptoPolicy != 0 {
 		fs.stringVar(&c.policy, "policy", "key commitment `POLICY`: require (write and read only key-committing V3 objects), allow (write V3, also read V2), forbid (write V2 for old readers, read all), or a policy's full name such as REQUIRE_ENCRYPT_ALLOW_DECRYPT")
 	}
@@ -427,6 +470,7 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) register(fs *flagSet, which cryptoFlagSet) {
+	f.crypto.role = f.keyring.role
 	f.crypto.register(fs, which)
 	f.keyring.register(fs)
 	f.aws.register(fs)
