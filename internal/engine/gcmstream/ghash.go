@@ -19,7 +19,7 @@ type vectorGHASH struct {
 // newVectorGHASH returns the kernel state for hash key h, or nil if the
 // kernel is unavailable.
 func newVectorGHASH(h fieldElement) *vectorGHASH {
-	if !hasVPCLMUL {
+	if !hasKernels() {
 		return nil
 	}
 	g := &vectorGHASH{}
