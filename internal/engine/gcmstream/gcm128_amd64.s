@@ -11,10 +11,6 @@ DATA swapMaskG<>+0(SB)/8, $0x0706050403020100
 DATA swapMaskG<>+8(SB)/8, $0x0c0d0e0f0b0a0908
 GLOBL swapMaskG<>(SB), RODATA|NOPTR, $16
 
-DATA inc1G<>+0(SB)/8, $0
-DATA inc1G<>+8(SB)/8, $0x0000000100000000
-GLOBL inc1G<>(SB), RODATA|NOPTR, $16
-
 DATA byteReverseG<>+0(SB)/8, $0x08090a0b0c0d0e0f
 DATA byteReverseG<>+8(SB)/8, $0x0001020304050607
 GLOBL byteReverseG<>(SB), RODATA|NOPTR, $16
@@ -25,22 +21,28 @@ GLOBL ghashPolyG<>(SB), RODATA|NOPTR, $16
 
 // Register use:
 //   X0-X7     eight counter blocks through the AES rounds
-//   X8        the round key of the step (at the start: round key 0)
+//   X8        the round key of the step
 //   X9        the GHASH state Y between turns, the low products within one
 //   X10/X11   the high and middle products
-//   X12       a hashed block; at the start of a turn the counter swap mask
-//   X13       a power of H; at the start of a turn the counter increment
-//   X14       scratch; at the start of a turn the next counter block
+//   X12       a hashed block
+//   X13       a power of H
+//   X14       scratch
 //   X15       the byte-reversal mask
-// 0(SP) keeps the next counter block (little-endian counter) across turns.
+//   R10       the counter of the next turn's first block
+//   R11       the last word of round key 0
+// The frame holds the eight counter blocks of the next turn, already
+// whitened with round key 0: their first twelve bytes never change, and
+// the general-purpose registers write the last four (the counter, big
+// endian, XOR the key word) one turn ahead, so that building counters
+// takes none of the vector units that AES and GHASH share.
 
-// CTRBLOCK puts the counter block X14 into R, byte-swapped for GCM and
-// whitened with round key 0, and advances X14 by one.
-#define CTRBLOCK(R) \
-	MOVO   X14, R \
-	PADDL  X13, X14 \
-	PSHUFB X12, R \
-	PXOR   X8, R
+// NEXTCTR writes the last word of the frame's counter block i for the
+// next turn: counter R10+i.
+#define NEXTCTR(i) \
+	LEAL   i(R10), R12 \
+	BSWAPL R12 \
+	XORL   R11, R12 \
+	MOVL   R12, (16*i+12)(SP)
 
 #define ROUND(K) \
 	MOVOU  K(AX), X8 \
@@ -100,7 +102,7 @@ GLOBL ghashPolyG<>(SB), RODATA|NOPTR, $16
 // what it decrypts (hsrc = src); encryption hashes the previous turn's
 // ciphertext (hsrc = dst − 128), which the turn before stored. Every
 // turn's hash loads come before its stores, so dst may alias src exactly.
-TEXT ·gcmBlocksAESNI(SB), NOSPLIT, $16-64
+TEXT ·gcmBlocksAESNI(SB), NOSPLIT, $128-64
 	MOVQ rk+0(FP), AX
 	MOVQ tab+8(FP), BX
 	MOVQ ctr+16(FP), DX
@@ -110,29 +112,57 @@ TEXT ·gcmBlocksAESNI(SB), NOSPLIT, $16-64
 	MOVQ hsrc+48(FP), R8
 	MOVQ n+56(FP), CX
 
-	MOVOU (DX), X14
-	MOVOU X14, 0(SP)
-	MOVOU byteReverseG<>(SB), X15
-	MOVOU (R9), X9
+	MOVOU  byteReverseG<>(SB), X15
+	MOVOU  (R9), X9
 	PSHUFB X15, X9
 
 	TESTQ CX, CX
 	JZ    done
 
+	// The first turn's counter blocks: the first one swapped into GCM's
+	// order and whitened, copied to all eight, their last words set.
+	MOVL   12(DX), R10
+	MOVL   12(AX), R11
+	MOVOU  (DX), X0
+	MOVOU  swapMaskG<>(SB), X1
+	PSHUFB X1, X0
+	MOVOU  0(AX), X1
+	PXOR   X1, X0
+	MOVOU  X0, 0(SP)
+	MOVOU  X0, 16(SP)
+	MOVOU  X0, 32(SP)
+	MOVOU  X0, 48(SP)
+	MOVOU  X0, 64(SP)
+	MOVOU  X0, 80(SP)
+	MOVOU  X0, 96(SP)
+	MOVOU  X0, 112(SP)
+	NEXTCTR(1)
+	NEXTCTR(2)
+	NEXTCTR(3)
+	NEXTCTR(4)
+	NEXTCTR(5)
+	NEXTCTR(6)
+	NEXTCTR(7)
+	ADDL   $8, R10
+
 loop:
-	MOVOU 0(SP), X14
-	MOVOU swapMaskG<>(SB), X12
-	MOVOU inc1G<>(SB), X13
-	MOVOU 0(AX), X8
-	CTRBLOCK(X0)
-	CTRBLOCK(X1)
-	CTRBLOCK(X2)
-	CTRBLOCK(X3)
-	CTRBLOCK(X4)
-	CTRBLOCK(X5)
-	CTRBLOCK(X6)
-	CTRBLOCK(X7)
-	MOVOU X14, 0(SP)
+	MOVOU 0(SP), X0
+	MOVOU 16(SP), X1
+	MOVOU 32(SP), X2
+	MOVOU 48(SP), X3
+	MOVOU 64(SP), X4
+	MOVOU 80(SP), X5
+	MOVOU 96(SP), X6
+	MOVOU 112(SP), X7
+	NEXTCTR(0)
+	NEXTCTR(1)
+	NEXTCTR(2)
+	NEXTCTR(3)
+	NEXTCTR(4)
+	NEXTCTR(5)
+	NEXTCTR(6)
+	NEXTCTR(7)
+	ADDL $8, R10
 
 	ROUND(16)
 	HFIRST(0, 128)
@@ -219,4 +249,13 @@ done:
 	PXOR  X13, X13
 	PXOR  X14, X14
 	MOVOU X0, 0(SP)
+	MOVOU X0, 16(SP)
+	MOVOU X0, 32(SP)
+	MOVOU X0, 48(SP)
+	MOVOU X0, 64(SP)
+	MOVOU X0, 80(SP)
+	MOVOU X0, 96(SP)
+	MOVOU X0, 112(SP)
+	XORL  R11, R11
+	XORL  R12, R12
 	RET
