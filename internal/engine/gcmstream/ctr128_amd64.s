@@ -6,10 +6,9 @@
 // encodings only (SSSE3 for PSHUFB), for CPUs without VAES. They keep the
 // contracts of the vector kernels in ctr_amd64.s and ghash_amd64.s.
 //
-// Memory operands of legacy SSE instructions must be 16-byte aligned. The
-// data and the key schedule are not, so they are loaded with MOVOU; the
-// constants below are (the linker aligns a data symbol to its size, up to
-// 32 bytes) and serve as operands directly.
+// Memory operands of legacy SSE instructions must be 16-byte aligned, and
+// neither the data nor the key schedule is: everything is loaded with
+// MOVOU, and the arithmetic works on registers only.
 
 // The bytes of a block in place except the counter's four, reversed
 // (little endian in the counters array, big endian in GCM's blocks).
