@@ -33,28 +33,57 @@ func benchData(b *testing.B) {
 
 // benchPaired runs op b.N times on the 64 MiB message and reports its speed
 // relative to the stdlib one-shot Seal of the same message ("x-stdlib",
-// higher is faster). The machines are shared and noisy, so the baseline is
-// not measured once: every iteration also runs one Seal, with the
-// benchmark timer stopped, and the ratio compares the two sums. Slow
-// phases then weigh on both sides alike.
-func benchPaired(b *testing.B, op func()) {
+// higher is faster) and, for decryption, to Open ("x-open"). The machines
+// are shared and noisy, so the baselines are not measured once: every
+// iteration also runs one Seal (and Open), with the benchmark timer
+// stopped, before op in even iterations and after it in odd ones, and the
+// ratios compare the sums. Slow phases then weigh on both sides alike.
+// The kernel family is the CPU's best unless GCMSTREAM_KERNEL forces
+// another (kernelFromEnv); the stdlib runs under the same GODEBUG.
+func benchPaired(b *testing.B, decrypt bool, op func()) {
 	benchData(b)
+	kernelFromEnv(b)
 	aead := stdAEAD(b, bench.key)
 	sealed := make([]byte, 0, len(bench.ct))
+	opened := make([]byte, 0, len(bench.pt))
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
-	var baseline time.Duration
-	b.ResetTimer()
-	for range b.N {
-		b.StopTimer()
+	var seal, open time.Duration
+	baselines := func() {
 		start := time.Now()
 		aead.Seal(sealed[:0], bench.nonce, bench.pt, bench.aad)
-		baseline += time.Since(start)
+		seal += time.Since(start)
+		if decrypt {
+			start = time.Now()
+			if _, err := aead.Open(opened[:0], bench.nonce, bench.ct, bench.aad); err != nil {
+				b.Fatal(err)
+			}
+			open += time.Since(start)
+		}
+	}
+	// One untimed round of each to warm caches, pages and pools.
+	baselines()
+	op()
+	seal, open = 0, 0
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		if i%2 == 0 {
+			baselines()
+		}
 		b.StartTimer()
 		op()
+		b.StopTimer()
+		if i%2 == 1 {
+			baselines()
+		}
+		b.StartTimer()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(baseline)/float64(b.Elapsed()), "x-stdlib")
+	b.ReportMetric(float64(seal)/float64(b.Elapsed()), "x-stdlib")
+	if decrypt {
+		b.ReportMetric(float64(open)/float64(b.Elapsed()), "x-open")
+	}
 }
 
 // drain reads r to the end with buf and discards the data.
@@ -75,7 +104,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 		benchData(b)
 		aead := stdAEAD(b, bench.key)
 		dst := make([]byte, 0, len(bench.ct))
-		benchPaired(b, func() {
+		benchPaired(b, false, func() {
 			aead.Seal(dst[:0], bench.nonce, bench.pt, bench.aad)
 		})
 	})
@@ -83,7 +112,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 		benchData(b)
 		aead := stdAEAD(b, bench.key)
 		dst := make([]byte, 0, len(bench.pt))
-		benchPaired(b, func() {
+		benchPaired(b, true, func() {
 			if _, err := aead.Open(dst[:0], bench.nonce, bench.ct, bench.aad); err != nil {
 				b.Fatal(err)
 			}
@@ -92,7 +121,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 	b.Run("stream-encrypt", func(b *testing.B) {
 		buf := make([]byte, bufSize)
 		src := bytes.NewReader(nil)
-		benchPaired(b, func() {
+		benchPaired(b, false, func() {
 			src.Reset(bench.pt)
 			c, _ := New(bench.key, bench.nonce, bench.aad)
 			drain(b, c.EncryptReader(src), buf)
@@ -101,7 +130,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 	b.Run("stream-decrypt", func(b *testing.B) {
 		buf := make([]byte, bufSize)
 		src := bytes.NewReader(nil)
-		benchPaired(b, func() {
+		benchPaired(b, true, func() {
 			src.Reset(bench.ct)
 			c, _ := New(bench.key, bench.nonce, bench.aad)
 			drain(b, c.UnverifiedDecryptReader(src), buf)
@@ -109,7 +138,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 	})
 	b.Run("part-encrypt-1", func(b *testing.B) {
 		dst := make([]byte, benchSize)
-		benchPaired(b, func() {
+		benchPaired(b, false, func() {
 			c, _ := New(bench.key, bench.nonce, bench.aad)
 			p, _ := c.Part(0)
 			p.Encrypt(dst, bench.pt)
@@ -123,7 +152,7 @@ func BenchmarkGCM64MiB(b *testing.B) {
 		const half = benchSize / 2
 		var sums [2]PartSum
 		var wg sync.WaitGroup
-		benchPaired(b, func() {
+		benchPaired(b, false, func() {
 			c, _ := New(bench.key, bench.nonce, bench.aad)
 			wg.Add(2)
 			for i := range 2 {

@@ -13,9 +13,10 @@ const keyStreamBlock = 4 * blockSize
 // microseconds), so that a goroutine in a long Read stays preemptible.
 const maxKernelRun = 64 << 10
 
-// vectorCTR is the message's AES-256 CTR keystream computed with vector AES
-// instructions (VAES on 512- or 256-bit registers), four to sixteen counter blocks
-// per step. Where the CPU lacks them (or the key is not 256 bits) New leaves
+// vectorCTR is the message's AES-256 CTR keystream computed with AES
+// instructions (VAES on 512- or 256-bit registers, or AES-NI on 128-bit
+// ones), four to sixteen counter blocks per step. Where the CPU lacks them
+// (or the key is not 256 bits, or FIPS 140-3 mode is on) New leaves
 // Cipher.vec nil and the stdlib CTR serves instead. Everything in it is
 // secret.
 type vectorCTR struct {

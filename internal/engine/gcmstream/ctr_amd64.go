@@ -20,26 +20,42 @@ var hasVAES512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512V
 // its CPUID bit (leaf 7, ECX bit 9) is read here.
 var hasVAES256 = cpu.X86.HasAVX2 && cpu.X86.HasAES && cpu.X86.HasAVX && cpuid7()&(1<<9) != 0
 
-// hasVAES reports whether one of the vector AES kernels can run.
-var hasVAES = hasVAES512 || hasVAES256
+// hasAESNI reports whether the CPU supports the 128-bit kernels: AES-NI,
+// PCLMULQDQ and SSSE3 (for PSHUFB), in legacy SSE encodings that need no
+// AVX. Every CPU with VAES has them too.
+var hasAESNI = cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ && cpu.X86.HasSSSE3
 
-// useZMM selects the 512-bit kernels where the CPU has them; otherwise
-// the 256-bit ones run. Tests clear it to exercise the 256-bit kernels on
-// an AVX-512 CPU.
-var useZMM = true
+// bestKernel is the fastest kernel family this CPU supports: AVX-512,
+// then 256-bit VAES, then AES-NI, then none (the stdlib). GODEBUG's
+// cpu.avx512f=off, cpu.avx2=off and cpu.aes=off (which x/sys/cpu reads)
+// step it down.
+var bestKernel = func() kernelPath {
+	switch {
+	case hasVAES512 && hasVPCLMUL512:
+		return pathZMM
+	case hasVAES256 && hasVPCLMUL256:
+		return pathYMM
+	case hasAESNI:
+		return pathXMM
+	}
+	return pathStdlib
+}()
 
-// ctrBlocks runs the CTR kernel chosen for this CPU.
+// ctrBlocks runs the CTR kernel of the family in use.
 func ctrBlocks(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int) {
-	if useZMM && hasVAES512 {
+	switch kernel {
+	case pathZMM:
 		ctrBlocksVAES(rk, ctr, dst, src, n)
-	} else {
+	case pathYMM:
 		ctrBlocksVAES256(rk, ctr, dst, src, n)
+	default:
+		ctrBlocksAESNI(rk, ctr, dst, src, n)
 	}
 }
 
 // newVectorCTR returns the vector keystream for an AES-256 key, or nil.
 func newVectorCTR(key, nonce []byte) *vectorCTR {
-	if !hasVAES || len(key) != 32 {
+	if !hasKernels() || len(key) != 32 {
 		return nil
 	}
 	v := &vectorCTR{}
@@ -91,6 +107,24 @@ func ctrBlocksVAES(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int)
 //
 //go:noescape
 func ctrBlocksVAES256(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int)
+
+// ctrBlocksAESNI is ctrBlocksVAES on 128-bit registers (AES-NI), eight
+// blocks per turn.
+//
+//go:noescape
+func ctrBlocksAESNI(rk *[15 * blockSize]byte, ctr, dst, src *byte, n int)
+
+// gcmBlocksAESNI runs n turns of 128 bytes of CTR (src XOR the keystream
+// from counter block ctr into dst) stitched with GHASH of the 128 bytes at
+// hsrc into y (see gcm128_amd64.s).
+//
+//go:noescape
+func gcmBlocksAESNI(rk *[15 * blockSize]byte, tab *[ghashTableBlocks * blockSize]byte, ctr *byte, y *[blockSize]byte, dst, src, hsrc *byte, n int)
+
+// gcmBlocks is gcmBlocksAESNI, the only stitched kernel.
+func gcmBlocks(rk *[15 * blockSize]byte, tab *[ghashTableBlocks * blockSize]byte, ctr *byte, y *[blockSize]byte, dst, src, hsrc *byte, n int) {
+	gcmBlocksAESNI(rk, tab, ctr, y, dst, src, hsrc, n)
+}
 
 // cpuid7 returns ECX of CPUID leaf 7, subleaf 0.
 func cpuid7() uint32

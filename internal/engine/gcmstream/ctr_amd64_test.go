@@ -11,8 +11,8 @@ import (
 )
 
 func TestVectorCTRKeySchedule(t *testing.T) {
-	if !hasVAES {
-		t.Skip("this CPU has no VAES/AVX-512")
+	if !hasAESNI {
+		t.Skip("this CPU has no AES-NI")
 	}
 	// FIPS 197 appendix A.3: the last round key of the AES-256 example.
 	key := []byte{
@@ -30,43 +30,41 @@ func TestVectorCTRKeySchedule(t *testing.T) {
 	}
 }
 
-// On a CPU with AVX-512 the 512-bit kernels serve; this runs the kernel
-// comparisons and the engine's stdlib comparisons again on the 256-bit
-// kernels, at random offsets, lengths and splits. On a CPU with only the
-// 256-bit kernels the other tests already run them, and this repeats them.
-func TestKernels256MatchStdlib(t *testing.T) {
-	if !hasVAES256 || !hasVPCLMUL256 {
-		t.Skip("this CPU has no VAES/VPCLMULQDQ on AVX2")
-	}
-	old := useZMM
-	useZMM = false
-	t.Cleanup(func() { useZMM = old })
-	t.Run("CTR", TestVectorCTRMatchesStdlib)
-	t.Run("GHASH", TestVectorGHASHMatchesStdlib)
-	t.Run("Parts", TestPartsMatchStdlib)
-	t.Run("Readers", TestEncryptDecryptReadersMatchStdlib)
-	t.Run("Tampering", TestDecryptRejectsTampering)
-}
-
-// The kernels are chosen by what the CPU has: never the 512-bit ones
-// without AVX-512, and the vector path whenever either width can run.
+// The kernels are chosen by what the CPU has: never a family without its
+// features, always the best one it has, and New sets them up exactly when
+// there is one (and FIPS 140-3 mode is off).
 func TestKernelSelection(t *testing.T) {
-	if hasVAES != (hasVAES512 || hasVAES256) || hasVPCLMUL != (hasVPCLMUL512 || hasVPCLMUL256) {
-		t.Fatal("hasVAES/hasVPCLMUL disagree with the kernels' features")
-	}
 	if !cpu.X86.HasAVX512F && (hasVAES512 || hasVPCLMUL512) {
 		t.Fatal("512-bit kernels without AVX-512")
 	}
 	if !cpu.X86.HasAVX2 && (hasVAES256 || hasVPCLMUL256) {
 		t.Fatal("256-bit kernels without AVX2")
 	}
+	if hasAESNI != (cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ && cpu.X86.HasSSSE3) {
+		t.Fatal("128-bit kernels disagree with AES-NI, PCLMULQDQ and SSSE3")
+	}
+	want := pathStdlib
+	switch {
+	case hasVAES512 && hasVPCLMUL512:
+		want = pathZMM
+	case hasVAES256 && hasVPCLMUL256:
+		want = pathYMM
+	case hasAESNI:
+		want = pathXMM
+	}
+	if bestKernel != want || kernel != bestKernel {
+		t.Fatalf("best kernel %v, in use %v; want %v", bestKernel, kernel, want)
+	}
+	if want > pathStdlib && !hasAESNI {
+		t.Fatal("vector kernels without AES-NI (the key schedule needs it)")
+	}
 	c, err := New(make([]byte, 32), make([]byte, NonceSize), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	on := !fipsmode.Enabled() // FIPS 140-3 mode: never the kernels
-	if (c.vec != nil) != (on && hasVAES) || (c.gh != nil) != (on && hasVPCLMUL) {
-		t.Fatalf("New: vector CTR %v, GHASH %v; CPU: %v, %v; FIPS mode %v", c.vec != nil, c.gh != nil, hasVAES, hasVPCLMUL, !on)
+	on := !fipsmode.Enabled() && hasKernels() // FIPS 140-3 mode: never the kernels
+	if (c.vec != nil) != on || (c.gh != nil) != on {
+		t.Fatalf("New: vector CTR %v, GHASH %v; kernels %v; FIPS mode %v", c.vec != nil, c.gh != nil, kernel, fipsmode.Enabled())
 	}
-	t.Logf("VAES 512/256: %v/%v, VPCLMULQDQ 512/256: %v/%v", hasVAES512, hasVAES256, hasVPCLMUL512, hasVPCLMUL256)
+	t.Logf("kernels: %v; VAES 512/256: %v/%v, VPCLMULQDQ 512/256: %v/%v, AES-NI: %v", kernel, hasVAES512, hasVAES256, hasVPCLMUL512, hasVPCLMUL256, hasAESNI)
 }

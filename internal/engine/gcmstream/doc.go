@@ -38,6 +38,26 @@
 // directly. Each kernel call handles at most 64 KiB, so that goroutines
 // stay preemptible.
 //
+// On CPUs with AES-NI and PCLMULQDQ but no VAES (Intel before Ice Lake,
+// Skylake and Cascade Lake servers among them, AMD before Zen 3, some
+// Atoms; or AVX2 turned off), 128-bit kernels in legacy SSE encodings
+// serve (ctr128_amd64.s, gcm128_amd64.s): CTR on eight blocks per turn,
+// GHASH on eight blocks per reduction, and for the readers and parts a
+// stitched kernel that runs both in one pass, the AES rounds of eight
+// counter blocks interleaved with the multiplications of the previous
+// eight ciphertext blocks (encryption) or the current ones (decryption),
+// since two separate passes on 128-bit registers are slower than the
+// stdlib's fused GCM. Its counter blocks are built in general-purpose
+// registers one turn ahead, so that the vector units stay with AES and
+// GHASH. The kernels clear the registers and the stack frame that held
+// secrets before they return.
+//
+// Feature detection picks the widest family the CPU has: AVX-512, then
+// 256-bit VAES, then AES-NI, then the stdlib alone (kernel.go). The
+// package's tests and benchmarks force the lower families on a CPU with
+// better ones (GCMSTREAM_KERNEL=zmm, ymm, xmm or stdlib for
+// BenchmarkGCM64MiB); nothing outside the package's tests can.
+//
 // Elsewhere, and under the purego build tag, the stdlib does the work and
 // GHASH is never a table-driven Go implementation: sealing an empty
 // plaintext with additional data X gives a tag that, once unmasked, is W

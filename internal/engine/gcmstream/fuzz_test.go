@@ -18,6 +18,9 @@ func FuzzStreamMatchesStdlib(f *testing.F) {
 	f.Add(make([]byte, 32), make([]byte, 12), []byte{}, []byte{}, uint64(0))
 	f.Add(make([]byte, 16), make([]byte, 12), []byte{0, 0x73}, []byte("hello, world"), uint64(1))
 	f.Add(bytes.Repeat([]byte{1}, 24), bytes.Repeat([]byte{2}, 12), []byte{0, 0x73}, bytes.Repeat([]byte{3}, 5000), uint64(2))
+	for _, seed := range []uint64{0x12, 0x22, 0x33} { // the lower kernel families
+		f.Add(bytes.Repeat([]byte{4}, 32), bytes.Repeat([]byte{5}, 12), []byte{1}, bytes.Repeat([]byte{6}, 3000), seed)
+	}
 	for _, v := range knownAnswers {
 		f.Add(unhex(f, v.key), unhex(f, v.iv), unhex(f, v.aad), unhex(f, v.pt), uint64(3))
 	}
@@ -30,6 +33,12 @@ func FuzzStreamMatchesStdlib(f *testing.F) {
 			pt = bytes.Repeat(pt, (sealChunk+rng.IntN(3*sealChunk))/len(pt)+1)
 		}
 		want := stdAEAD(t, key).Seal(nil, nonce, pt, aad)
+		// Every kernel family the CPU has, chosen by the seed (the fuzz
+		// function runs one input at a time in a process).
+		paths := kernelPaths()
+		old := kernel
+		kernel = paths[int(seed>>4%uint64(len(paths)))]
+		defer func() { kernel = old }()
 		c, err := New(key, nonce, aad)
 		if err != nil {
 			t.Fatal(err)

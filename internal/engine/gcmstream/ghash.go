@@ -7,9 +7,10 @@ import "encoding/binary"
 const ghashTableBlocks = 16
 
 // vectorGHASH holds what the GHASH kernels (VPCLMULQDQ on AVX-512 or
-// AVX2 registers) need: H^16 … H^1 in the kernel's representation. Where the
-// CPU lacks it New leaves Cipher.gh nil and GHASH goes through the stdlib's
-// Seal instead. Everything in it is secret.
+// AVX2 registers, PCLMULQDQ on 128-bit ones) need: H^16 … H^1 in the
+// kernel's representation. Where the CPU lacks them New leaves Cipher.gh
+// nil and GHASH goes through the stdlib's Seal instead. Everything in it
+// is secret.
 type vectorGHASH struct {
 	// tab[i] = H^(16−i), so that a 64-byte load of tab[4k:4k+4] gives the
 	// powers for blocks 4k … 4k+3 of a 16-block turn.
@@ -19,7 +20,7 @@ type vectorGHASH struct {
 // newVectorGHASH returns the kernel state for hash key h, or nil if the
 // kernel is unavailable.
 func newVectorGHASH(h fieldElement) *vectorGHASH {
-	if !hasVPCLMUL {
+	if !hasKernels() {
 		return nil
 	}
 	g := &vectorGHASH{}

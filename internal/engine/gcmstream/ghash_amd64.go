@@ -13,16 +13,16 @@ var hasVPCLMUL512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX5
 // hasVAES256).
 var hasVPCLMUL256 = cpu.X86.HasAVX2 && cpu.X86.HasPCLMULQDQ && cpu.X86.HasAVX && cpuid7()&(1<<10) != 0
 
-// hasVPCLMUL reports whether one of the vector GHASH kernels can run.
-var hasVPCLMUL = hasVPCLMUL512 || hasVPCLMUL256
-
 // ghashBlocks absorbs n 16-byte blocks of data into the GHASH state y
-// with the kernel chosen for this CPU (see useZMM).
+// with the kernel of the family in use (see kernel).
 func ghashBlocks(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int) {
-	if useZMM && hasVPCLMUL512 {
+	switch kernel {
+	case pathZMM:
 		ghashBlocks512(tab, y, data, n)
-	} else {
+	case pathYMM:
 		ghashBlocks256(tab, y, data, n)
+	default:
+		ghashBlocksPCLMUL(tab, y, data, n)
 	}
 }
 
@@ -37,3 +37,9 @@ func ghashBlocks512(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte,
 //
 //go:noescape
 func ghashBlocks256(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int)
+
+// ghashBlocksPCLMUL is ghashBlocks512 on 128-bit registers (PCLMULQDQ),
+// eight blocks per reduction.
+//
+//go:noescape
+func ghashBlocksPCLMUL(tab *[ghashTableBlocks * blockSize]byte, y *[blockSize]byte, data *byte, n int)
