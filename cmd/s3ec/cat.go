@@ -9,10 +9,13 @@ var catCommand = &command{
 	help: `
 Decrypt objects and write them to stdout, one after the other.
 
-Each object is authenticated before its first byte is written, in memory, for
-objects up to 64 MiB. --stream writes larger objects as they arrive: a
-damaged object is then only detected at its end (exit code 3), after some of
-it was written, and whatever read the output must discard it.`,
+Each object is authenticated before its first byte is written: in memory up
+to 64 MiB, and larger ones through a temporary file that holds only their
+ciphertext (in --spool-dir; it needs as much free space as the object). A
+damaged object writes nothing and exits with code 3. --stream writes objects
+as they arrive, in constant memory and without the temporary file: a damaged
+object is then only detected at its end (exit code 3), after some of it was
+written, and whatever read the output must discard it.`,
 	define: defineCat,
 }
 
@@ -21,7 +24,7 @@ func defineCat(fs *flagSet) func(context.Context, *env, []string) error {
 	fs.boolVar(&f.crypto.stream, "stream", "write plaintext before the object is authenticated (see above)")
 	f.keyring.title = "Reading keyring: the keyring that decrypts the objects (exactly one)"
 	f.keyring.role = keyDecrypt
-	f.register(fs, cryptoPolicy|cryptoLegacyUnauth)
+	f.register(fs, cryptoPolicy|cryptoLegacyUnauth|cryptoSpool)
 
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) == 0 {

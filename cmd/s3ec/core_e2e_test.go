@@ -169,10 +169,12 @@ func TestContextMismatchSaysWhatDiffers(t *testing.T) {
 	}
 }
 
-// TestCatTooLargeSpeaksCLI: cat of an object over the 64 MiB it
-// authenticates in memory names --stream, not the library's options; with
-// --stream it is written whole.
-func TestCatTooLargeSpeaksCLI(t *testing.T) {
+// TestCatLargeObjectAuthenticated: cat of an object over the 64 MiB it
+// authenticates in memory goes through the ciphertext spool in
+// --spool-dir: written whole when it authenticates, nothing written when it
+// does not, and the spool directory is left empty either way; --stream
+// writes it as it arrives.
+func TestCatLargeObjectAuthenticated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("uploads 64 MiB")
 	}
@@ -181,12 +183,34 @@ func TestCatTooLargeSpeaksCLI(t *testing.T) {
 	big := data(64<<20 + 1)
 	w.writeFile("big", big)
 	w.run(append([]string{"cp", "big", w.url("big")}, aes...)...).want(t, exitOK)
+	w.run(append([]string{"cp", "big", w.url("bad")}, aes...)...).want(t, exitOK)
 	if err := os.Remove(filepath.Join(w.dir, "big")); err != nil {
 		t.Fatal(err)
 	}
-	r := w.run(append([]string{"cat", w.url("big")}, aes...)...).want(t, exitOther)
-	if !strings.Contains(r.stderr, "--stream") || strings.Contains(r.stderr, "Options.") || !strings.HasPrefix(r.stderr, "s3ec: "+w.url("big")) || r.stdout != "" {
-		t.Errorf("cat of 64 MiB + 1: stdout %d bytes, stderr %q", len(r.stdout), r.stderr)
+	spool := t.TempDir()
+	empty := func(when string) {
+		t.Helper()
+		if ents, err := os.ReadDir(spool); err != nil || len(ents) != 0 {
+			t.Errorf("%s: spool directory holds %v (%v)", when, ents, err)
+		}
+	}
+	r := w.run(append([]string{"cat", "--spool-dir", spool, w.url("big")}, aes...)...).want(t, exitOK)
+	if sha256.Sum256([]byte(r.stdout)) != sha256.Sum256(big) {
+		t.Errorf("cat of 64 MiB + 1 wrote %d bytes, not the object", len(r.stdout))
+	}
+	empty("after cat")
+	w.tamper("bad", 40<<20)
+	r = w.run(append([]string{"cat", "--spool-dir", spool, w.url("bad")}, aes...)...).want(t, exitAuth)
+	if r.stdout != "" || strings.Contains(r.stderr, "Options.") {
+		t.Errorf("cat of a damaged 64 MiB + 1 object: stdout %d bytes, stderr %q", len(r.stdout), r.stderr)
+	}
+	empty("after a damaged object")
+	// A spool directory that does not exist: a missing local file (exit 2)
+	// named in the message, nothing written.
+	missing := filepath.Join(spool, "missing")
+	r = w.run(append([]string{"cat", "--spool-dir", missing, w.url("big")}, aes...)...).want(t, exitNotFound)
+	if r.stdout != "" || !strings.HasPrefix(r.stderr, "s3ec: "+w.url("big")) || !strings.Contains(r.stderr, missing) || strings.Contains(r.stderr, "Options.") {
+		t.Errorf("cat with a missing spool directory: stdout %d bytes, stderr %q", len(r.stdout), r.stderr)
 	}
 	r = w.run(append([]string{"cat", "--stream", w.url("big")}, aes...)...).want(t, exitOK)
 	if sha256.Sum256([]byte(r.stdout)) != sha256.Sum256(big) {

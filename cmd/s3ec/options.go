@@ -382,6 +382,10 @@ type cryptoFlags struct {
 	suffix          string
 	// stream enables delayed authentication where a command offers it.
 	stream bool
+	// spool authenticates objects over the in-memory limit through a
+	// temporary file of ciphertext in spoolDir (cryptoSpool commands).
+	spool    bool
+	spoolDir string
 	// role is the one use of the command's keyring, if it has one: the
 	// help describes --context in its terms (reading or writing).
 	role keyUse
@@ -394,6 +398,7 @@ const (
 	cryptoPolicy       cryptoFlagSet = 1 << iota // --policy
 	cryptoWrite                                  // --instruction-file
 	cryptoLegacyUnauth                           // --legacy-unauthenticated
+	cryptoSpool                                  // --spool-dir: objects to stdout of any size
 )
 
 func (c *cryptoFlags) register(fs *flagSet, which cryptoFlagSet) {
@@ -419,6 +424,10 @@ func (c *cryptoFlags) register(fs *flagSet, which cryptoFlagSet) {
 		fs.boolVar(&c.instructionFile, "instruction-file", "store the envelope in an instruction file (KEY + suffix) instead of the object's metadata")
 	}
 	fs.stringVar(&c.suffix, "instruction-suffix", "name instruction files KEY + `SUFFIX`")
+	if which&cryptoSpool != 0 {
+		c.spool = true
+		fs.stringVar(&c.spoolDir, "spool-dir", "authenticate objects over 64 MiB through a temporary file of ciphertext (mode 0600, removed at once) in `DIR` before writing them; default $TMPDIR or /tmp")
+	}
 }
 
 // options returns the encryption client's options.
@@ -447,6 +456,10 @@ func (c *cryptoFlags) options() (func(*encryptionclient.Options), error) {
 		o.CommitmentPolicy = p
 		o.EnableLegacyUnauthenticatedModes = c.legacyUnauth
 		o.EnableDelayedAuthentication = c.stream
+		if c.spool && !c.stream {
+			o.SpoolLargeObjects = true
+			o.SpoolDir = c.spoolDir
+		}
 		o.InstructionFileSuffix = c.suffix
 		if c.instructionFile {
 			o.EnvelopeStorage = encryptionclient.StoreInstructionFile
