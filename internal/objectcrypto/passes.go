@@ -36,10 +36,10 @@ var ErrSegmentChanged = errors.New("objectcrypto: segment differs from an earlie
 type Passes struct {
 	cipher  *gcmstream.Cipher
 	segSize int64
-	guard   *gcmstream.Cipher // nil: a body read once, nothing to compare
-	marks   [][envelope.TagSize]byte   // the MAC of each segment's plaintext
-	part    *gcmstream.Part   // the ciphertext's GHASH over segments 0 … next−1
-	next    int               // segments encrypted (and hashed) at least once
+	guard   *gcmstream.Cipher        // nil: a body read once, nothing to compare
+	marks   [][envelope.TagSize]byte // the MAC of each segment's plaintext
+	part    *gcmstream.Part          // the ciphertext's GHASH over segments 0 … next−1
+	next    int                      // segments encrypted (and hashed) at least once
 	tag     [envelope.TagSize]byte
 	haveTag bool
 }
