@@ -93,6 +93,48 @@ func (b *encryptingBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the pass to w straight from the body's
+// buffer, a segment at a time: the SDK's payload hash (io.Copy into
+// SHA-256 and the checksum) then reads the ciphertext with no copy in
+// between. It obeys the same rules as Read.
+func (b *encryptingBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if b.closed {
+			return total, errors.New("encryptionclient: read of a closed body")
+		}
+		if b.err != nil {
+			return total, b.err
+		}
+		if b.atEnd {
+			return total, nil
+		}
+		if len(b.out) == 0 {
+			if b.done {
+				return total, nil
+			}
+			if err := b.next(); err != nil {
+				b.err = err
+				return total, err
+			}
+		}
+		n, err := w.Write(b.out)
+		if n < 0 || n > len(b.out) {
+			n, err = 0, streamio.ErrInvalidCount
+		}
+		b.out = b.out[n:]
+		b.pos += int64(n)
+		total += int64(n)
+		if err == nil && len(b.out) > 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			// The writer's failure, not the body's: a rewind may retry.
+			return total, err
+		}
+	}
+}
+
 // next reads, checks and encrypts the next segment of the pass into
 // b.out, with the tag after the last one.
 func (b *encryptingBody) next() error {
