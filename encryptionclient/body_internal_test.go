@@ -260,3 +260,64 @@ func benchGuard(b *testing.B, signed bool) {
 	}
 	b.ReportMetric(float64(total[1])/float64(total[0]), "guarded/none")
 }
+
+// shortWriter takes at most left bytes, then fails.
+type shortWriter struct {
+	w    bytes.Buffer
+	left int
+}
+
+func (s *shortWriter) Write(p []byte) (int, error) {
+	if len(p) > s.left {
+		n, _ := s.w.Write(p[:s.left])
+		s.left = 0
+		return n, errors.New("writer full")
+	}
+	s.left -= len(p)
+	return s.w.Write(p)
+}
+
+// WriteTo gives the bytes Read gives, keeps the body's position (a Seek
+// to the start after it rewinds), and, after a rewind onto a changed
+// source, writes nothing of the changed segment. A writer's own failure
+// is not the body's: a rewind then starts a good pass.
+func TestWriteToMatchesRead(t *testing.T) {
+	data := make([]byte, 3*segmentSize+100)
+	rand.Read(data)
+	src := &toggleSource{orig: data, alt: bytes.Clone(data)}
+	src.alt[segmentSize+7] ^= 1 // in segment 1
+	b := testBody(t, src, int64(len(data)))
+	defer b.Close()
+	want, err := io.ReadAll(struct{ io.Reader }{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	sw := &shortWriter{left: 1000}
+	if n, err := b.WriteTo(sw); err == nil || n != 1000 {
+		t.Fatalf("short writer: %d, %v", n, err)
+	}
+	if pos, err := b.Seek(0, io.SeekCurrent); err != nil || pos != 1000 {
+		t.Fatalf("position after a short write: %d, %v", pos, err)
+	}
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if n, err := b.WriteTo(&got); err != nil || n != b.ctLen || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("WriteTo: %d bytes, %v; equal to Read's: %v", n, err, bytes.Equal(got.Bytes(), want))
+	}
+	src.useAlt = true
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got.Reset()
+	if _, err := b.WriteTo(&got); !errors.Is(err, ErrBodyChanged) {
+		t.Fatalf("WriteTo over a changed source: %v", err)
+	}
+	if got.Len() > segmentSize || !bytes.Equal(got.Bytes(), want[:got.Len()]) {
+		t.Fatalf("WriteTo released %d bytes over a source changed in segment 1", got.Len())
+	}
+}
