@@ -1,21 +1,18 @@
 package encryptionclient
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 )
 
-// segmentSize is the unit in which a rewound body is compared with what it
-// gave before.
+// segmentSize is the unit in which the body is encrypted, and in which a
+// rewound body is compared with what it gave before. It is also the size
+// of the body's one buffer.
 const segmentSize = 256 << 10
 
 // encryptingBody is the request body of an encrypting PutObject: the
@@ -23,48 +20,49 @@ const segmentSize = 256 << 10
 // seek, the body can be rewound (the SDK reads it once to sign it and again
 // to send it, and again on retries); every pass must then see the same
 // plaintext, or the same key and IV would encrypt two plaintexts, and two
-// such ciphertexts reveal the GCM hash key. Each segment of the plaintext
-// is authenticated on the first pass with a MAC under a key drawn for this
-// body alone (see segmentMAC), and checked on later passes before any byte
-// of it is encrypted.
+// such ciphertexts reveal the GCM hash key. The body reads the plaintext
+// one whole segment at a time into its buffer and hands it to
+// objectcrypto.Passes, which checks a segment sealed before against the
+// MAC recorded then, before any byte of it is encrypted, and encrypts it
+// in place; the caller's reads are served from that buffer. A segment a
+// pass sealed before costs its MAC and the keystream only: the tag of the
+// first pass stands.
 //
 // Any error of the body is final: a source error, a length that differs
 // from size, or a change between passes fails every later pass too, so
 // that no retry of the SDK gets around it.
 type encryptingBody struct {
-	sealer *objectcrypto.Sealer
 	src    io.Reader
 	seeker io.Seeker // nil when the source cannot rewind
 	start  int64     // source offset of the first plaintext byte
 	size   int64     // plaintext bytes
 	ctLen  int64     // ciphertext bytes
 
-	mac    segmentSummer
-	sums   [][macSize]byte // per-segment MACs of the first pass that read each segment
-	pass   int
-	r      io.Reader // current ciphertext stream
-	pos    int64     // ciphertext bytes read in this pass
-	atEnd  bool      // a Seek to the end is in effect
-	guard  *segmentGuard
+	passes *objectcrypto.Passes
+	buf    []byte // segmentSize + tag bytes of room
+	out    []byte // ciphertext of the current segment not yet read
+	plain  *exactReader
+	seg    int   // next segment of this pass
+	done   bool  // this pass has produced the tag
+	pass   int   // passes started
+	pos    int64 // ciphertext bytes read in this pass
+	atEnd  bool  // a Seek to the end is in effect
 	closed bool
 	err    error // the first error the body itself returned
 }
 
 func newEncryptingBody(s *objectcrypto.Sealer, src io.Reader, seeker io.Seeker, start, size, ctLen int64) *encryptingBody {
-	b := &encryptingBody{sealer: s, src: src, seeker: seeker, start: start, size: size, ctLen: ctLen}
-	if seeker != nil {
-		// A body that cannot rewind is read once: nothing to compare.
-		b.mac = newSegmentMAC()
-	}
+	b := &encryptingBody{src: src, seeker: seeker, start: start, size: size, ctLen: ctLen}
+	// A body that cannot rewind is read once: nothing to compare.
+	b.passes, b.err = s.Passes(segmentSize, seeker != nil)
 	b.reset()
 	return b
 }
 
 func (b *encryptingBody) reset() {
 	b.pass++
-	b.pos = 0
-	b.guard = &segmentGuard{body: b, src: &exactReader{r: b.src, left: b.size, size: b.size}}
-	b.r = b.sealer.Reader(b.guard)
+	b.pos, b.seg, b.done, b.out = 0, 0, false, nil
+	b.plain = &exactReader{r: b.src, left: b.size, size: b.size}
 }
 
 func (b *encryptingBody) Read(p []byte) (int, error) {
@@ -77,12 +75,112 @@ func (b *encryptingBody) Read(p []byte) (int, error) {
 	if b.atEnd {
 		return 0, io.EOF
 	}
-	n, err := b.r.Read(p)
-	b.pos += int64(n)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
+	if len(b.out) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		if err := b.next(); err != nil {
+			b.err = err
+			return 0, err
+		}
 	}
-	return n, err
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	b.pos += int64(n)
+	if len(b.out) == 0 && b.done {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo writes the rest of the pass to w straight from the body's
+// buffer, a segment at a time: the SDK's payload hash (io.Copy into
+// SHA-256 and the checksum) then reads the ciphertext with no copy in
+// between. It obeys the same rules as Read.
+func (b *encryptingBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if b.closed {
+			return total, errors.New("encryptionclient: read of a closed body")
+		}
+		if b.err != nil {
+			return total, b.err
+		}
+		if b.atEnd {
+			return total, nil
+		}
+		if len(b.out) == 0 {
+			if b.done {
+				return total, nil
+			}
+			if err := b.next(); err != nil {
+				b.err = err
+				return total, err
+			}
+		}
+		n, err := w.Write(b.out)
+		if n < 0 || n > len(b.out) {
+			n, err = 0, streamio.ErrInvalidCount
+		}
+		b.out = b.out[n:]
+		b.pos += int64(n)
+		total += int64(n)
+		if err == nil && len(b.out) > 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			// The writer's failure, not the body's: a rewind may retry.
+			return total, err
+		}
+	}
+}
+
+// next reads, checks and encrypts the next segment of the pass into
+// b.out, with the tag after the last one.
+func (b *encryptingBody) next() error {
+	if b.buf == nil {
+		b.buf = make([]byte, min(segmentSize, b.size)+envelope.TagSize)
+	}
+	want := min(int64(segmentSize), b.plain.left)
+	last := b.plain.left == want
+	seg := b.buf[:want]
+	// streamio.ReadFull keeps an error that comes with the bytes that fill
+	// the buffer; io.ReadFull would drop it.
+	n, err := streamio.ReadFull(b.plain, seg)
+	if err == nil && last {
+		// The size bytes are in: the source must end here (exactReader
+		// checks at most once).
+		_, err = b.plain.Read(nil)
+	}
+	if err != nil && err != io.EOF {
+		// A source error fails the body; the bytes that came with it are
+		// not encrypted.
+		clear(seg[:n])
+		return err
+	}
+	if int64(n) != want {
+		clear(seg[:n])
+		return shortBody(b.size-b.plain.left, b.size) // not reached: exactReader reports it
+	}
+	if err := b.passes.Seal(b.seg, seg, last); err != nil {
+		clear(seg)
+		if errors.Is(err, objectcrypto.ErrSegmentChanged) {
+			return ErrBodyChanged
+		}
+		return err
+	}
+	b.seg++
+	b.out = seg
+	if last {
+		tag, err := b.passes.Tag()
+		if err != nil {
+			return err
+		}
+		b.out = append(seg, tag[:]...) // the buffer has room for it
+		clear(tag[:])
+		b.done = true
+	}
+	return nil
 }
 
 // Seek supports what the SDK does with a body: find the position and the
@@ -130,129 +228,19 @@ func (b *encryptingBody) Seek(offset int64, whence int) (int64, error) {
 	return 0, fmt.Errorf("encryptionclient: body can only seek to its start or end (asked %d)", target)
 }
 
-// Close releases buffers. It does not close the source: the caller owns it.
+// Close wipes the buffer and the body's secret state. It does not close
+// the source: the caller owns it.
 func (b *encryptingBody) Close() error {
+	if b.closed {
+		return nil
+	}
 	b.closed = true
-	if c, ok := b.r.(io.Closer); ok {
-		c.Close()
+	clear(b.buf)
+	b.out = nil
+	if b.passes != nil {
+		b.passes.Wipe()
 	}
 	return nil
-}
-
-// segmentGuard hands the plaintext to the cipher one whole segment at a
-// time, after checking the segment's MAC against the first pass's. No byte
-// of a segment that differs is encrypted, so its ciphertext is never
-// produced, let alone sent.
-type segmentGuard struct {
-	body *encryptingBody
-	src  io.Reader
-	buf  []byte
-	off  int // next byte of buf to hand out
-	seg  int // index of the segment in buf
-	err  error
-}
-
-func (g *segmentGuard) Read(p []byte) (int, error) {
-	if g.off == len(g.buf) {
-		if g.err != nil {
-			return 0, g.err
-		}
-		if g.buf == nil {
-			g.buf = make([]byte, 0, max(1, min(segmentSize, g.body.size)))
-		} else {
-			g.seg++
-		}
-		// streamio.ReadFull keeps an error that comes with the bytes that
-		// fill the buffer; io.ReadFull would drop it.
-		n, err := streamio.ReadFull(g.src, g.buf[:cap(g.buf)])
-		g.buf, g.off = g.buf[:n], 0
-		if err != nil && err != io.EOF {
-			// A source error fails the body; the bytes that came with it
-			// are not encrypted.
-			clear(g.buf)
-			g.buf, g.err = g.buf[:0], err
-			return 0, err
-		}
-		g.err = err
-		if n > 0 {
-			if cerr := g.check(); cerr != nil {
-				clear(g.buf)
-				g.buf, g.err = g.buf[:0], cerr
-				return 0, cerr
-			}
-		}
-		if n == 0 {
-			return 0, g.err
-		}
-	}
-	n := copy(p, g.buf[g.off:])
-	g.off += n
-	return n, nil
-}
-
-// check compares the MAC of the segment in buf with the one the first pass
-// that read this segment recorded, or records it.
-func (g *segmentGuard) check() error {
-	b := g.body
-	if b.mac == nil {
-		return nil
-	}
-	sum := b.mac.sum(g.seg, g.buf)
-	if g.seg < len(b.sums) {
-		if subtle.ConstantTimeCompare(b.sums[g.seg][:], sum[:]) != 1 {
-			return ErrBodyChanged
-		}
-		return nil
-	}
-	if g.seg == len(b.sums) {
-		b.sums = append(b.sums, sum)
-	}
-	return nil
-}
-
-// macSize is the size of a segment's MAC.
-const macSize = 16
-
-// segmentSummer computes the MAC of segment seg of a body.
-type segmentSummer interface {
-	sum(seg int, data []byte) [macSize]byte
-}
-
-// segmentMAC is GMAC (AES-GCM over empty plaintext, the segment as
-// additional data) under a 256-bit key drawn from crypto/rand for one body
-// and never stored or shown. It is a universal hash masked by AES: a change
-// of the segment, chosen by someone who knows the plaintext but not the
-// key, goes undetected with probability at most (blocks+1)/2^128. (A CRC,
-// being affine, is defeated by a difference with a zero CRC.) The MACs live
-// in memory only and are compared in constant time; after a mismatch the
-// body fails for good, so there is one guess per key. It is the fastest
-// cryptographic check the standard library offers here: about 5 GB/s with
-// AES-NI and PCLMULQDQ, against 1.4 GB/s for SHA-256 (SHA-NI).
-type segmentMAC struct {
-	aead cipher.AEAD
-}
-
-func newSegmentMAC() *segmentMAC {
-	var key [32]byte
-	rand.Read(key[:]) // never fails (Go 1.24)
-	block, err := aes.NewCipher(key[:])
-	clear(key[:])
-	if err != nil {
-		panic(err) // a 32-byte key is always valid
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	return &segmentMAC{aead: aead}
-}
-
-func (m *segmentMAC) sum(seg int, data []byte) [macSize]byte {
-	var nonce [12]byte // unique per segment; the key is the body's alone
-	binary.BigEndian.PutUint64(nonce[4:], uint64(seg))
-	var out [macSize]byte
-	m.aead.Seal(out[:0], nonce[:], nil, data)
-	return out
 }
 
 // exactReader yields exactly size bytes of r. It fails with ErrBodyLength
