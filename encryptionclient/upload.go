@@ -84,8 +84,9 @@ type UploadOptions struct {
 	// tags, …) are those of the first Upload; of in, only the per-request
 	// ones are used (the SSE-C key, ExpectedBucketOwner, RequestPayer,
 	// IfMatch and IfNoneMatch on completion). PartSize and Threshold are
-	// the token's. Without OnResumeToken, a resumed Upload that fails is
-	// aborted, as any other.
+	// the token's; Progress starts with the bytes of the parts S3 holds.
+	// Without OnResumeToken, a resumed Upload that fails is aborted, as
+	// any other.
 	ResumeToken []byte
 
 	limits partLimits
