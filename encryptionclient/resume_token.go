@@ -82,8 +82,13 @@ func parseToken(tok []byte) (*tokenHeader, []byte, error) {
 		return nil, nil, fmt.Errorf("%d envelope entries", n)
 	}
 	h.envMeta = make(map[string]string, n)
-	for range n {
+	prev := ""
+	for i := range n {
 		k := d.str()
+		if i > 0 && k <= prev {
+			d.fail(errors.New("envelope entries not in order"))
+		}
+		prev = k
 		h.envMeta[k] = d.str()
 	}
 	if d.err != nil {
@@ -153,6 +158,9 @@ func decodeState(b []byte) (*uploadState, error) {
 		f := make([]string, 11)
 		for i := range f {
 			f[i] = d.str()
+		}
+		if f[9] != "" && f[9] != "0" && f[9] != "1" {
+			d.fail(errors.New("instruction-file settings"))
 		}
 		s.instrIn = &s3.PutObjectInput{
 			ACL: types.ObjectCannedACL(f[0]), GrantFullControl: optString(f[1]), GrantRead: optString(f[2]), GrantReadACP: optString(f[3]),
@@ -243,10 +251,12 @@ func (d *decoder) fail(err error) {
 	d.b = nil
 }
 
+// uvarint and varint accept only the shortest encoding: a token has one
+// form.
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errors.New("truncated"))
+	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+		d.fail(errors.New("truncated or overlong number"))
 		return 0
 	}
 	d.b = d.b[n:]
@@ -255,8 +265,8 @@ func (d *decoder) uvarint() uint64 {
 
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(errors.New("truncated"))
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+		d.fail(errors.New("truncated or overlong number"))
 		return 0
 	}
 	d.b = d.b[n:]

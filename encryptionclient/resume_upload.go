@@ -27,6 +27,10 @@ type checkpointer struct {
 	header *tokenHeader
 	base   uploadState // what does not change as parts go
 
+	// resumed: the caller holds a token of the upload already (it was
+	// resumed from one), so a failure never aborts it.
+	resumed bool
+
 	mu        sync.Mutex
 	emitted   uint64 // the generation the last token delivered covers
 	delivered bool
@@ -39,7 +43,7 @@ func (ck *checkpointer) wasDelivered() bool {
 	}
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
-	return ck.delivered
+	return ck.delivered || ck.resumed
 }
 
 // noteSealed counts a part sealed and returns the generation a token must
@@ -260,7 +264,7 @@ func (c *Client) uploadResume(ctx context.Context, in *s3.PutObjectInput, o *Upl
 	}
 	u.prog.add(doneBytes)
 	if o.OnResumeToken != nil {
-		u.ck = &checkpointer{fn: o.OnResumeToken, header: h, base: *st}
+		u.ck = &checkpointer{fn: o.OnResumeToken, header: h, base: *st, resumed: true}
 		u.ck.base.size = size
 	}
 	var instrIn *s3.PutObjectInput

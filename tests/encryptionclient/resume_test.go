@@ -283,8 +283,8 @@ func TestUploadResumeWrongKeyringRefused(t *testing.T) {
 
 // A resumable Upload whose OnResumeToken fails: when the first token could
 // not be saved, the upload is aborted (it could never be resumed); when a
-// later one fails, the upload is left for a resume from the last token
-// saved, which completes it.
+// later one fails, or any of a resumed Upload, the upload is left for a
+// resume from the last token saved, which completes it.
 func TestUploadResumeTokenSaveFails(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["aes"]
@@ -308,6 +308,13 @@ func TestUploadResumeTokenSaveFails(t *testing.T) {
 		}
 		if !errors.As(err, &left) {
 			t.Fatalf("token %d failing: %v, want an *UploadInterruptedError", failAt, err)
+		}
+		// A resume whose first token cannot be saved leaves the upload
+		// open too: the caller still holds the token it resumed from.
+		broken := &tokenBox{failAt: 1, err: disk}
+		_, err = e.resume(c, "save", data, box.token(), func(o *encryptionclient.UploadOptions) { o.OnResumeToken = broken.save })
+		if !errors.Is(err, disk) || !errors.As(err, &left) {
+			t.Fatalf("a resume whose first token fails: %v, want an *UploadInterruptedError", err)
 		}
 		if _, err := e.resume(c, "save", data, box.token()); err != nil {
 			t.Fatal(err)
