@@ -57,10 +57,16 @@ func (e *env) resumeData() []byte {
 // upload id left open.
 func (e *env) interruptedUpload(c *encryptionclient.Client, key string, data []byte, after int) ([]byte, string) {
 	e.t.Helper()
+	return e.interruptedUploadOf(c, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: bytes.NewReader(data)}, after)
+}
+
+// interruptedUploadOf is interruptedUpload of in.
+func (e *env) interruptedUploadOf(c *encryptionclient.Client, in *s3.PutObjectInput, after int) ([]byte, string) {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.uploadCtx(context.Background()))
 	defer cancel()
 	box := &tokenBox{}
-	_, err := c.Upload(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: bytes.NewReader(data)},
+	_, err := c.Upload(ctx, in,
 		e.uploadOpts(func(o *encryptionclient.UploadOptions) {
 			o.Concurrency = 2
 			o.OnResumeToken = box.save
@@ -104,7 +110,13 @@ func (e *env) mustStoreExactly(c *encryptionclient.Client, kr materials.Keyring,
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	env, err := envelope.Decode(meta, nil)
+	var instr []byte // the instruction file, when the envelope is there
+	if envelope.HasInstructionFileMark(meta) || meta["x-amz-3"] == "" && meta["x-amz-key-v2"] == "" {
+		if instr, _, err = e.raw(key + envelope.DefaultInstructionSuffix); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	env, err := envelope.Decode(meta, instr)
 	if err != nil {
 		e.t.Fatal(err)
 	}

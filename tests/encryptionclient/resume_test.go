@@ -9,7 +9,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 	"github.com/s3ec/s3ec-go/materials"
 )
@@ -320,6 +322,51 @@ func TestUploadResumeTokenSaveFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mustStoreExactly(c, kr, "save", data)
+	}
+	e.mustHaveNoUploads()
+}
+
+// A resumed Upload keeps what the first one set up: the envelope in an
+// instruction file (written at completion with the token's storage
+// settings), the checksum algorithm of every part (on real servers), the
+// object's metadata and content type; a resume that asks for another
+// checksum algorithm is refused.
+func TestUploadResumeKeepsSettings(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	c := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	data := e.resumeData()
+	in := &s3.PutObjectInput{
+		Bucket: &e.bucket, Key: aws.String("settings"), Body: bytes.NewReader(data),
+		ContentType: aws.String("application/x-test"), Metadata: map[string]string{"owner": "alice"},
+	}
+	if e.srv.Real {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
+	}
+	tok, _ := e.interruptedUploadOf(c, in, 3)
+	if e.srv.Real {
+		_, err := c.Upload(e.uploadCtx(context.Background()), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String("settings"), Body: bytes.NewReader(data), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		}, e.uploadOpts(func(o *encryptionclient.UploadOptions) { o.ResumeToken = tok })...)
+		if !errors.Is(err, encryptionclient.ErrResumeMismatch) {
+			t.Fatalf("another checksum algorithm: %v", err)
+		}
+	}
+	// A fresh Client, as another process would have.
+	c2 := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
+	if _, err := e.resume(c2, "settings", data, tok); err != nil {
+		t.Fatal(err)
+	}
+	if !e.exists("settings" + envelope.DefaultInstructionSuffix) {
+		t.Fatal("no instruction file after the resume")
+	}
+	e.mustStoreExactly(c2, kr, "settings", data)
+	h, err := e.plain.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String("settings")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(h.ContentType) != "application/x-test" || h.Metadata["owner"] != "alice" {
+		t.Fatalf("stored: type %q, metadata %v", aws.ToString(h.ContentType), h.Metadata)
 	}
 	e.mustHaveNoUploads()
 }
