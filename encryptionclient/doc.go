@@ -53,8 +53,45 @@
 // any failure. The low-level multipart calls encrypt too: fix the part size
 // at creation with [WithPartSize], mark the last part with [WithLastPart];
 // parts may then be uploaded in any order and concurrently. Their state
-// lives in the Client's memory: after a crash, abort the upload and start
-// again.
+// lives in the Client's memory.
+//
+// # Resumable uploads
+//
+// With UploadOptions.OnResumeToken, Upload hands out a resume token as it
+// goes, and a failed or interrupted Upload leaves its multipart upload open;
+// Upload with UploadOptions.ResumeToken continues it, in any process whose
+// keyring unwraps the data key, and stores exactly the object an
+// uninterrupted Upload would have. A token is opaque and sealed: it holds
+// the upload's identity, its part size and envelope (the wrapped data key
+// only) in the clear, and, encrypted with AES-256-GCM under a key derived
+// from the data key with HKDF-SHA256, the GHASH sums of the parts sealed so
+// far (secret: with them and the ciphertext anyone could forge) and the
+// ETags S3 answered. The rules:
+//
+//   - a token is delivered, and must be made durable, before any byte of a
+//     part it records is first sent, so that the last token saved records
+//     every part whose ciphertext may be on S3;
+//   - a resume needs the same plaintext: every part the token records is
+//     read again and its sum compared (constant time) before anything is
+//     sent, and a source that changed, or has another size, is refused
+//     with [ErrResumeMismatch]; a part is only ever sent with the
+//     ciphertext recorded for it, so no key stream encrypts two
+//     plaintexts;
+//   - ListParts answers are checked (bounded pagination, increasing part
+//     numbers, no part beyond the last or that the token does not record)
+//     and trusted only to skip a part whose ETag and size match the
+//     token's: a part the server misreports is sent again, and a server
+//     that lies about a part it does not hold gets an object that fails
+//     authentication on every read, never wrong plaintext;
+//   - a token is bound to its bucket, key and upload id; an altered token
+//     is [ErrInvalidResumeToken], one whose upload completed or was
+//     aborted [ErrResumeStale].
+//
+// The low-level calls use the same tokens: [Client.ResumeToken] seals the
+// state of an upload the Client holds, [Client.ResumeMultipartUpload] takes
+// one up in another Client — a process after a crash, or workers that each
+// upload some parts and hand their tokens back for the process that
+// completes the upload to merge.
 //
 // # Key rotation
 //

@@ -234,3 +234,30 @@ var (
 	// permanent failure: nothing was written.
 	ErrObjectLocked = errors.New("encryptionclient: object is under object-lock retention or legal hold")
 )
+
+// Errors of resumable uploads (UploadOptions.ResumeToken,
+// Client.ResumeMultipartUpload). They come wrapped in a *ResumeError that
+// names the upload and, where it matters, the part.
+var (
+	// ErrInvalidResumeToken reports a resume token that is not one, was
+	// altered or cut, or was not sealed under the data key of the upload it
+	// names. Nothing was sent.
+	ErrInvalidResumeToken = errors.New("encryptionclient: invalid resume token (malformed, altered, or not sealed for this upload)")
+
+	// ErrResumeMismatch reports a valid token that does not fit: another
+	// bucket, key or upload than the request's; a source of another size,
+	// or whose bytes differ from those sealed for a part before (resuming
+	// needs the unchanged source); a part on S3 that the token does not
+	// record, or beyond the object's last part. Nothing was sent.
+	ErrResumeMismatch = errors.New("encryptionclient: resume token does not match the upload, the object or the source")
+
+	// ErrResumeStale reports a token whose multipart upload is no longer
+	// open: completed, or aborted (S3 answered NoSuchUpload). Start a new
+	// upload.
+	ErrResumeStale = errors.New("encryptionclient: the upload of the resume token is no longer open (completed or aborted)")
+
+	// ErrResumeUnseekable reports a resume whose source cannot be read
+	// again at the parts' offsets: resuming needs an io.ReaderAt or an
+	// io.ReadSeeker body.
+	ErrResumeUnseekable = errors.New("encryptionclient: resuming needs a body that can be re-read at any offset (io.ReaderAt or io.ReadSeeker)")
+)

@@ -105,12 +105,14 @@ func partError(id string, num int32, err error, format string, args ...any) erro
 // mpu is what the client holds in memory for one encrypted multipart
 // upload it created.
 type mpu struct {
-	parts     *objectcrypto.Parts // the message: each part's sum, the tag
-	partSize  int64
-	limits    partLimits
-	instr     []byte             // instruction-file body, written at completion
-	instrIn   *s3.PutObjectInput // the settings the instruction file is stored with
-	checksums bool               // created with a checksum algorithm
+	parts       *objectcrypto.Parts // the message: each part's sum, the tag
+	partSize    int64
+	limits      partLimits
+	instr       []byte             // instruction-file body, written at completion
+	instrIn     *s3.PutObjectInput // the settings the instruction file is stored with
+	checksums   bool               // created with a checksum algorithm
+	checksumAlg types.ChecksumAlgorithm
+	header      *tokenHeader // the header of the upload's resume tokens
 
 	mu         sync.Mutex
 	uploaded   map[int32]*types.CompletedPart // sealed parts; nil until S3 took one
@@ -143,6 +145,20 @@ func (t *uploadTable) add(k uploadKey, st *mpu) {
 		t.m = map[uploadKey]*mpu{}
 	}
 	t.m[k] = st
+}
+
+// addIfAbsent adds st unless k is held already; it returns what k holds.
+func (t *uploadTable) addIfAbsent(k uploadKey, st *mpu) *mpu {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[uploadKey]*mpu{}
+	}
+	if held, ok := t.m[k]; ok {
+		return held
+	}
+	t.m[k] = st
+	return st
 }
 
 func (t *uploadTable) get(k uploadKey) *mpu {
@@ -180,10 +196,13 @@ func (t *uploadTable) forget(k uploadKey) {
 // sent, never a silently corrupt object.
 //
 // The cipher and each part's hash live in this Client's memory until the
-// upload is completed or aborted: the parts must all go through the Client
-// that created the upload, in this process. After a crash, abort the upload
-// (AbortMultipartUpload works for any upload id) and start again. Use
-// Upload to send a whole stream.
+// upload is completed or aborted. To continue the upload in another
+// process (after a crash, or on workers that each upload some parts),
+// save a token with ResumeToken and take the upload up there with
+// ResumeMultipartUpload; a worker's token, handed back, brings its parts
+// into the Client that completes the upload. Without a token, abort the
+// upload (AbortMultipartUpload works for any upload id) and start again.
+// Use Upload to send a whole stream.
 func (c *Client) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
 	if in == nil {
 		return nil, invalid("nil CreateMultipartUploadInput")
@@ -204,11 +223,15 @@ func (c *Client) createMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 	if err := checkPartSize(partSize, limits); err != nil {
 		return nil, err
 	}
-	sealer, err := objectcrypto.NewSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), -1)
+	sealer, err := objectcrypto.NewResumableSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), -1)
 	if err != nil {
 		return nil, err
 	}
 	meta, instr, err := c.placeEnvelope(sealer.Envelope, in.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	envMeta, err := sealer.Envelope.Metadata()
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +247,8 @@ func (c *Client) createMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 	c.uploads.add(keyOf(in.Bucket, in.Key, out.UploadId), &mpu{
 		parts: sealer.Parts(), partSize: partSize, limits: limits,
 		instr: instr, instrIn: instructionSettings(in), checksums: in.ChecksumAlgorithm != "",
-		uploaded: map[int32]*types.CompletedPart{},
+		checksumAlg: in.ChecksumAlgorithm, uploaded: map[int32]*types.CompletedPart{},
+		header: encodeHeader(aws.ToString(in.Bucket), aws.ToString(in.Key), aws.ToString(out.UploadId), envMeta),
 	})
 	return out, nil
 }

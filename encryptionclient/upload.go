@@ -47,6 +47,48 @@ type UploadOptions struct {
 	// ClientOptions are applied to every S3 request of the upload.
 	ClientOptions []func(*s3.Options)
 
+	// OnResumeToken, when set, makes a multipart Upload resumable: it is
+	// called with a resume token (an opaque value; see ResumeToken) once
+	// the multipart upload is created, again before the bytes of each part
+	// are first sent (so the token delivered last always records every
+	// part whose ciphertext may be on S3), and once every part is
+	// uploaded. Each token records the parts S3 acknowledged so far and
+	// replaces the earlier ones. Calls do not overlap. The function must
+	// make the token durable before it returns (write a file, 0600, and
+	// rename it over the previous one); the part waits meanwhile. An error
+	// it returns fails the Upload. A body below Threshold (one PutObject)
+	// gets no token.
+	//
+	// Once a token was delivered, a failed or interrupted Upload does not
+	// abort its multipart upload: it returns an *UploadInterruptedError,
+	// and Upload with ResumeToken set to the last token continues it. Resume
+	// it, or abort it, so that its parts are not billed forever (a
+	// lifecycle rule that aborts incomplete multipart uploads is a good
+	// backstop).
+	OnResumeToken func(token []byte) error
+
+	// ResumeToken, when set, continues the multipart upload the token
+	// records (a token delivered to OnResumeToken, or from
+	// Client.ResumeToken) instead of starting one. The body must be the
+	// same plaintext, readable again at any offset (an io.ReaderAt or an
+	// io.ReadSeeker; ErrResumeUnseekable otherwise), and in.Bucket and
+	// in.Key those of the token. The keyring must unwrap the token's data
+	// key (with the same WithEncryptionContext context, for KMS). Upload
+	// then asks ListParts which parts S3 holds, reads every part the token
+	// records again and checks it against the sum recorded when it was
+	// first encrypted, before anything is sent (a source that changed, or
+	// has another size, fails with ErrResumeMismatch), and uploads the
+	// parts S3 does not hold as the token records them. The object is the
+	// one an uninterrupted Upload would have stored: the same envelope,
+	// the same ciphertext. The object's settings (metadata, content type,
+	// tags, …) are those of the first Upload; of in, only the per-request
+	// ones are used (the SSE-C key, ExpectedBucketOwner, RequestPayer,
+	// IfMatch and IfNoneMatch on completion). PartSize and Threshold are
+	// the token's; Progress starts with the bytes of the parts S3 holds.
+	// Without OnResumeToken, a resumed Upload that fails is aborted, as
+	// any other.
+	ResumeToken []byte
+
 	limits partLimits
 }
 
@@ -142,6 +184,9 @@ func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOpt
 	if err := checkPutInput(c.s3, in); err != nil {
 		return nil, err
 	}
+	if o.ResumeToken != nil {
+		return c.uploadResume(ctx, in, o)
+	}
 	src, seeker, _, size, err := plaintextSource(in.Body, in.ContentLength)
 	switch {
 	case errors.Is(err, ErrUnknownLength):
@@ -231,13 +276,23 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	if partSize > MaxPartSize {
 		return nil, invalid("part size %d exceeds %d bytes", partSize, int64(MaxPartSize))
 	}
-	sealer, err := objectcrypto.NewSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), size)
+	newSealer := objectcrypto.NewSealer
+	if o.OnResumeToken != nil {
+		newSealer = objectcrypto.NewResumableSealer
+	}
+	sealer, err := newSealer(ctx, c.keyring, c.opts.policy(), EncryptionContextFrom(ctx), size)
 	if err != nil {
 		return nil, err
 	}
 	meta, instr, err := c.placeEnvelope(sealer.Envelope, in.Metadata)
 	if err != nil {
 		return nil, err
+	}
+	var envMeta map[string]string
+	if o.OnResumeToken != nil {
+		if envMeta, err = sealer.Envelope.Metadata(); err != nil {
+			return nil, err
+		}
 	}
 	optFns := withSafety(o.ClientOptions)
 	// A rewrite whose source used no instruction file writes its new one
@@ -252,7 +307,8 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		}
 		return err
 	}
-	created, err := c.s3.CreateMultipartUpload(ctx, createInput(in, meta), optFns...)
+	create := createInput(in, meta)
+	created, err := c.s3.CreateMultipartUpload(ctx, create, optFns...)
 	if err != nil {
 		return nil, notStored(err)
 	}
@@ -260,6 +316,33 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 	if aws.ToString(id) == "" {
 		return nil, notStored(fmt.Errorf("server returned no upload id"))
 	}
+	u := &uploader{
+		c: c, in: in, id: id, parts: sealer.Parts(), src: src, size: size, partSize: partSize,
+		concurrency: o.Concurrency, maxParts: o.limits.maxParts, optFns: optFns, prog: prog,
+	}
+	if o.OnResumeToken != nil {
+		u.ck = &checkpointer{
+			fn:     o.OnResumeToken,
+			header: encodeHeader(aws.ToString(in.Bucket), aws.ToString(in.Key), aws.ToString(id), envMeta),
+			base: uploadState{
+				partSize: partSize, size: size, checksumAlg: in.ChecksumAlgorithm,
+				instr: instr, instrIn: instructionSettings(create),
+			},
+		}
+	}
+	var instrIn *s3.PutObjectInput
+	if instr != nil && !first {
+		instrIn = in
+	}
+	return c.finishMultipart(ctx, u, instr, instrIn, notStored)
+}
+
+// finishMultipart uploads the parts of a created (or resumed) multipart
+// upload, then completes it and writes its instruction file (instr, with
+// the settings of instrIn; none when instrIn is nil). On failure the
+// upload is aborted, unless a resume token was delivered.
+func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte, instrIn *s3.PutObjectInput, notStored func(error) error) (*UploadOutput, error) {
+	in, id, optFns := u.in, u.id, u.optFns
 	abort := func(err error) error {
 		// Sent even when ctx is done, and waited for: a caller that exits
 		// on return (a command interrupted) must not cut it short.
@@ -273,18 +356,32 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		}
 		return err
 	}
-
-	u := &uploader{
-		c: c, in: in, id: id, parts: sealer.Parts(), src: src, size: size, partSize: partSize,
-		concurrency: o.Concurrency, maxParts: o.limits.maxParts, optFns: optFns, prog: prog,
+	// fail gives up the upload: aborted, or left for a resume once a token
+	// that records it was delivered.
+	fail := func(err error) error {
+		if u.ck.wasDelivered() {
+			// A last token, for the parts acknowledged since the one
+			// before (when OnResumeToken still works).
+			_ = u.checkpoint(u.generation())
+			return &UploadInterruptedError{Bucket: aws.ToString(in.Bucket), Key: aws.ToString(in.Key), UploadID: aws.ToString(id), Err: err}
+		}
+		return notStored(abort(err))
+	}
+	if u.ck != nil {
+		if err := u.checkpoint(0); err != nil {
+			return nil, fail(err)
+		}
 	}
 	total, err := u.run(ctx)
+	if err == nil && u.ck != nil {
+		err = u.checkpoint(u.generation())
+	}
 	if err != nil {
-		return nil, notStored(abort(err))
+		return nil, fail(err)
 	}
 	slices.SortFunc(u.completed, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
 	if err := ctx.Err(); err != nil {
-		return nil, notStored(abort(err))
+		return nil, fail(err)
 	}
 	// Once sent, the completion is awaited even when ctx is cancelled
 	// meanwhile (within cleanupTimeout): the server may already have
@@ -299,7 +396,12 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 	}, optFns...)
 	if err != nil {
-		if serverRefused(err) {
+		switch {
+		case u.ck.wasDelivered() && !serverRefused(err):
+			// Perhaps stored, perhaps not: a resume tells (it completes
+			// the upload, or finds it stale).
+			return nil, fail(err)
+		case serverRefused(err):
 			// Answered with a refusal: nothing was stored. Anything else
 			// may have followed a stored object, which needs its
 			// instruction file.
@@ -307,11 +409,11 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 		}
 		return nil, abort(err)
 	}
-	if instr != nil && !first {
+	if instrIn != nil {
 		// The object is stored: its instruction file is written on the
 		// same surviving context, so that an interrupt now does not turn a
 		// stored upload into a deleted one.
-		if err := c.completeWithInstructionFile(cctx, in, instr, out.VersionId, optFns); err != nil {
+		if err := c.completeWithInstructionFile(cctx, instrIn, instr, out.VersionId, optFns); err != nil {
 			return nil, err
 		}
 	}
@@ -343,8 +445,18 @@ type uploader struct {
 
 	slots chan struct{} // one per part being sent
 
+	// A resumed upload reads its source at the parts' offsets and skips
+	// the parts S3 holds.
+	at      io.ReaderAt
+	done    map[int32]bool
+	lastNum int32 // the last part's number (at only)
+
+	ck *checkpointer // resume tokens; nil when not resumable
+
 	mu        sync.Mutex
 	completed []types.CompletedPart
+	gen       uint64 // counts the sums and acknowledgements recorded
+	last      int32  // the last part's number, once sealed
 
 	peek    [1]byte // unknown length: the first byte of the next part
 	hasPeek bool
@@ -369,6 +481,13 @@ func (u *uploader) run(ctx context.Context) (int64, error) {
 	var workers sync.WaitGroup
 	var off int64
 	for num := int32(1); ; num++ {
+		if u.done[num] {
+			off += u.partLen(num)
+			if num == u.lastNum {
+				break
+			}
+			continue
+		}
 		var buf []byte
 		select {
 		case buf = <-free:
@@ -414,6 +533,9 @@ func (u *uploader) run(ctx context.Context) (int64, error) {
 // one that comes with the part's last bytes; a source of known size must
 // end exactly there (ErrBodyLength otherwise).
 func (u *uploader) read(buf []byte, off int64) (n int, last bool, err error) {
+	if u.at != nil {
+		return u.readAt(buf, off)
+	}
 	if u.size >= 0 {
 		n = int(min(int64(len(buf)), u.size-off))
 		k, err := streamio.ReadFull(u.src, buf[:n])
@@ -464,6 +586,10 @@ func (u *uploader) read(buf []byte, off int64) (n int, last bool, err error) {
 func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num int32, off int64, buf []byte, last bool) bool {
 	n := len(buf)
 	if err := u.parts.Seal(int(num), off, buf); err != nil {
+		if errors.Is(err, objectcrypto.ErrPartConflict) {
+			// A resumed source that changed since it was verified.
+			err = fmt.Errorf("%w: part %d differs from the plaintext sealed for it before", ErrBodyChanged, num)
+		}
 		cancel(err)
 		return true
 	}
@@ -476,6 +602,15 @@ func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num
 			return true
 		}
 		buf = append(buf, tag[:]...)
+	}
+	gen := u.noteSealed(num, last)
+	if u.ck != nil {
+		// Write-ahead: no byte of the part leaves before a token that
+		// records its sum was delivered.
+		if err := u.checkpoint(gen); err != nil {
+			cancel(err)
+			return true
+		}
 	}
 	select {
 	case u.slots <- struct{}{}:
@@ -498,6 +633,7 @@ func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num
 	cp := completedPart(num, out, in.ChecksumAlgorithm != "")
 	u.mu.Lock()
 	u.completed = append(u.completed, *cp)
+	u.gen++
 	u.mu.Unlock()
 	u.prog.add(int64(n))
 	return true

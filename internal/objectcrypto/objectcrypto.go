@@ -6,6 +6,7 @@ package objectcrypto
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +24,17 @@ import (
 type Sealer struct {
 	Envelope *envelope.Envelope
 	cipher   *gcmstream.Cipher
+	token    cipher.AEAD // resume tokens (NewResumableSealer); nil otherwise
 }
 
 // NewSealer obtains a fresh data key from kr for the policy's suite, builds
 // the envelope and the content cipher. plaintextLength is recorded in the
 // envelope where the format keeps it (-1 when unknown).
 func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy, encCtx map[string]string, plaintextLength int64) (*Sealer, error) {
+	return newSealer(ctx, kr, policy, encCtx, plaintextLength, false)
+}
+
+func newSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy, encCtx map[string]string, plaintextLength int64, resumable bool) (*Sealer, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, err
 	}
@@ -53,7 +59,13 @@ func NewSealer(ctx context.Context, kr materials.Keyring, policy envelope.Policy
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{Envelope: env, cipher: c}, nil
+	s := &Sealer{Envelope: env, cipher: c}
+	if resumable {
+		if s.token, err = tokenAEAD(dk.Plaintext); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Reader returns the ciphertext (and tag) of plaintext. An error of
@@ -84,6 +96,30 @@ type Opener struct {
 // checks the key commitment (V3) and prepares the content cipher. The
 // algorithm is checked before any key is unwrapped.
 func Open(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *envelope.Envelope) (*Opener, error) {
+	dataKey, err := unwrapDataKey(ctx, kr, opts, env)
+	if err != nil {
+		return nil, err
+	}
+	defer materials.Zero(dataKey)
+	params, err := env.ContentParams(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	o := &Opener{Envelope: env}
+	if env.Suite == envelope.SuiteAESCBC {
+		o.cbcKey = params.Key // kept until the body is read; zeroed by Close
+		return o, nil
+	}
+	defer params.Zero()
+	if o.gcm, err = gcmstream.New(params.Key, params.Nonce, params.AAD); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// unwrapDataKey checks env against the policy, then unwraps its data key
+// with kr. The caller zeroes the key.
+func unwrapDataKey(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *envelope.Envelope) ([]byte, error) {
 	if err := opts.Policy.CheckDecrypt(env.Suite); err != nil {
 		return nil, err
 	}
@@ -99,24 +135,11 @@ func Open(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *e
 	if err != nil {
 		return nil, err
 	}
-	defer materials.Zero(dataKey)
 	if len(dataKey) != envelope.DataKeySize {
+		materials.Zero(dataKey)
 		return nil, fmt.Errorf("%w: the keyring (%T) returned a %d-byte data key", materials.ErrUnwrap, kr, len(dataKey))
 	}
-	params, err := env.ContentParams(dataKey)
-	if err != nil {
-		return nil, err
-	}
-	o := &Opener{Envelope: env}
-	if env.Suite == envelope.SuiteAESCBC {
-		o.cbcKey = params.Key // kept until the body is read; zeroed by Close
-		return o, nil
-	}
-	defer params.Zero()
-	if o.gcm, err = gcmstream.New(params.Key, params.Nonce, params.AAD); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return dataKey, nil
 }
 
 // Close zeroes key material the opener still holds.

@@ -2,6 +2,7 @@ package objectcrypto
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,12 +22,14 @@ var ErrPartConflict = errors.New("objectcrypto: part sealed again with other byt
 // sum is kept here. The tag over the whole message is computed, or
 // checked, from the sums of parts 1 to the last. This is the one place
 // where the parts of a multipart upload (Upload, the encrypting multipart
-// API) and of a parallel download meet; the sums never leave it, as with
-// them and the ciphertext anyone recovers the hash key.
+// API) and of a parallel download meet; the sums never leave it but
+// sealed in a resume token (SealToken), as with them and the ciphertext
+// anyone recovers the hash key.
 //
 // A Parts is safe for concurrent use.
 type Parts struct {
 	cipher *gcmstream.Cipher
+	token  cipher.AEAD // seals and opens resume tokens; nil: not resumable
 
 	mu      sync.Mutex
 	sums    []gcmstream.PartSum // by part number − 1
@@ -35,7 +38,11 @@ type Parts struct {
 }
 
 // Parts returns the collector for sealing the object's body in parts.
-func (s *Sealer) Parts() *Parts { return newParts(s.cipher) }
+func (s *Sealer) Parts() *Parts {
+	ps := newParts(s.cipher)
+	ps.token = s.token
+	return ps
+}
 
 // Parts returns the collector for opening the object's body in parts. It
 // reports false for objects that are not GCM (CBC has no tag to combine).
