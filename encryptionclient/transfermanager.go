@@ -279,6 +279,9 @@ func (a *TransferManagerAPI) CompleteMultipartUpload(ctx context.Context, in *s3
 		if _, err := a.c.UploadPart(WithLastPart(ctx), tagPart, optFns...); err != nil {
 			return nil, err
 		}
+		u.mu.Lock()
+		u.last = highest + 1 // a retried completion sends it no more
+		u.mu.Unlock()
 	}
 	req := *in
 	req.MultipartUpload = nil // the Client's record, with the tag part

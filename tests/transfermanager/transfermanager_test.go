@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -437,4 +439,47 @@ func TestTransferManagerHandWrappedFailsClosed(t *testing.T) {
 	if !errors.Is(err, encryptionclient.ErrInvalidInput) || w.written != 0 {
 		t.Fatalf("DownloadObject: err %v, %d bytes written; want ErrInvalidInput and nothing", err, w.written)
 	}
+}
+
+// failingPart is an S3 client whose UploadPart of one part number fails,
+// after a delay that lets the later parts arrive first.
+type failingPart struct {
+	*s3.Client
+	part int32
+}
+
+var errPartRefused = errors.New("part refused by the test server")
+
+func (f failingPart) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	if aws.ToInt32(in.PartNumber) == f.part {
+		time.Sleep(200 * time.Millisecond)
+		return nil, errPartRefused
+	}
+	return f.Client.UploadPart(ctx, in, optFns...)
+}
+
+// TestTransferManagerPartFailureAborts: when an earlier part fails, the
+// short last part that waits for it fails too (no deadlock, no tag sent),
+// the transfer manager aborts, and neither an object nor an upload is
+// left; the same with every part full, where the tag part is never sent.
+func TestTransferManagerPartFailureAborts(t *testing.T) {
+	e := newEnv(t)
+	c, err := encryptionclient.New(failingPart{e.plain, 1}, e.kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := e.tm(e.adapter(c))
+	for _, size := range []int{partSize + 999, 2 * partSize} {
+		key := fmt.Sprintf("tm/fail-%d", size)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(random(t, size))})
+		cancel()
+		if !errors.Is(err, errPartRefused) {
+			t.Fatalf("%d bytes: err %v, want the part's failure", size, err)
+		}
+		if e.exists(key) {
+			t.Errorf("%d bytes: an object was written", size)
+		}
+	}
+	e.checkNoUploads()
 }
