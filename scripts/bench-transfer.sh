@@ -13,6 +13,7 @@
 #   scripts/bench-transfer.sh                         # 256 MiB, 8 MiB parts, 1–16 workers, 4 pairs
 #   scripts/bench-transfer.sh --both -size 256MiB -pairs 4
 #   scripts/bench-transfer.sh -ops put -pairs 8
+#   scripts/bench-transfer.sh --both -json /tmp/transfer-{scheme}.json
 #   scripts/bench-transfer.sh -concurrency 1,4 -baselines tm
 set -euo pipefail
 cd "$(dirname "$0")/.."

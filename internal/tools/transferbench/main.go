@@ -105,7 +105,7 @@ func main() {
 	flag.StringVar(&baselines, "baselines", "manager,tm", "baselines of upload and download: manager (feature/s3/manager), tm (feature/s3/transfermanager)")
 	var checksum string
 	flag.StringVar(&checksum, "checksum", "CRC32", "ChecksumAlgorithm of every upload (the SDK's default, CRC32); \"\" for none")
-	flag.StringVar(&cfg.json, "json", "", "write the measurements as JSON to this file")
+	flag.StringVar(&cfg.json, "json", "", "write the measurements as JSON to this file; {scheme} in it becomes http or https")
 	flag.StringVar(&cfg.child, "child", "", "internal: run one transfer, e.g. \"download ours 2\" (with -cpuprofile to profile it)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "with -child: write the transfer's CPU profile to this file")
 	flag.Parse()
@@ -303,7 +303,8 @@ func runParent(cfg config) error {
 			Env   runEnv
 			Cells []*cell
 		}{env, cells}, "", "  ")
-		if err := os.WriteFile(cfg.json, b, 0o644); err != nil {
+		scheme, _, _ := strings.Cut(cfg.endpoint, "://")
+		if err := os.WriteFile(strings.ReplaceAll(cfg.json, "{scheme}", scheme), b, 0o644); err != nil {
 			return err
 		}
 	}
