@@ -93,6 +93,22 @@
 // upload some parts and hand their tokens back for the process that
 // completes the upload to merge.
 //
+// # The SDK's transfer manager
+//
+// A Client is not the S3 client of aws-sdk-go-v2's feature/s3/
+// transfermanager (it lacks ListObjectsV2, so it cannot be passed by
+// mistake), and one wrapped by hand fails closed, never storing plaintext.
+// [Client.ForTransferManager] returns the adapter to pass to
+// transfermanager.New, with the transfer manager's part size: its uploads
+// go through PutObject and the encrypting multipart calls (the last part
+// found by its length, or a 16-byte tag part added at completion), and its
+// downloads read the object whole through GetObject, authenticated before
+// release; what cannot be served so (objects over Options.BufferSize,
+// other parts, ranges unless Options.EnableUnauthenticatedRanges) fails
+// with [ErrTransferManager] naming Client.Download. Upload and Download
+// are the faster way: they stream, and Download checks the tag of
+// parallel ranges.
+//
 // # Key rotation
 //
 // [Client.Rewrap] and [Client.RotatePrefix] move objects' data keys to a new

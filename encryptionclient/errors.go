@@ -261,3 +261,35 @@ var (
 	// io.ReadSeeker body.
 	ErrResumeUnseekable = errors.New("encryptionclient: resuming needs a body that can be re-read at any offset (io.ReaderAt or io.ReadSeeker)")
 )
+// ErrTransferManager reports a request of the SDK's transfer manager
+// (feature/s3/transfermanager) that TransferManagerAPI refuses because it
+// cannot be served without releasing unauthenticated plaintext: a part of
+// an object other than the first (answered whole), an object too large to
+// authenticate in memory, a ranged GET without
+// Options.EnableUnauthenticatedRanges. It comes in a *TransferManagerError,
+// which names the method to use instead. Nothing was released.
+var ErrTransferManager = errors.New("encryptionclient: transfer manager request refused")
+
+// TransferManagerError is the error of a TransferManagerAPI request that
+// was refused. errors.Is finds ErrTransferManager and, when there is one,
+// the cause (ErrTooLarge, ErrPolicy).
+type TransferManagerError struct {
+	Reason string // why the request cannot be served
+	Use    string // what to call instead, e.g. "Client.Download"
+	Err    error  // the cause, or nil
+}
+
+func (e *TransferManagerError) Error() string {
+	s := fmt.Sprintf("%v: %s; use %s", ErrTransferManager, e.Reason, e.Use)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *TransferManagerError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrTransferManager}
+	}
+	return []error{ErrTransferManager, e.Err}
+}

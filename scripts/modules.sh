@@ -7,7 +7,7 @@
 #                    checksum-database exception and the Ruby clients)
 #
 # check_modules fails when a go.mod of the repository is in neither list.
-MODULES=(. tests cmd/s3ec examples internal/tools internal/testkit/s3test batchops)
+MODULES=(. tests tests/transfermanager cmd/s3ec examples internal/tools internal/testkit/s3test batchops)
 INTEROP_MODULE=interop
 
 check_modules() {

@@ -2,7 +2,7 @@
 
 package main
 
-//lint:file-ignore SA1019 the baseline is feature/s3/manager, the transfer manager users have (deprecated for transfermanager)
+//lint:file-ignore SA1019 one baseline is feature/s3/manager, the transfer manager most users have (deprecated for transfermanager)
 
 import (
 	"bytes"
@@ -19,10 +19,32 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/materials"
 )
+
+// readSize is the block in which downloads read response bodies: the
+// encryption client's Download reads 128 KiB chunks, and the manager's
+// Downloader is given the same (its BufferProvider).
+const readSize = 128 << 10
+
+// The objects: what each implementation writes (uploads overwrite their
+// own key), and the two that the downloads read (made by "prepare").
+func objectKey(op, impl string) string {
+	switch op {
+	case "download", "prepare":
+		if impl == implOurs {
+			return "transferbench/src-ours"
+		}
+		return "transferbench/src-plain"
+	case "put":
+		return "transferbench/put-" + impl
+	}
+	return "transferbench/up-" + impl
+}
 
 // runChild performs one transfer and prints its duration as JSON.
 func runChild(cfg config) error {
@@ -32,7 +54,10 @@ func runChild(cfg config) error {
 		return fmt.Errorf("bad -child %q", cfg.child)
 	}
 	ctx := context.Background()
-	client := cfg.s3Client()
+	client, err := cfg.s3Client()
+	if err != nil {
+		return err
+	}
 	key, err := hex.DecodeString(os.Getenv(envKey))
 	if err != nil || len(key) != 32 {
 		return errors.New("no AES key in " + envKey)
@@ -45,9 +70,17 @@ func runChild(cfg config) error {
 	if err != nil {
 		return err
 	}
-	bucket, object := aws.String(cfg.bucket), aws.String("transferbench/"+impl)
+	bucket, object := aws.String(cfg.bucket), aws.String(objectKey(op, impl))
 	upOpts := func(o *encryptionclient.UploadOptions) { o.PartSize, o.Concurrency = cfg.partSize, conc }
 	downOpts := func(o *encryptionclient.DownloadOptions) { o.PartSize, o.Concurrency = cfg.partSize, conc }
+	tmOpts := func(o *transfermanager.Options) {
+		o.PartSizeBytes, o.Concurrency = cfg.partSize, conc
+		o.MultipartUploadThreshold = cfg.partSize
+		o.ChecksumAlgorithm = tmtypes.ChecksumAlgorithm(cfg.checksum)
+		if cfg.checksum == "" {
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		}
+	}
 
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -61,24 +94,45 @@ func runChild(cfg config) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	var n int64
+	n := cfg.size
 	switch op + " " + impl {
-	case "upload ours":
+	case "put ours":
+		_, err = enc.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: object, Body: newSource(cfg.size), ChecksumAlgorithm: cfg.checksum})
+	case "put sdk":
+		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: object, Body: newSource(cfg.size), ChecksumAlgorithm: cfg.checksum})
+	case "upload ours", "prepare ours":
 		var out *encryptionclient.UploadOutput
 		out, err = enc.Upload(ctx, &s3.PutObjectInput{Bucket: bucket, Key: object, Body: newSource(cfg.size), ChecksumAlgorithm: cfg.checksum}, upOpts)
 		if err == nil {
 			n = out.Size
 		}
-	case "upload plain":
+	case "upload manager", "prepare manager":
 		up := manager.NewUploader(client, func(u *manager.Uploader) { u.PartSize, u.Concurrency = cfg.partSize, conc })
 		_, err = up.Upload(ctx, &s3.PutObjectInput{Bucket: bucket, Key: object, Body: newSource(cfg.size), ChecksumAlgorithm: cfg.checksum})
-		n = cfg.size
+	case "upload tm":
+		var out *transfermanager.UploadObjectOutput
+		out, err = transfermanager.New(client, tmOpts).UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: bucket, Key: object, Body: newSource(cfg.size)})
+		if err == nil {
+			n = aws.ToInt64(out.ContentLength)
+		}
 	case "download ours":
 		n, err = enc.Download(ctx, discardAt{}, &s3.GetObjectInput{Bucket: bucket, Key: object}, downOpts)
-	case "download plain":
-		down := manager.NewDownloader(client, func(d *manager.Downloader) { d.PartSize, d.Concurrency = cfg.partSize, conc })
+	case "download manager":
+		down := manager.NewDownloader(client, func(d *manager.Downloader) {
+			d.PartSize, d.Concurrency = cfg.partSize, conc
+			d.BufferProvider = manager.NewPooledBufferedWriterReadFromProvider(readSize)
+		})
 		n, err = down.Download(ctx, discardAt{}, &s3.GetObjectInput{Bucket: bucket, Key: object})
-	case "verify ours":
+	case "download tm":
+		var out *transfermanager.DownloadObjectOutput
+		out, err = transfermanager.New(client, tmOpts).DownloadObject(ctx, &transfermanager.DownloadObjectInput{Bucket: bucket, Key: object, WriterAt: discardAt{}})
+		if err == nil {
+			n = aws.ToInt64(out.ContentLength)
+		}
+	case "verify put", "verify upload", "verify download":
+		// What ours wrote (or, for downloads, what it read) is the
+		// generated stream.
+		object = aws.String(objectKey(impl, implOurs))
 		w := &checkAt{}
 		n, err = enc.Download(ctx, w, &s3.GetObjectInput{Bucket: bucket, Key: object}, downOpts)
 		if err == nil && w.mismatch.Load() {

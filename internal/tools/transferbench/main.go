@@ -1,24 +1,36 @@
 //go:build unix
 
-// Command transferbench compares the encryption client's parallel Upload
-// and Download with the plain aws-sdk-go-v2 transfer manager
-// (feature/s3/manager Uploader and Downloader) on a real S3 endpoint, with
-// the same part size and concurrency, in one run.
+// Command transferbench compares the encryption client's transfers with the
+// plain aws-sdk-go-v2 ones on a real S3 endpoint, in one run, with the same
+// part size, concurrency, checksum algorithm and read size:
+//
+//   - put: Client.PutObject beside the plain s3.Client.PutObject (one
+//     request: the client CPU it costs is the put CPU target's measure);
+//   - upload, download: Client.Upload and Client.Download beside the SDK's
+//     feature/s3/manager Uploader/Downloader and its successor
+//     feature/s3/transfermanager (UploadObject, DownloadObject), plain.
 //
 // Every transfer runs in a child process (this binary, re-executed with
-// -child) so that its peak RSS is its own. For each concurrency, the
-// encrypting and the plain transfer alternate (their order flips every
-// run) to share the drift of a noisy machine, and the median of the runs
-// is reported. The plaintext is a generated seekable stream, never held in
-// memory (an io.ReadSeeker without ReadAt, so both uploaders buffer their
-// parts); downloads go to an io.WriterAt that discards. Both uploads ask
-// for the same ChecksumAlgorithm (-checksum, by default CRC32, which the
-// transfer manager would pick anyway). The result is a Markdown table on
-// stdout, with the client processes' CPU time beside the throughput: on a
-// small machine shared with the server, the encryption's CPU cost shows
-// there first.
+// -child) so that its peak RSS and its CPU time (user + system, from
+// rusage) are its own. For each operation, worker count and baseline, one
+// warm-up pair runs first and is discarded; then an even number of pairs
+// runs, ours first in one pair and the baseline first in the next, so that
+// an order effect cancels. Each pair gives a ratio (ours/baseline
+// throughput, ours/baseline CPU); the table reports their median and
+// range. The plaintext is a generated seekable stream, never held in
+// memory (an io.ReadSeeker without ReadAt, so every uploader buffers its
+// parts); downloads go to an io.WriterAt that discards. Downloads read the
+// response bodies in 128 KiB blocks on our side and the manager's (its
+// BufferProvider), the transfer manager in io.Copy's 32 KiB (it has no
+// setting).
 //
-//	scripts/bench-transfer.sh -runs 3
+// With an https:// endpoint and -ca, the SDK trusts that certificate
+// (not InsecureSkipVerify) and sends unsigned payloads with trailing
+// checksums, as it does against AWS; -gencert writes a self-signed
+// certificate for 127.0.0.1 for the server.
+//
+//	scripts/bench-transfer.sh -size 256MiB -pairs 4
+//	scripts/bench-transfer.sh --https -size 256MiB -pairs 4
 //	go -C internal/tools run ./transferbench -endpoint http://127.0.0.1:7070 -access-key … -secret-key …
 package main
 
@@ -33,8 +45,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,52 +66,60 @@ const (
 	envKey       = "TRANSFERBENCH_AES_KEY"
 )
 
+// The implementations: ours, and the plain baselines.
+const (
+	implOurs    = "ours"
+	implSDK     = "sdk"     // s3.Client.PutObject (put)
+	implManager = "manager" // feature/s3/manager
+	implTM      = "tm"      // feature/s3/transfermanager
+)
+
 type config struct {
 	endpoint, accessKey, secretKey, region, bucket string
+	ca                                             string // PEM certificate to trust (https)
 	size, partSize                                 int64
 	concurrency                                    []int
-	runs                                           int
+	pairs                                          int
+	ops, baselines                                 []string
 	child                                          string // "op impl concurrency" in a child
 	cpuProfile                                     string // child: write a CPU profile here
 	checksum                                       types.ChecksumAlgorithm
+	json                                           string // parent: write the measurements here
 }
 
 func main() {
 	var cfg config
-	var size, partSize, conc string
-	flag.StringVar(&cfg.endpoint, "endpoint", os.Getenv(envEndpoint), "S3 endpoint URL")
+	var size, partSize, conc, ops, baselines, genCert string
+	flag.StringVar(&cfg.endpoint, "endpoint", os.Getenv(envEndpoint), "S3 endpoint URL (http:// or https://)")
 	flag.StringVar(&cfg.accessKey, "access-key", os.Getenv(envAccessKey), "access key")
 	flag.StringVar(&cfg.secretKey, "secret-key", os.Getenv(envSecretKey), "secret key")
 	flag.StringVar(&cfg.region, "region", cmp(os.Getenv(envRegion), "us-east-1"), "region")
 	flag.StringVar(&cfg.bucket, "bucket", "transferbench", "bucket (created if missing)")
-	flag.StringVar(&size, "size", "1GiB", "object size")
+	flag.StringVar(&cfg.ca, "ca", "", "PEM certificate the client trusts (an https endpoint with a self-signed certificate)")
+	flag.StringVar(&genCert, "gencert", "", "write a self-signed certificate for 127.0.0.1 and localhost (cert.pem, key.pem) into this directory and exit")
+	flag.StringVar(&size, "size", "256MiB", "object size")
 	flag.StringVar(&partSize, "part-size", "8MiB", "part size of uploads and range size of downloads")
-	flag.StringVar(&conc, "concurrency", "1,2,4", "comma-separated worker counts")
-	flag.IntVar(&cfg.runs, "runs", 3, "runs per measurement (the median is reported)")
+	flag.StringVar(&conc, "concurrency", "1,2,4,8,16", "comma-separated worker counts (upload, download)")
+	flag.IntVar(&cfg.pairs, "pairs", 4, "measured pairs per cell, an even number (the order alternates), after one warm-up pair")
+	flag.StringVar(&ops, "ops", "put,upload,download", "operations to measure")
+	flag.StringVar(&baselines, "baselines", "manager,tm", "baselines of upload and download: manager (feature/s3/manager), tm (feature/s3/transfermanager)")
 	var checksum string
-	flag.StringVar(&checksum, "checksum", "CRC32", "ChecksumAlgorithm of both uploads (the transfer manager's default, CRC32); \"\" for none")
+	flag.StringVar(&checksum, "checksum", "CRC32", "ChecksumAlgorithm of every upload (the SDK's default, CRC32); \"\" for none")
+	flag.StringVar(&cfg.json, "json", "", "write the measurements as JSON to this file; {scheme} in it becomes http or https")
 	flag.StringVar(&cfg.child, "child", "", "internal: run one transfer, e.g. \"download ours 2\" (with -cpuprofile to profile it)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "with -child: write the transfer's CPU profile to this file")
 	flag.Parse()
 
-	cfg.checksum = types.ChecksumAlgorithm(checksum)
-	var err error
-	if cfg.size, err = parseSize(size); err == nil {
-		cfg.partSize, err = parseSize(partSize)
-	}
-	if err == nil {
-		for _, f := range strings.Split(conc, ",") {
-			n, cerr := strconv.Atoi(strings.TrimSpace(f))
-			if cerr != nil || n < 1 {
-				err = fmt.Errorf("bad -concurrency %q", conc)
-				break
-			}
-			cfg.concurrency = append(cfg.concurrency, n)
+	if genCert != "" {
+		if err := writeSelfSigned(genCert); err != nil {
+			fmt.Fprintln(os.Stderr, "transferbench:", err)
+			os.Exit(1)
 		}
+		return
 	}
-	if err == nil && cfg.endpoint == "" {
-		err = errors.New("no endpoint: set -endpoint or " + envEndpoint)
-	}
+	cfg.checksum = types.ChecksumAlgorithm(checksum)
+	cfg.ops, cfg.baselines = splitList(ops), splitList(baselines)
+	err := cfg.parse(size, partSize, conc)
 	if err == nil {
 		if cfg.child != "" {
 			err = runChild(cfg)
@@ -113,6 +131,53 @@ func main() {
 		fmt.Fprintln(os.Stderr, "transferbench:", err)
 		os.Exit(1)
 	}
+}
+
+func (cfg *config) parse(size, partSize, conc string) error {
+	var err error
+	if cfg.size, err = parseSize(size); err != nil {
+		return err
+	}
+	if cfg.partSize, err = parseSize(partSize); err != nil {
+		return err
+	}
+	for _, f := range splitList(conc) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return fmt.Errorf("bad -concurrency %q", conc)
+		}
+		cfg.concurrency = append(cfg.concurrency, n)
+	}
+	if len(cfg.concurrency) == 0 {
+		return errors.New("no -concurrency")
+	}
+	if cfg.pairs < 2 || cfg.pairs%2 != 0 {
+		return fmt.Errorf("-pairs %d: want an even number of at least 2, so that each order runs equally often", cfg.pairs)
+	}
+	for _, op := range cfg.ops {
+		if op != "put" && op != "upload" && op != "download" {
+			return fmt.Errorf("unknown operation %q", op)
+		}
+	}
+	for _, b := range cfg.baselines {
+		if b != implManager && b != implTM {
+			return fmt.Errorf("unknown baseline %q", b)
+		}
+	}
+	if cfg.endpoint == "" {
+		return errors.New("no endpoint: set -endpoint or " + envEndpoint)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func cmp(a, b string) string {
@@ -139,30 +204,54 @@ func parseSize(s string) (int64, error) {
 	return 0, fmt.Errorf("bad size %q", s)
 }
 
-func (cfg config) s3Client() *s3.Client {
-	return s3.New(s3.Options{
+// s3Client is the plain client every implementation uses: path-style, and
+// over https a transport that trusts -ca.
+func (cfg config) s3Client() (*s3.Client, error) {
+	opts := s3.Options{
 		BaseEndpoint: aws.String(cfg.endpoint),
 		Region:       cfg.region,
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(cfg.accessKey, cfg.secretKey, ""),
-	})
+	}
+	if cfg.ca != "" {
+		hc, err := trustingClient(cfg.ca)
+		if err != nil {
+			return nil, err
+		}
+		opts.HTTPClient = hc
+	}
+	return s3.New(opts), nil
 }
 
 // result is one measurement.
 type result struct {
-	seconds float64 // wall time of the transfer
-	cpu     float64 // user + system CPU seconds of the whole child
-	rssKiB  int64
+	Seconds float64 // wall time of the transfer, measured in the child
+	CPU     float64 // user + system CPU seconds of the whole child
+	RSSKiB  int64   // peak RSS of the child
 }
 
-type measureKey struct {
-	op, impl string
-	conc     int
+// pair is one measured pair of a cell.
+type pair struct {
+	Ours, Base result
+	OursFirst  bool
 }
 
+// cell is one line of a table: an operation at a worker count against a
+// baseline.
+type cell struct {
+	Op, Base string
+	Conc     int
+	Pairs    []pair
+}
+
+// runParent prepares the objects the downloads read, then measures every
+// cell, and prints the tables.
 func runParent(cfg config) error {
 	ctx := context.Background()
-	plain := cfg.s3Client()
+	plain, err := cfg.s3Client()
+	if err != nil {
+		return err
+	}
 	if _, err := plain.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.bucket}); err != nil {
 		if _, err := plain.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &cfg.bucket}); err != nil {
 			return fmt.Errorf("create bucket: %w", err)
@@ -172,45 +261,109 @@ func runParent(cfg config) error {
 	rand.Read(key)
 	os.Setenv(envKey, hex.EncodeToString(key))
 
-	fmt.Fprintf(os.Stderr, "transferbench: %s objects, %s parts, workers %v, checksum %q, %d runs against %s\n",
-		human(cfg.size), human(cfg.partSize), cfg.concurrency, cfg.checksum, cfg.runs, cfg.endpoint)
-	results := map[measureKey][]result{}
-	for run := range cfg.runs {
-		for _, conc := range cfg.concurrency {
-			impls := []string{"ours", "plain"}
-			if run%2 == 1 {
-				slices.Reverse(impls)
-			}
-			for _, op := range []string{"upload", "download"} {
-				for _, impl := range impls {
-					r, err := spawn(cfg, op, impl, conc)
-					if err != nil {
-						return fmt.Errorf("%s %s ×%d: %w", impl, op, conc, err)
-					}
-					k := measureKey{op, impl, conc}
-					results[k] = append(results[k], r)
-					fmt.Fprintf(os.Stderr, "  run %d: %-8s %-5s ×%d  %6.1f MiB/s  %5.2f CPU s  %4d MiB RSS\n",
-						run+1, op, impl, conc, mibps(cfg.size, r.seconds), r.cpu, r.rssKiB>>10)
-				}
+	fmt.Fprintf(os.Stderr, "transferbench: %s objects, %s parts, workers %v, checksum %q, %d pairs (+1 warm-up) per cell against %s\n",
+		human(cfg.size), human(cfg.partSize), cfg.concurrency, cfg.checksum, cfg.pairs, cfg.endpoint)
+	load0 := loadAverage()
+	start := time.Now()
+	// The objects every download reads: ours (encrypted) and the plain
+	// one, in parts of the part size.
+	if contains(cfg.ops, "download") {
+		for _, impl := range []string{implOurs, implManager} {
+			if _, err := spawn(cfg, "prepare", impl, cfg.concurrency[len(cfg.concurrency)-1]); err != nil {
+				return fmt.Errorf("prepare %s: %w", impl, err)
 			}
 		}
 	}
-	// The encrypted object of the last run must read back as the stream
-	// it was made from (outside the timed runs).
-	if _, err := spawn(cfg, "verify", "ours", cfg.concurrency[len(cfg.concurrency)-1]); err != nil {
-		return fmt.Errorf("verify: %w", err)
+	var cells []*cell
+	for _, op := range cfg.ops {
+		concs, bases := cfg.concurrency, cfg.baselines
+		if op == "put" {
+			concs, bases = []int{1}, []string{implSDK}
+		}
+		for _, conc := range concs {
+			for _, base := range bases {
+				c := &cell{Op: op, Base: base, Conc: conc}
+				if err := measure(cfg, c); err != nil {
+					return err
+				}
+				cells = append(cells, c)
+			}
+		}
 	}
-	report(cfg, results)
+	// What ours wrote and read must be the generated stream (outside the
+	// timed runs).
+	for _, op := range cfg.ops {
+		if _, err := spawn(cfg, "verify", op, cfg.concurrency[len(cfg.concurrency)-1]); err != nil {
+			return fmt.Errorf("verify %s: %w", op, err)
+		}
+	}
+	env := runEnv{Load: load0 + " → " + loadAverage(), Minutes: time.Since(start).Minutes()}
+	if cfg.json != "" {
+		b, _ := json.MarshalIndent(struct {
+			Env   runEnv
+			Cells []*cell
+		}{env, cells}, "", "  ")
+		scheme, _, _ := strings.Cut(cfg.endpoint, "://")
+		if err := os.WriteFile(strings.ReplaceAll(cfg.json, "{scheme}", scheme), b, 0o644); err != nil {
+			return err
+		}
+	}
+	report(cfg, env, cells)
 	return nil
 }
 
-// spawn runs one transfer in a child process and returns its time and
-// peak RSS.
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// measure runs a cell's warm-up pair and its pairs, alternating the order.
+func measure(cfg config, c *cell) error {
+	for i := -1; i < cfg.pairs; i++ {
+		oursFirst := i%2 == 0 || i < 0
+		order := []string{implOurs, c.Base}
+		if !oursFirst {
+			order = []string{c.Base, implOurs}
+		}
+		var p pair
+		p.OursFirst = oursFirst
+		for _, impl := range order {
+			r, err := spawn(cfg, c.Op, impl, c.Conc)
+			if err != nil {
+				return fmt.Errorf("%s %s ×%d: %w", impl, c.Op, c.Conc, err)
+			}
+			if impl == implOurs {
+				p.Ours = r
+			} else {
+				p.Base = r
+			}
+		}
+		label := fmt.Sprintf("pair %d", i+1)
+		if i < 0 {
+			label = "warm-up"
+		} else {
+			c.Pairs = append(c.Pairs, p)
+		}
+		fmt.Fprintf(os.Stderr, "  %-8s ×%-2d %-7s %-8s ours %6.1f MiB/s %5.2f CPU s %4d MiB | %-7s %6.1f MiB/s %5.2f CPU s %4d MiB | ratio %.2f\n",
+			c.Op, c.Conc, c.Base, label,
+			mibps(cfg.size, p.Ours.Seconds), p.Ours.CPU, p.Ours.RSSKiB>>10,
+			c.Base, mibps(cfg.size, p.Base.Seconds), p.Base.CPU, p.Base.RSSKiB>>10,
+			p.Base.Seconds/p.Ours.Seconds)
+	}
+	return nil
+}
+
+// spawn runs one transfer in a child process and returns its time, CPU
+// and peak RSS.
 func spawn(cfg config, op, impl string, conc int) (result, error) {
 	args := []string{
 		"-child", fmt.Sprintf("%s %s %d", op, impl, conc),
 		"-endpoint", cfg.endpoint, "-access-key", cfg.accessKey, "-secret-key", cfg.secretKey,
-		"-region", cfg.region, "-bucket", cfg.bucket,
+		"-region", cfg.region, "-bucket", cfg.bucket, "-ca", cfg.ca,
 		"-size", strconv.FormatInt(cfg.size, 10), "-part-size", strconv.FormatInt(cfg.partSize, 10),
 		"-checksum", string(cfg.checksum),
 	}
@@ -229,95 +382,7 @@ func spawn(cfg config, op, impl string, conc int) (result, error) {
 		return result{}, errors.New("no rusage on this platform")
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	return result{seconds: out.Seconds, cpu: cpu, rssKiB: ru.Maxrss}, nil // Maxrss is in KiB on Linux
-}
-
-func median(rs []result) result {
-	s := slices.Clone(rs)
-	slices.SortFunc(s, func(a, b result) int {
-		switch {
-		case a.seconds < b.seconds:
-			return -1
-		case a.seconds > b.seconds:
-			return 1
-		}
-		return 0
-	})
-	m := s[len(s)/2]
-	cpus := make([]float64, len(rs))
-	for i, r := range rs {
-		cpus[i] = r.cpu
-	}
-	slices.Sort(cpus)
-	m.cpu = cpus[len(cpus)/2]
-	m.rssKiB = slices.MaxFunc(rs, func(a, b result) int { return int(a.rssKiB - b.rssKiB) }).rssKiB
-	return m
-}
-
-func mibps(size int64, seconds float64) float64 { return float64(size) / (1 << 20) / seconds }
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-// report prints the table and checks the targets: ours/plain throughput
-// ≥ 0.9, peak RSS ≤ workers × part size + 32 MiB, and a gain from 1 to 2
-// workers.
-func report(cfg config, results map[measureKey][]result) {
-	fmt.Printf("%s object, %s parts, %d CPUs, load average %s; median of %d runs; CPU is the client process's user+system time; peak RSS is the largest of the runs.\n\n",
-		human(cfg.size), human(cfg.partSize), runtime.NumCPU(), loadAverage(), cfg.runs)
-	fmt.Println("| operation | workers | ours MiB/s | plain MiB/s | ours/plain | ours CPU s | plain CPU s | ours peak RSS MiB | plain peak RSS MiB | RSS budget MiB |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	var notes []string
-	speed := map[measureKey]float64{}
-	for _, op := range []string{"upload", "download"} {
-		for _, conc := range cfg.concurrency {
-			ours := median(results[measureKey{op, "ours", conc}])
-			plain := median(results[measureKey{op, "plain", conc}])
-			so, sp := mibps(cfg.size, ours.seconds), mibps(cfg.size, plain.seconds)
-			speed[measureKey{op, "ours", conc}], speed[measureKey{op, "plain", conc}] = so, sp
-			budget := int64(conc)*cfg.partSize>>20 + 32
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %d | %d | %d |\n",
-				op, conc, so, sp, so/sp, ours.cpu, plain.cpu, ours.rssKiB>>10, plain.rssKiB>>10, budget)
-			if so/sp < 0.9 {
-				notes = append(notes, fmt.Sprintf("%s ×%d: ours/plain %.2f < 0.9", op, conc, so/sp))
-			}
-			if ours.rssKiB>>10 > budget {
-				notes = append(notes, fmt.Sprintf("%s ×%d: peak RSS %d MiB > %d MiB", op, conc, ours.rssKiB>>10, budget))
-			}
-		}
-	}
-	fmt.Println()
-	for _, op := range []string{"upload", "download"} {
-		one, two := speed[measureKey{op, "ours", 1}], speed[measureKey{op, "ours", 2}]
-		if one > 0 && two > 0 {
-			fmt.Printf("%s, 1 → 2 workers: ours ×%.2f, plain ×%.2f\n", op, two/one, speed[measureKey{op, "plain", 2}]/speed[measureKey{op, "plain", 1}])
-			if two/one < 1.05 {
-				notes = append(notes, fmt.Sprintf("%s: no measurable gain from 1 to 2 workers (×%.2f)", op, two/one))
-			}
-		}
-	}
-	if len(notes) == 0 {
-		fmt.Println("\nAll targets met.")
-	} else {
-		fmt.Println("\nTargets missed:\n- " + strings.Join(notes, "\n- "))
-	}
-}
-
-// loadAverage returns the 1, 5 and 15-minute load averages (Linux), to
-// tell a quiet machine from a busy one.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
+	return result{Seconds: out.Seconds, CPU: cpu, RSSKiB: ru.Maxrss}, nil // Maxrss is in KiB on Linux
 }
 
 // timed reports the duration of a child's transfer to the parent.
