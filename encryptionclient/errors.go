@@ -261,6 +261,7 @@ var (
 	// io.ReadSeeker body.
 	ErrResumeUnseekable = errors.New("encryptionclient: resuming needs a body that can be re-read at any offset (io.ReaderAt or io.ReadSeeker)")
 )
+
 // ErrTransferManager reports a request of the SDK's transfer manager
 // (feature/s3/transfermanager) that TransferManagerAPI refuses because it
 // cannot be served without releasing unauthenticated plaintext: a part of
