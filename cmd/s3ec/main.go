@@ -54,7 +54,7 @@ type command struct {
 }
 
 // commands in the order `s3ec --help` lists them.
-var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand}
+var commands = []*command{cpCommand, mvCommand, rmCommand, syncCommand, lsCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand}
 
 func findCommand(name string) *command {
 	for _, c := range commands {
