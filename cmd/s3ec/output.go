@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
 )
@@ -176,10 +176,17 @@ func (r *runner) phase(ctx context.Context, ops []op, concurrency int) error {
 		wg          sync.WaitGroup
 		work        = make(chan *op)
 		interrupted int
+		skipped     int // taken after the interrupt: not started
 		cutErr      error
 		single      error // the error of a command over one file
 	)
 	do := func(o *op) {
+		if ctx.Err() != nil {
+			r.mu.Lock()
+			skipped++
+			r.mu.Unlock()
+			return
+		}
 		var n int64
 		var err error
 		switch {
@@ -233,7 +240,7 @@ func (r *runner) phase(ctx context.Context, ops []op, concurrency int) error {
 	}
 	// An interrupt that cut nothing short (the last upload was being
 	// completed, and was) does not make the run an interrupted one.
-	if err := ctx.Err(); err != nil && (interrupted > 0 || sent < len(ops)) {
+	if err := ctx.Err(); err != nil && (interrupted > 0 || skipped > 0 || sent < len(ops)) {
 		if cutErr == nil {
 			cutErr = err
 		}

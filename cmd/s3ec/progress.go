@@ -24,8 +24,9 @@ import (
 // less one column (the last column would wrap on some terminals): fields
 // are dropped or cut to fit, the description first, so that it never
 // wraps or scrolls. A rate is shown only once a transfer has run for
-// rateAfter, and is smoothed: the first bytes of a transfer go into
-// buffers at memory speed, and a rate of them means nothing.
+// three quarters of a second, and is smoothed: the first bytes of a
+// transfer go into buffers at memory speed, and a rate of them means
+// nothing, so the rate is measured from a first sample taken after them.
 type progress struct {
 	w io.Writer
 	// width returns the terminal's width in columns (0: unknown).
@@ -36,8 +37,8 @@ type progress struct {
 
 const (
 	redrawEvery  = 100 * time.Millisecond
-	rateAfter    = 500 * time.Millisecond // no rate before this
-	rateEvery    = 500 * time.Millisecond // between rate samples
+	rateBase     = 250 * time.Millisecond // the first sample, after the initial burst
+	rateEvery    = 500 * time.Millisecond // between samples: no rate before rateBase+rateEvery
 	rateSmooth   = 0.3                    // weight of a new sample
 	defaultWidth = 80
 )
@@ -76,9 +77,10 @@ type bar struct {
 	drawn bool      // a frame is on the screen
 	ended bool
 	// rate is the smoothed rate per second, valid once rated is set;
-	// sampleAt and sampleN are the last sample.
+	// sampleAt and sampleN are the last sample, valid once based is set.
 	rate     float64
 	rated    bool
+	based    bool
 	sampleAt time.Time
 	sampleN  int64
 }
@@ -188,25 +190,26 @@ func (b *bar) erase() {
 	}
 }
 
-// sample updates the smoothed rate: nothing before rateAfter, then the
-// average so far, then every rateEvery a weighted step towards the rate
-// of the last interval.
+// sample updates the smoothed rate: a first sample once the transfer has
+// run for rateBase (what went before is the burst into buffers), then
+// every rateEvery the rate of the last interval: the first one as it is,
+// the next ones as a weighted step towards it.
 func (b *bar) sample(now time.Time) {
-	elapsed := now.Sub(b.start)
-	switch {
-	case elapsed < rateAfter:
-		return
-	case !b.rated:
-		b.rate = float64(b.n) / elapsed.Seconds()
-		b.rated = true
-	default:
-		dt := now.Sub(b.sampleAt)
-		if dt < rateEvery {
-			return
+	if !b.based {
+		if now.Sub(b.start) >= rateBase {
+			b.based, b.sampleAt, b.sampleN = true, now, b.n
 		}
-		inst := float64(b.n-b.sampleN) / dt.Seconds()
-		b.rate = (1-rateSmooth)*b.rate + rateSmooth*inst
+		return
 	}
+	dt := now.Sub(b.sampleAt)
+	if dt < rateEvery {
+		return
+	}
+	inst := float64(b.n-b.sampleN) / dt.Seconds()
+	if b.rated {
+		inst = (1-rateSmooth)*b.rate + rateSmooth*inst
+	}
+	b.rate, b.rated = inst, true
 	b.sampleAt, b.sampleN = now, b.n
 }
 
@@ -226,28 +229,38 @@ func (b *bar) render(width int) string {
 	if avail < 1 {
 		return ""
 	}
-	var counts, rate string
+	// The counts and the rate, longest first: the first that fits is
+	// shown, cut to the width only when none does.
+	var tails []string
 	switch {
 	case b.count:
-		counts = fmt.Sprintf("%d objects", b.n)
+		counts := fmt.Sprintf("%d objects", b.n)
 		if b.rated {
-			rate = fmt.Sprintf("%.1f objects/s", b.rate)
+			tails = append(tails, fmt.Sprintf("%s %.1f objects/s", counts, b.rate))
 		}
+		tails = append(tails, counts, fmt.Sprint(b.n))
 	case b.total >= 0:
 		pct := 100
 		if b.total > 0 {
 			pct = int(min(b.n, b.total) * 100 / b.total)
 		}
-		counts = fmt.Sprintf("%3d%% %s/%s", pct, formatBytes(b.n), formatBytes(b.total))
+		counts := fmt.Sprintf("%3d%% %s/%s", pct, formatBytes(b.n), formatBytes(b.total))
+		if b.rated {
+			tails = append(tails, counts+" "+formatBytes(int64(b.rate))+"/s")
+		}
+		tails = append(tails, counts, fmt.Sprintf("%3d%% %s", pct, formatBytes(b.n)), fmt.Sprintf("%d%%", pct))
 	default:
-		counts = formatBytes(b.n)
+		if b.rated {
+			tails = append(tails, formatBytes(b.n)+" "+formatBytes(int64(b.rate))+"/s")
+		}
+		tails = append(tails, formatBytes(b.n))
 	}
-	if !b.count && b.rated {
-		rate = formatBytes(int64(b.rate)) + "/s"
-	}
-	tail := counts
-	if rate != "" && len(counts)+1+len(rate) <= avail {
-		tail += " " + rate
+	tail := tails[len(tails)-1]
+	for _, t := range tails {
+		if len(t) <= avail {
+			tail = t
+			break
+		}
 	}
 	if len(tail) >= avail {
 		return tail[:avail]
