@@ -399,7 +399,8 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 func (x *transfer) removeUploaded(ctx context.Context, p string, before fs.FileInfo, dst s3URL, out *encryptionclient.UploadOutput) error {
 	head, err := x.cp.head(ctx, dst)
 	if err != nil {
-		return fmt.Errorf("%s was uploaded, but cannot be checked; %s was kept: %w", dst, p, err)
+		// (Not the error's own class: the move failed its check.)
+		return &codedError{code: exitOther, err: fmt.Errorf("%s was uploaded, but cannot be checked; %s was kept: %v", dst, p, err)}
 	}
 	switch {
 	case aws.ToInt64(head.ContentLength) != before.Size():
@@ -577,7 +578,7 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 	}
 	head, err := x.cp.head(ctx, dst)
 	if err != nil {
-		return 0, fmt.Errorf("%s was copied, but cannot be checked; %s was kept: %w", dst, src, err)
+		return 0, &codedError{code: exitOther, err: fmt.Errorf("%s was copied, but cannot be checked; %s was kept: %v", dst, src, err)}
 	}
 	if n, m := aws.ToInt64(head.ContentLength), aws.ToInt64(srcHead.ContentLength); n != m {
 		return 0, &objectErr{url: dst, err: fmt.Errorf("holds %d bytes, but the source %d; %s was kept", n, m, src)}

@@ -379,7 +379,9 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 				continue
 			}
 		}
-		mod := o.modified
+		// S3 gives times to the second (HEAD, and the listings of AWS);
+		// the file takes the same.
+		mod := o.modified.Truncate(time.Second)
 		copies = append(copies, op{verb: "download", from: obj.String(), to: displayLocal(filepath.Join(dir, name)), run: func(ctx context.Context) (int64, error) {
 			r, err := root.open()
 			if err != nil {
