@@ -107,7 +107,10 @@ func (t *transferFlags) register(fs *flagSet, name string) {
 	t.out.register(fs)
 	t.filt.register(fs)
 	t.obj.register(fs)
+	t.client.keyring.title = "Keyring (exactly one; none for S3 copies that are not re-wrapped)"
 	t.client.register(fs, cryptoPolicy|cryptoWrite|cryptoLegacyUnauth)
+	// (Its group says "exactly one": for cp and mv, give one only to
+	// re-wrap S3 copies.)
 	t.to.registerTarget(fs)
 }
 
@@ -363,7 +366,7 @@ type localFile struct {
 
 // walkFiles lists the regular files under root (following symbolic links
 // to files, not to directories), in lexical order. Other files are
-// skipped with a note on stderr.
+// skipped, with a note on stderr when e is not nil.
 func walkFiles(e *env, root string) ([]localFile, error) {
 	var files []localFile
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -380,7 +383,9 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 			return nil
 		}
 		if !st.Mode().IsRegular() {
-			fmt.Fprintf(e.stderr, "s3ec: skipping %s: not a regular file\n", p)
+			if e != nil {
+				fmt.Fprintf(e.stderr, "s3ec: skipping %s: not a regular file\n", p)
+			}
 			return nil
 		}
 		rel, err := filepath.Rel(root, p)

@@ -315,7 +315,8 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 		if !st.IsDir() {
 			return nil, nil, usagef("sync: %s is not a directory", dir)
 		}
-		if files, err = walkFiles(x.e, dir); err != nil {
+		// (The destination's other files are none of sync's business.)
+		if files, err = walkFiles(nil, dir); err != nil {
 			return nil, nil, err
 		}
 	} else if !os.IsNotExist(err) {
