@@ -8,37 +8,48 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 var cpCommand = &command{
 	name:     "cp",
+	args:     []string{"SRC", "DST"},
 	synopsis: "s3ec cp [flags] SRC DST",
-	summary:  "copy a file to S3, encrypting it, or from S3, decrypting it",
+	summary:  "copy files to S3 (encrypting), from S3 (decrypting), or within S3",
 	help: `
-Copy a local file to S3 (encrypting it) or an object from S3 to a local file
-(decrypting it). One of SRC and DST is an s3://bucket/key address, the other
-a local path or - for stdin or stdout.
+Copy a local file to S3 (encrypting it), an object from S3 to a local file
+(decrypting it), or an object to another place in S3. SRC and DST are
+s3://bucket/key addresses or local paths (- for stdin or stdout).
 
   s3ec cp report.pdf s3://bucket/docs/          upload as docs/report.pdf
   s3ec cp s3://bucket/docs/report.pdf .         download to ./report.pdf
   s3ec cp -r photos/ s3://bucket/photos/        upload a directory
   s3ec cp -r s3://bucket/photos/ photos/        download a prefix
   s3ec cp s3://bucket/notes.txt - | less        decrypt to stdout
+  s3ec cp s3://a/k s3://b/k                     copy within S3
+
+Each file is reported on stdout as it is done, as by the aws CLI
+("upload: ./a to s3://b/a"), and a recursive copy ends with a summary; an
+interrupted one says how far it got ("20 of 30 files: 20 uploaded
+(12.3 MiB), 1 interrupted, 9 not started"; exit 130).
 
 A download to a file is written to a temporary file beside it and renamed
 only after the whole object was authenticated: a damaged or altered object
-never replaces the file. New files are created readable by you only (0600);
-an existing file keeps its permissions.
+never replaces the file. Missing parent directories are created. New files
+are created readable by you only (0600); an existing file keeps its
+permissions.
 
 A download to stdout is authenticated before the first byte is written, in
 memory, for objects up to 64 MiB. --stream writes larger objects as they
@@ -47,6 +58,16 @@ after some of it was written, and whatever read the output must discard it.
 
 Large files, and stdin, are uploaded in parts (8 MiB, --concurrency at
 once), and large objects downloaded to files with parallel ranged reads.
+Every upload gets a Content-Type: --content-type, or the type of the file
+name's extension, or binary/octet-stream.
+
+An S3 copy is a server-side copy (CopyObject, up to 5 GiB): the content is
+not decrypted, and the envelope and the instruction file travel with it, so
+the copy reads with the same key. It needs no keyring, unless the copy is
+re-wrapped for another key: with --to-kms-key, --to-aes-key-file or
+--to-rsa-public-key (and the current keyring, to unwrap the data key), the
+copy's data key is re-wrapped in place once it is copied (as 's3ec rotate'
+does), and the copy is removed again if that fails.
 
 A recursive copy goes on after a failure, reports each one, and exits with
 the code of the first. Instruction files are not copied as objects, nor are
@@ -54,106 +75,568 @@ folder markers (keys ending with /). A recursive download writes only below
 its destination directory: a key that does not name a file of its own there
 (empty, "." or ".." elements, a leading or doubled /, NUL) is refused and
 counted as a failure (exit code 5), and so is one whose path runs through a
-symbolic link leading out of the destination.`,
-	define: defineCp,
+symbolic link leading out of the destination.
+` + filterHelp,
+	define: func(fs *flagSet) func(context.Context, *env, []string) error {
+		return defineTransfer(fs, "cp")
+	},
 }
 
-func defineCp(fs *flagSet) func(context.Context, *env, []string) error {
-	var (
-		f           clientFlags
-		recursive   bool
-		quiet       bool
-		concurrency = encryptionclient.DefaultConcurrency
-	)
-	fs.boolVar(&recursive, "recursive", "copy a directory to a prefix, or every object under a prefix to a directory")
-	fs.alias("r", "recursive")
-	fs.intVar(&concurrency, "concurrency", "transfer `N` parts of a large object at once")
-	fs.boolVar(&f.crypto.stream, "stream", "to stdout: write plaintext before the object is authenticated (see above)")
-	fs.boolVar(&quiet, "quiet", "show no progress bars (they are shown only when stderr is a terminal)")
-	fs.alias("q", "quiet")
-	f.register(fs, cryptoPolicy|cryptoWrite|cryptoLegacyUnauth)
+// transferFlags are the flags of cp and mv.
+type transferFlags struct {
+	client      clientFlags
+	to          keyringFlags // a re-wrap of S3 copies
+	recursive   bool
+	concurrency int
+	out         outputFlags
+	filt        filters
+	obj         objectFlags
+}
 
+func (t *transferFlags) register(fs *flagSet, name string) {
+	t.concurrency = encryptionclient.DefaultConcurrency
+	what := "copy"
+	if name == "mv" {
+		what = "move"
+	}
+	fs.boolVar(&t.recursive, "recursive", what+" a directory to a prefix, or every object under a prefix to a directory or prefix")
+	fs.alias("r", "recursive")
+	fs.intVar(&t.concurrency, "concurrency", "transfer `N` parts of a large object at once")
+	if name == "cp" {
+		fs.boolVar(&t.client.crypto.stream, "stream", "to stdout: write plaintext before the object is authenticated (see above)")
+	}
+	t.out.register(fs)
+	t.filt.register(fs)
+	t.obj.register(fs)
+	t.client.keyring.title = "Keyring (exactly one; none for S3 copies that are not re-wrapped)"
+	t.client.register(fs, cryptoPolicy|cryptoWrite|cryptoLegacyUnauth)
+	// (Its group says "exactly one": for cp and mv, give one only to
+	// re-wrap S3 copies.)
+	t.to.registerTarget(fs)
+}
+
+func defineTransfer(fs *flagSet, name string) func(context.Context, *env, []string) error {
+	var t transferFlags
+	t.register(fs, name)
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) != 2 {
-			return usagef("cp needs SRC and DST (see 's3ec cp --help')")
+			return usagef("%s needs SRC and DST, got %d argument(s) (see 's3ec %s --help')", name, len(args), name)
 		}
-		src, dst := args[0], args[1]
-		switch {
-		case src == "" || dst == "":
-			return usagef("cp: an empty SRC or DST names no file (use . for the current directory, - for stdin or stdout)")
-		case isS3URL(src) && isS3URL(dst):
-			return usagef("cp copies between S3 and local files; both SRC and DST are s3:// addresses")
-		case !isS3URL(src) && !isS3URL(dst):
-			return usagef("cp needs one s3://bucket/key address, as SRC or DST")
-		case recursive && (src == "-" || dst == "-"):
-			return usagef("--recursive copies directories; it cannot use stdin or stdout")
-		}
-		if concurrency < 1 {
-			return usagef("--concurrency %d: want at least 1", concurrency)
-		}
-		use := keyEncrypt
-		if isS3URL(src) {
-			use = keyDecrypt
-		}
-		// Check the addresses before connecting.
-		var obj s3URL
-		var err error
-		if isS3URL(src) {
-			obj, err = parseS3URL(src)
-		} else {
-			obj, err = parseS3URL(dst)
-		}
-		if err != nil {
-			return err
-		}
-		p := newProgress(e, quiet)
-		c, err := f.connect(ctx, p, use)
-		if err != nil {
-			return err
-		}
-		cp := &copier{e: e, c: c, p: p, suffix: f.crypto.suffix, concurrency: concurrency}
-		ctx = f.crypto.withContext(ctx)
-		switch {
-		case use == keyEncrypt && recursive:
-			return cp.uploadDir(ctx, src, obj)
-		case use == keyEncrypt:
-			return cp.uploadOne(ctx, src, obj)
-		case recursive:
-			return cp.downloadPrefix(ctx, obj, dst)
-		case dst == "-":
-			if err := checkObject(obj); err != nil {
-				return err
-			}
-			return cp.toWriter(ctx, obj, e.stdout, f.crypto.stream)
-		default:
-			return cp.downloadOne(ctx, obj, dst)
-		}
+		return t.run(ctx, e, name, args[0], args[1])
 	}
 }
 
-// copier runs the transfers of one cp or cat command.
+// run checks the arguments of cp or mv and runs the transfer.
+func (t *transferFlags) run(ctx context.Context, e *env, name, src, dst string) error {
+	move := name == "mv"
+	switch {
+	case src == "" || dst == "":
+		return usagef("%s: an empty SRC or DST names no file (use . for the current directory, - for stdin or stdout)", name)
+	case !isS3URL(src) && !isS3URL(dst):
+		return usagef("%s needs an s3://bucket/key address, as SRC or DST (or both)", name)
+	case t.recursive && (src == "-" || dst == "-"):
+		return usagef("--recursive copies directories; it cannot use stdin or stdout")
+	case move && (src == "-" || dst == "-"):
+		return usagef("mv moves files and objects; it cannot use stdin or stdout")
+	case t.concurrency < 1:
+		return usagef("--concurrency %d: want at least 1", t.concurrency)
+	case t.filt.active() && !t.recursive:
+		return usagef("--exclude and --include select files of a recursive %s; add --recursive", name)
+	}
+	if err := t.obj.check(); err != nil {
+		return err
+	}
+	var srcURL, dstURL s3URL
+	var err error
+	if isS3URL(src) {
+		if srcURL, err = parseS3URL(src); err != nil {
+			return err
+		}
+	}
+	if isS3URL(dst) {
+		if dstURL, err = parseS3URL(dst); err != nil {
+			return err
+		}
+	}
+	toSet := t.to.kmsKey != "" || t.to.aesKeyFile != "" || t.to.rsaPublic != "" || len(t.to.matDesc) > 0
+	s3copy := isS3URL(src) && isS3URL(dst)
+	switch {
+	case toSet && !s3copy:
+		return usagef("--to-kms-key, --to-aes-key-file and --to-rsa-public-key re-wrap S3 copies (s3://... to s3://...)")
+	case !isS3URL(dst) && t.obj.settings():
+		return usagef("--content-type, --metadata, --cache-control, --sse, --storage-class and --expected-size set how objects are stored: they apply to uploads and S3 copies")
+	case t.obj.expectedSize != "" && src != "-":
+		return usagef("--expected-size is for uploads from stdin (-)")
+	case s3copy && t.obj.sseC != "":
+		return usagef("--sse-c is not supported for S3 copies")
+	case !t.recursive && s3copy && srcURL.bucket == dstURL.bucket && srcURL.key == dstURL.key && !t.obj.settings():
+		return usagef("%s: %s onto itself changes nothing", name, srcURL)
+	}
+
+	x := &transfer{e: e, f: t, move: move}
+	p := t.out.progress(e)
+	var c *clients
+	switch {
+	case s3copy && !toSet && !t.keyringSet():
+		c, err = connectKeyless(ctx, &t.client.aws, p, t.client.crypto.suffix)
+	case s3copy:
+		c, err = x.connectRewrap(ctx, p)
+	case isS3URL(src):
+		c, err = t.client.connect(ctx, p, keyDecrypt)
+	default:
+		c, err = t.client.connect(ctx, p, keyEncrypt)
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.obj.checkEndpoint(c.plain); err != nil {
+		return err
+	}
+	x.cp = &copier{e: e, c: c, p: p, suffix: t.client.crypto.suffix, concurrency: t.concurrency, obj: &t.obj}
+	ctx = t.client.crypto.withContext(ctx)
+
+	var ops []op
+	switch {
+	case s3copy && t.recursive:
+		ops, err = x.copyPrefix(ctx, srcURL, dstURL)
+	case s3copy:
+		ops, err = x.copyOne(ctx, srcURL, dstURL)
+	case isS3URL(dst) && t.recursive:
+		ops, err = x.uploadDir(src, dstURL)
+	case isS3URL(dst):
+		ops, err = x.uploadOne(src, dstURL)
+	case t.recursive:
+		ops, err = x.downloadPrefix(ctx, srcURL, dst)
+	case dst == "-":
+		if err := checkObject(srcURL); err != nil {
+			return err
+		}
+		if t.out.dryRun {
+			return nil
+		}
+		return x.cp.toWriter(ctx, srcURL, e.stdout, t.client.crypto.stream)
+	default:
+		ops, err = x.downloadOne(srcURL, dst)
+	}
+	if err != nil {
+		return err
+	}
+	return (&runner{e: e, out: &t.out, many: t.recursive}).run(ctx, ops)
+}
+
+// keyringSet reports whether a keyring flag was given.
+func (t *transferFlags) keyringSet() bool {
+	k := &t.client.keyring
+	return k.kmsKey != "" || k.kmsDiscovery || k.aesKeyFile != "" || k.rsaPrivate != "" || k.rsaPublic != ""
+}
+
+// transfer plans the ops of one cp or mv.
+type transfer struct {
+	e    *env
+	f    *transferFlags
+	cp   *copier
+	move bool
+	// newKeyring, when set, re-wraps S3 copies; newContext is the
+	// context to bind (nil: the current one).
+	newKeyring materials.Keyring
+	newContext map[string]string
+}
+
+// verb is what the op is called in the output.
+func (x *transfer) verb(v string) string {
+	if x.move {
+		return "move"
+	}
+	return v
+}
+
+// connectRewrap connects for an S3 copy with a keyring: the current one,
+// and the new one of --to-*, if given.
+func (x *transfer) connectRewrap(ctx context.Context, p *progress) (*clients, error) {
+	t := x.f
+	toSet := t.to.kmsKey != "" || t.to.aesKeyFile != "" || t.to.rsaPublic != "" || len(t.to.matDesc) > 0
+	if toSet {
+		if err := t.to.check(keyEncrypt); err != nil {
+			return nil, err
+		}
+		if kind := t.to.local(); kind != "" && kind == t.client.keyring.local() && equalMaps(t.to.matDesc, t.client.keyring.matDesc) {
+			return nil, usagef("the new %s key needs a material description of its own: give --to-material-description KEY=VALUE (and --material-description to name the current key's, if it has one)", kind)
+		}
+	}
+	c, err := t.client.connect(ctx, p, keyDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	if toSet {
+		t.to.kmsEndpoint = t.client.keyring.kmsEndpoint
+		t.to.kms = t.client.keyring.kmsClient(c.cfg)
+		if x.newKeyring, err = t.to.keyring(c.cfg, false); err != nil {
+			return nil, err
+		}
+		if !t.to.isKMS() {
+			x.newContext = map[string]string{} // local keys bind no context
+		}
+	}
+	return c, nil
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// uploadOne plans the upload of a file, or of stdin for "-".
+func (x *transfer) uploadOne(src string, dst s3URL) ([]op, error) {
+	if dst.key == "" || strings.HasSuffix(dst.key, "/") {
+		if src == "-" {
+			return nil, usagef("name the object to write from stdin: s3://bucket/key")
+		}
+		dst.key += filepath.Base(src)
+	}
+	if src == "-" {
+		return []op{{verb: "upload", from: "-", to: dst.String(), quiet: true, run: func(ctx context.Context) (int64, error) {
+			return x.cp.uploadStdin(ctx, dst)
+		}}}, nil
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, usagef("%s is a directory; pass --recursive to copy it", src)
+	}
+	return []op{x.uploadOp(src, st, dst)}, nil
+}
+
+// uploadOp is the op that uploads the file at p (st its os.Stat) to dst,
+// and for mv removes the file once the object is stored and checked.
+func (x *transfer) uploadOp(p string, st fs.FileInfo, dst s3URL) op {
+	return op{verb: x.verb("upload"), from: displayLocal(p), to: dst.String(), run: func(ctx context.Context) (int64, error) {
+		out, err := x.cp.uploadFile(ctx, p, st, dst)
+		if err != nil || !x.move {
+			return st.Size(), err
+		}
+		return st.Size(), x.removeUploaded(ctx, p, st, dst, out)
+	}}
+}
+
+// uploadDir plans the upload of every regular file under root (that the
+// filters select) to dst's prefix, keyed by its path relative to root.
+func (x *transfer) uploadDir(root string, dst s3URL) ([]op, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, usagef("--recursive: %s is not a directory", root)
+	}
+	prefix := dst.prefix()
+	files, err := walkFiles(x.e, root)
+	if err != nil {
+		return nil, err
+	}
+	var ops []op
+	for _, f := range files {
+		if f.err != nil {
+			ops = append(ops, op{err: f.err})
+			continue
+		}
+		if !x.f.filt.includes(f.rel) {
+			continue
+		}
+		ops = append(ops, x.uploadOp(filepath.Join(root, filepath.FromSlash(f.rel)), f.st, s3URL{bucket: dst.bucket, key: prefix + f.rel}))
+	}
+	return ops, nil
+}
+
+// localFile is a file found under a directory: its path relative to the
+// directory, with "/" separators, and its os.Stat; or the error that kept
+// it from being listed.
+type localFile struct {
+	rel string
+	st  fs.FileInfo
+	err error
+}
+
+// walkFiles lists the regular files under root (following symbolic links
+// to files, not to directories), in lexical order. Other files are
+// skipped, with a note on stderr when e is not nil.
+func walkFiles(e *env, root string) ([]localFile, error) {
+	var files []localFile
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			files = append(files, localFile{err: err})
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		st, err := os.Stat(p) // follows symbolic links
+		if err != nil {
+			files = append(files, localFile{err: err})
+			return nil
+		}
+		if !st.Mode().IsRegular() {
+			if e != nil {
+				fmt.Fprintf(e.stderr, "s3ec: skipping %s: not a regular file\n", p)
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, localFile{rel: filepath.ToSlash(rel), st: st})
+		return nil
+	})
+	return files, err
+}
+
+// removeUploaded removes the file a move uploaded, once the object is
+// checked: it reads back as an encrypted object of the file's length with
+// the ETag the upload returned, and the file did not change meanwhile.
+func (x *transfer) removeUploaded(ctx context.Context, p string, before fs.FileInfo, dst s3URL, out *encryptionclient.UploadOutput) error {
+	head, err := x.cp.head(ctx, dst)
+	if err != nil {
+		// (Not the error's own class: the move failed its check.)
+		return &codedError{code: exitOther, err: fmt.Errorf("%s was uploaded, but cannot be checked; %s was kept: %v", dst, p, err)}
+	}
+	switch {
+	case aws.ToInt64(head.ContentLength) != before.Size():
+		return &objectErr{url: dst, err: fmt.Errorf("holds %d bytes, but %s has %d; %s was kept", aws.ToInt64(head.ContentLength), p, before.Size(), p)}
+	case out != nil && out.ETag != nil && head.ETag != nil && aws.ToString(out.ETag) != aws.ToString(head.ETag):
+		return &objectErr{url: dst, err: fmt.Errorf("changed after the upload (ETag %s, uploaded %s); %s was kept", aws.ToString(head.ETag), aws.ToString(out.ETag), p)}
+	}
+	after, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return fmt.Errorf("%s changed while it was uploaded to %s; it was kept", p, dst)
+	}
+	return os.Remove(p)
+}
+
+// downloadOne plans the download of one object to a file, or into a
+// directory. Missing parent directories are created, as by the aws CLI.
+func (x *transfer) downloadOne(src s3URL, dst string) ([]op, error) {
+	if err := checkObject(src); err != nil {
+		return nil, err
+	}
+	dir, name := filepath.Dir(dst), filepath.Base(dst)
+	st, err := os.Stat(dst)
+	isDir := err == nil && st.IsDir()
+	if isDir || endsWithSeparator(dst) {
+		// Named after the key's last element, which must be a file name.
+		dir, name = dst, path.Base(src.key)
+		if _, err := localPath(name); err != nil {
+			return nil, usagef("%s: cannot name a file after the key (%v); give the file name", src, err)
+		}
+	} else if _, err := localPath(name); err != nil {
+		return nil, usagef("%s: %v: name the file to write", dst, err)
+	}
+	shown := filepath.Join(dir, name)
+	if !isDir && !endsWithSeparator(dst) {
+		shown = dst
+	}
+	return []op{{verb: x.verb("download"), from: src.String(), to: displayLocal(shown), run: func(ctx context.Context) (int64, error) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return 0, err
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return 0, err
+		}
+		defer root.Close()
+		n, err := x.cp.downloadFile(ctx, src, root, name, time.Time{})
+		if err == nil && x.move {
+			err = x.cp.deleteSource(ctx, src)
+		}
+		return n, err
+	}}}, nil
+}
+
+// downloadPrefix plans the download of every object under src's prefix
+// (that the filters select) into dir, at its key relative to the prefix.
+func (x *transfer) downloadPrefix(ctx context.Context, src s3URL, dir string) ([]op, error) {
+	prefix := src.prefix()
+	objs, err := listPrefix(ctx, x.cp.c, src.bucket, prefix, x.cp.suffix, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, &codedError{code: exitNotFound, err: fmt.Errorf("no objects under %s", s3URL{bucket: src.bucket, key: prefix})}
+	}
+	var ops []op
+	// Every file is written through root: no key, and no symbolic link in
+	// the destination, can lead a write out of it.
+	root := &lazyRoot{dir: dir}
+	for _, o := range objs {
+		obj := s3URL{bucket: src.bucket, key: o.key}
+		rel := strings.TrimPrefix(o.key, prefix)
+		if !x.f.filt.includes(rel) {
+			continue
+		}
+		name, err := localPath(rel)
+		if err != nil {
+			ops = append(ops, op{err: &objectErr{url: obj, err: fmt.Errorf("%v: it does not name a file of its own below %s; skipped", err, dir)}})
+			continue
+		}
+		ops = append(ops, op{verb: x.verb("download"), from: obj.String(), to: displayLocal(filepath.Join(dir, name)), run: func(ctx context.Context) (int64, error) {
+			r, err := root.open()
+			if err != nil {
+				return 0, err
+			}
+			n, err := x.cp.downloadFile(ctx, obj, r, name, time.Time{})
+			if err == nil && x.move {
+				err = x.cp.deleteSource(ctx, obj)
+			}
+			return n, err
+		}})
+	}
+	return ops, nil
+}
+
+// copyOne plans an S3 copy of one object. A destination that ends with
+// "/" (or is the bucket) is a prefix: the key's last element is added.
+func (x *transfer) copyOne(ctx context.Context, src, dst s3URL) ([]op, error) {
+	if err := checkObject(src); err != nil {
+		return nil, err
+	}
+	if dst.key == "" || strings.HasSuffix(dst.key, "/") {
+		dst.key += path.Base(src.key)
+	}
+	return []op{x.copyOp(src, dst)}, nil
+}
+
+// copyPrefix plans S3 copies of every object under src's prefix (that the
+// filters select) to dst's prefix.
+func (x *transfer) copyPrefix(ctx context.Context, src, dst s3URL) ([]op, error) {
+	prefix, dstPrefix := src.prefix(), dst.prefix()
+	if src.bucket == dst.bucket && (strings.HasPrefix(dstPrefix, prefix) || strings.HasPrefix(prefix, dstPrefix)) && !(x.f.obj.settings() && prefix == dstPrefix) {
+		return nil, usagef("%s and %s overlap: a recursive copy would copy its own copies or overwrite its sources", s3URL{bucket: src.bucket, key: prefix}, s3URL{bucket: dst.bucket, key: dstPrefix})
+	}
+	objs, err := listPrefix(ctx, x.cp.c, src.bucket, prefix, x.cp.suffix, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, &codedError{code: exitNotFound, err: fmt.Errorf("no objects under %s", s3URL{bucket: src.bucket, key: prefix})}
+	}
+	var ops []op
+	for _, o := range objs {
+		rel := strings.TrimPrefix(o.key, prefix)
+		if !x.f.filt.includes(rel) {
+			continue
+		}
+		ops = append(ops, x.copyOp(s3URL{bucket: src.bucket, key: o.key}, s3URL{bucket: dst.bucket, key: dstPrefix + rel}))
+	}
+	return ops, nil
+}
+
+// copyOp is the op of one S3 copy: CopyObject (the envelope and the
+// instruction file travel), the re-wrap of the copy if asked, and for mv
+// the check of the copy and the delete of the source.
+func (x *transfer) copyOp(src, dst s3URL) op {
+	return op{verb: x.verb("copy"), from: src.String(), to: dst.String(), run: func(ctx context.Context) (int64, error) {
+		return x.copy(ctx, src, dst)
+	}}
+}
+
+func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
+	c := x.cp.c
+	var srcHead *s3.HeadObjectOutput
+	if x.move {
+		// The source's plaintext length, to check the copy by.
+		var err error
+		if srcHead, err = x.cp.head(ctx, src); err != nil {
+			return 0, err
+		}
+	}
+	in := &s3.CopyObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), CopySource: aws.String(copySource(src))}
+	x.cp.obj.copyIn(in, dst.key)
+	if _, err := c.enc.CopyObject(ctx, in); err != nil {
+		return 0, err
+	}
+	if x.newKeyring != nil {
+		_, err := c.enc.Rewrap(ctx, &encryptionclient.RewrapInput{
+			Bucket: aws.String(dst.bucket), Key: aws.String(dst.key),
+			Keyring: x.newKeyring, EncryptionContext: x.newContext,
+		})
+		if err != nil && !errors.Is(err, encryptionclient.ErrSameWrappingKey) {
+			// The copy must not stay readable under the old key alone.
+			note := "the copy was removed"
+			if _, derr := c.enc.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key)}); derr != nil {
+				note = "the copy, still under the source's key, could not be removed: " + derr.Error()
+			}
+			return 0, fmt.Errorf("re-wrap of the copy failed (%s): %w", note, err)
+		}
+	}
+	if !x.move {
+		return 0, nil
+	}
+	head, err := x.cp.head(ctx, dst)
+	if err != nil {
+		return 0, &codedError{code: exitOther, err: fmt.Errorf("%s was copied, but cannot be checked; %s was kept: %v", dst, src, err)}
+	}
+	if n, m := aws.ToInt64(head.ContentLength), aws.ToInt64(srcHead.ContentLength); n != m {
+		return 0, &objectErr{url: dst, err: fmt.Errorf("holds %d bytes, but the source %d; %s was kept", n, m, src)}
+	}
+	return aws.ToInt64(head.ContentLength), x.cp.deleteSource(ctx, src)
+}
+
+// copySource renders an object as CopyObject's x-amz-copy-source: the key
+// URL-encoded element by element, '+' too (some servers read a bare '+' as
+// a space).
+func copySource(u s3URL) string {
+	parts := strings.Split(u.key, "/")
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(url.PathEscape(p), "+", "%2B")
+	}
+	return u.bucket + "/" + strings.Join(parts, "/")
+}
+
+// copier runs the transfers of one cp, mv, sync or cat command.
 type copier struct {
 	e           *env
 	c           *clients
 	p           *progress
-	suffix      string // instruction-file suffix
-	concurrency int    // parts transferred at once
+	suffix      string       // instruction-file suffix
+	concurrency int          // parts transferred at once
+	obj         *objectFlags // object settings and the SSE-C key; nil: none
 }
 
 // upload encrypts body, of size bytes (-1 when unknown), to dst. The
 // client's Upload sends it with one PutObject when it is small, and with a
 // parallel multipart upload otherwise; a seekable file is read in constant
-// memory, a pipe in parts.
-func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL) error {
+// memory, a pipe in parts. name is the file's name, for the Content-Type
+// ("" for stdin).
+func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL) (*encryptionclient.UploadOutput, error) {
 	in := &s3.PutObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), Body: body}
+	obj := cp.obj
+	if obj == nil {
+		obj = &objectFlags{}
+	}
+	obj.put(in, name)
 	wire := int64(-1) // bytes sent: the ciphertext and its tag
 	if size >= 0 {
 		wire = size + envelope.TagSize
 	}
-	b := cp.p.start(wire, name)
+	desc := name
+	if desc == "" {
+		desc = "stdin"
+	}
+	b := cp.p.start(wire, desc)
 	forget := cleanups.add(fmt.Sprintf("%s: its multipart upload may be left behind; list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
 		dst, shellQuote(dst.bucket), shellQuote(dst.key)))
-	_, err := cp.c.enc.Upload(withBar(ctx, b), in, func(o *encryptionclient.UploadOptions) {
+	out, err := cp.c.enc.Upload(withBar(ctx, b), in, func(o *encryptionclient.UploadOptions) {
 		o.Concurrency = cp.concurrency
 	})
 	forget()
@@ -171,48 +654,36 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 			err = &interruptedErr{err: err, note: fmt.Sprintf("%s may have been stored before the interrupt; check with 's3ec verify %s'", dst, dst)}
 		}
 	}
-	return err
-}
-
-// uploadOne uploads a file, or stdin for "-".
-func (cp *copier) uploadOne(ctx context.Context, src string, dst s3URL) error {
-	if dst.key == "" || strings.HasSuffix(dst.key, "/") {
-		if src == "-" {
-			return usagef("name the object to write from stdin: s3://bucket/key")
-		}
-		dst.key += filepath.Base(src)
-	}
-	if src == "-" {
-		return cp.uploadStdin(ctx, dst)
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return usagef("%s is a directory; pass --recursive to copy it", src)
-	}
-	return cp.uploadFile(ctx, src, st, dst)
+	return out, err
 }
 
 // uploadStdin uploads stdin: seekable, in one request, when it is a file.
-func (cp *copier) uploadStdin(ctx context.Context, dst s3URL) error {
+func (cp *copier) uploadStdin(ctx context.Context, dst s3URL) (int64, error) {
 	if f, ok := cp.e.stdin.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			pos, err := f.Seek(0, io.SeekCurrent)
 			if err == nil {
-				return cp.upload(ctx, f, st.Size()-pos, "stdin", dst)
+				out, err := cp.upload(ctx, f, st.Size()-pos, "", dst)
+				return uploaded(out), err
 			}
 		}
 	}
-	return cp.upload(ctx, cp.e.stdin, -1, "stdin", dst)
+	out, err := cp.upload(ctx, cp.e.stdin, -1, "", dst)
+	return uploaded(out), err
+}
+
+func uploaded(out *encryptionclient.UploadOutput) int64 {
+	if out == nil {
+		return 0
+	}
+	return out.Size
 }
 
 // uploadFile uploads the file at path, of which st is the os.Stat.
-func (cp *copier) uploadFile(ctx context.Context, path string, st fs.FileInfo, dst s3URL) error {
+func (cp *copier) uploadFile(ctx context.Context, path string, st fs.FileInfo, dst s3URL) (*encryptionclient.UploadOutput, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	size := st.Size()
@@ -224,81 +695,23 @@ func (cp *copier) uploadFile(ctx context.Context, path string, st fs.FileInfo, d
 	return cp.upload(ctx, f, size, path, dst)
 }
 
-// uploadDir uploads every regular file under root to dst's prefix, keyed
-// by its path relative to root.
-func (cp *copier) uploadDir(ctx context.Context, root string, dst s3URL) error {
-	st, err := os.Stat(root)
-	if err != nil {
-		return err
+// head returns the metadata of an encrypted object, its ContentLength the
+// plaintext length (its envelope read, instruction file included).
+func (cp *copier) head(ctx context.Context, u s3URL) (*s3.HeadObjectOutput, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)}
+	if cp.obj != nil {
+		cp.obj.head(in)
 	}
-	if !st.IsDir() {
-		return usagef("--recursive: %s is not a directory", root)
-	}
-	prefix := dst.prefix()
-	var fails failures
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			fails.add(cp.e, err)
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		st, err := os.Stat(p) // follows symbolic links
-		if err != nil {
-			fails.add(cp.e, err)
-			return nil
-		}
-		if !st.Mode().IsRegular() {
-			fmt.Fprintf(cp.e.stderr, "s3ec: skipping %s: not a regular file\n", p)
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		fails.total++
-		if err := cp.uploadFile(ctx, p, st, s3URL{bucket: dst.bucket, key: prefix + filepath.ToSlash(rel)}); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			fails.add(cp.e, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return fails.err("files")
+	return cp.c.enc.HeadObject(ctx, in)
 }
 
-// downloadOne downloads one object to a file, or into a directory.
-func (cp *copier) downloadOne(ctx context.Context, src s3URL, dst string) error {
-	if err := checkObject(src); err != nil {
-		return err
-	}
-	dir, name := filepath.Dir(dst), filepath.Base(dst)
-	st, err := os.Stat(dst)
-	if isDir := err == nil && st.IsDir(); isDir || endsWithSeparator(dst) {
-		// Named after the key's last element, which must be a file name.
-		dir, name = dst, path.Base(src.key)
-		if _, err := localPath(name); err != nil {
-			return usagef("%s: cannot name a file after the key (%v); give the file name", src, err)
-		}
-		if !isDir {
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
-		}
-	} else if _, err := localPath(name); err != nil {
-		return usagef("%s: %v: name the file to write", dst, err)
-	}
-	root, err := os.OpenRoot(dir)
+// deleteSource deletes the source of a move, with its instruction file.
+func (cp *copier) deleteSource(ctx context.Context, u s3URL) error {
+	_, err := cp.c.enc.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
 	if err != nil {
-		return err
+		return fmt.Errorf("%s was copied, but its delete failed: %w", u, err)
 	}
-	defer root.Close()
-	return cp.downloadFile(ctx, src, root, name)
+	return nil
 }
 
 // localPath maps a key, or the part of it below a recursive download's
@@ -338,26 +751,30 @@ func checkObject(u s3URL) error {
 // downloadFile downloads src to the file name (a path checked by
 // localPath) below root, with the client's Download: parallel ranged reads
 // into a new temporary file beside it, renamed to name only after the
-// whole object authenticated. On any failure the file is left as it was.
-// An existing file keeps its permissions; a new one is created readable by
-// its owner only. Every file and directory is opened through root, which
-// refuses any path, symbolic links included, that leads out of it: nothing,
-// not even the temporary file, is written outside root.
-func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, name string) (err error) {
+// whole object authenticated, and returns the bytes written. On any
+// failure the file is left as it was. An existing file keeps its
+// permissions; a new one is created readable by its owner only. Every file
+// and directory is opened through root, which refuses any path, symbolic
+// links included, that leads out of it: nothing, not even the temporary
+// file, is written outside root. Errors name the destination, never the
+// temporary file. A non-zero mtime becomes the file's modification time
+// (sync's downloads take the object's LastModified).
+func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, name string, mtime time.Time) (n int64, err error) {
 	dirRel, base := filepath.Split(name)
 	dirRel = filepath.Clean(dirRel) // "." for root itself
+	dest := filepath.Join(root.Name(), name)
 	if dirRel != "." {
 		// Create the directories one by one, each inside root.
 		elems := strings.Split(filepath.ToSlash(dirRel), "/")
 		for i := range elems {
 			if err := root.Mkdir(filepath.Join(elems[:i+1]...), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return &objectErr{url: src, err: err}
+				return 0, &objectErr{url: src, err: err}
 			}
 		}
 	}
 	dir, err := root.OpenRoot(dirRel)
 	if err != nil {
-		return &objectErr{url: src, err: err}
+		return 0, &objectErr{url: src, err: err}
 	}
 	defer dir.Close()
 	dirPath := filepath.Join(root.Name(), dirRel)
@@ -368,30 +785,35 @@ func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, na
 		case st.Mode().IsRegular():
 			perm = st.Mode().Perm()
 		case st.IsDir():
-			return &objectErr{url: src, err: fmt.Errorf("%s is a directory", filepath.Join(dirPath, base))}
+			return 0, &objectErr{url: src, err: fmt.Errorf("%s is a directory", dest)}
 		}
 		// A symbolic link is replaced, not followed.
 	}
 
+	get := &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)}
+	if cp.obj != nil {
+		cp.obj.get(get)
+	}
 	var b *bar
 	if cp.p.enabled() {
-		head, err := cp.c.enc.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)})
+		head, err := cp.head(ctx, src)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		b = cp.p.start(aws.ToInt64(head.ContentLength), src.key)
 	}
 	f, tmp, err := createTemp(dir, base)
 	if err != nil {
-		return &objectErr{url: src, err: err}
+		return 0, &objectErr{url: src, err: hideTemp(err, dest)}
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			dir.Remove(tmp)
+			err = hideTemp(err, dest)
 		}
 	}()
-	_, err = cp.c.enc.Download(ctx, f, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)},
+	n, err = cp.c.enc.Download(ctx, f, get,
 		func(o *encryptionclient.DownloadOptions) {
 			o.Concurrency = cp.concurrency
 			if b != nil {
@@ -400,28 +822,48 @@ func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, na
 		})
 	b.done(err)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if perm != 0 {
 		if err = f.Chmod(perm); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err = f.Sync(); err != nil {
-		return err
+		return 0, err
 	}
 	if err = f.Close(); err != nil {
-		return err
+		return 0, err
+	}
+	if !mtime.IsZero() {
+		if err = chtimesIn(dir, tmp, mtime); err != nil {
+			return 0, err
+		}
 	}
 	if err = renameIn(dir, dirPath, tmp, base); err != nil {
-		return err
+		return 0, err
 	}
 	// Make the rename durable too; not every platform can sync a directory.
 	if d, derr := dir.Open("."); derr == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
+	return n, nil
+}
+
+// hideTemp makes the file errors of a download name its destination
+// instead of the temporary file: the temporary name means nothing to the
+// user, and the file is gone.
+func hideTemp(err error, dest string) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &le):
+		return &fs.PathError{Op: "rename", Path: dest, Err: le.Err}
+	case errors.As(err, &pe) && strings.HasSuffix(pe.Path, ".s3ec-tmp"):
+		pe.Path = dest
+	}
+	return err
 }
 
 // createTemp creates a new file, readable by its owner only, in dir for a
@@ -448,7 +890,11 @@ func createTemp(dir *os.Root, base string) (*os.File, string, error) {
 // authentication), the client authenticates the whole object before it
 // returns, and nothing unauthenticated is written.
 func (cp *copier) toWriter(ctx context.Context, src s3URL, w io.Writer, stream bool) error {
-	out, err := cp.c.enc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)})
+	get := &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)}
+	if cp.obj != nil {
+		cp.obj.get(get)
+	}
+	out, err := cp.c.enc.GetObject(ctx, get)
 	if err != nil {
 		return err
 	}
@@ -470,46 +916,6 @@ func (cp *copier) toWriter(ctx context.Context, src s3URL, w io.Writer, stream b
 		return &objectErr{url: src, err: err}
 	}
 	return nil
-}
-
-// downloadPrefix downloads every object under src's prefix into dir, at its
-// key relative to the prefix.
-func (cp *copier) downloadPrefix(ctx context.Context, src s3URL, dir string) error {
-	prefix := src.prefix()
-	keys, err := listObjects(ctx, cp.c, src.bucket, prefix, cp.suffix)
-	if err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		return &codedError{code: exitNotFound, err: fmt.Errorf("no objects under %s", s3URL{bucket: src.bucket, key: prefix})}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	// Every file is written through root: no key, and no symbolic link
-	// in the destination, can lead a write out of it.
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	var fails failures
-	for _, key := range keys {
-		obj := s3URL{bucket: src.bucket, key: key}
-		fails.total++
-		name, err := localPath(strings.TrimPrefix(key, prefix))
-		if err != nil {
-			fails.add(cp.e, &objectErr{url: obj, err: fmt.Errorf("%v: it does not name a file of its own below %s; skipped", err, dir)})
-			continue
-		}
-		if err := cp.downloadFile(ctx, obj, root, name); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			fails.add(cp.e, err)
-		}
-	}
-	return fails.err("objects")
 }
 
 // failures collects the failures of a recursive command, each reported as
@@ -534,50 +940,6 @@ func (f *failures) err(what string) error {
 		return nil
 	}
 	return &codedError{code: exitCode(f.first), err: fmt.Errorf("%d of %d %s failed", f.n, f.total, what)}
-}
-
-// listObjects returns the keys under prefix, except folder markers (keys
-// ending with "/") and the instruction files of listed objects. A key that
-// only looks like an instruction file (its name ends in the suffix, but it
-// is an object of its own: encryptionclient.Client.IsInstructionFile) is
-// listed.
-func listObjects(ctx context.Context, c *clients, bucket, prefix, suffix string) ([]string, error) {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
-	if prefix != "" {
-		in.Prefix = aws.String(prefix)
-	}
-	var keys []string
-	pages := s3.NewListObjectsV2Paginator(c.plain, in)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, &objectErr{url: s3URL{bucket: bucket, key: prefix}, err: err}
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	listed := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		listed[k] = true
-	}
-	out := keys[:0]
-	for _, k := range keys {
-		if strings.HasSuffix(k, "/") {
-			continue
-		}
-		if strings.HasSuffix(k, suffix) && listed[strings.TrimSuffix(k, suffix)] {
-			instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-			if err != nil {
-				return nil, &objectErr{url: s3URL{bucket: bucket, key: k}, err: err}
-			}
-			if instr {
-				continue
-			}
-		}
-		out = append(out, k)
-	}
-	return out, nil
 }
 
 // endsWithSeparator reports whether the local path p ends with a path

@@ -273,7 +273,27 @@ func TestUsageErrors(t *testing.T) {
 		"unknown flag":       {"cp", "--frobnicate", "f", w.url("f")},
 		"one argument":       append([]string{"cp", "f"}, aes...),
 		"two local paths":    append([]string{"cp", "f", "g"}, aes...),
-		"two s3 addresses":   append([]string{"cp", w.url("a"), w.url("b")}, aes...),
+		"copy onto itself":   {"cp", w.url("a"), w.url("a")},
+		"mv two local paths": append([]string{"mv", "f", "g"}, aes...),
+		"mv stdin":           append([]string{"mv", "-", w.url("f")}, aes...),
+		"sync two prefixes":  append([]string{"sync", w.url("a/"), w.url("b/")}, aes...),
+		"sync a file":        append([]string{"sync", "f", w.url("b/")}, aes...),
+		"sync size and time": append([]string{"sync", w.url("a/"), "d", "--size-only", "--exact-timestamps"}, aes...),
+		"rm a prefix no -r":  {"rm", w.url("p/")},
+		"rm filter no -r":    {"rm", w.url("k"), "--exclude", "*"},
+		"cp filter no -r":    append([]string{"cp", "f", w.url("f"), "--exclude", "*"}, aes...),
+		"ls two addresses":   {"ls", w.url("a"), w.url("b")},
+		"download settings":  append([]string{"cp", w.url("f"), "g", "--content-type", "text/plain"}, aes...),
+		"bad sse":            append([]string{"cp", "f", w.url("f"), "--sse", "DES"}, aes...),
+		"kms id without sse": append([]string{"cp", "f", w.url("f"), "--sse-kms-key-id", "k"}, aes...),
+		"sse-c without key":  append([]string{"cp", "f", w.url("f"), "--sse-c", "AES256"}, aes...),
+		"sse-c bad key":      append([]string{"cp", "f", w.url("f"), "--sse-c", "AES256", "--sse-c-key", "c2hvcnQ="}, aes...),
+		"sse-c over http":    append([]string{"cp", "f", w.url("f"), "--sse-c", "AES256", "--sse-c-key", base64.StdEncoding.EncodeToString(make([]byte, 32))}, aes...),
+		"bad metadata":       append([]string{"cp", "f", w.url("f"), "--metadata", "novalue"}, aes...),
+		"bad storage class":  append([]string{"cp", "f", w.url("f"), "--storage-class", "cheap"}, aes...),
+		"expected-size file": append([]string{"cp", "f", w.url("f"), "--expected-size", "10"}, aes...),
+		"expected too large": append([]string{"cp", "-", w.url("f"), "--expected-size", "68719476736"}, aes...),
+		"to-key no s3 copy":  append([]string{"cp", "f", w.url("f"), "--to-aes-key-file", "k"}, aes...),
 		"no keyring":         {"cp", "f", w.url("f")},
 		"two keyrings":       append(append([]string{"cp", "f", w.url("f")}, aes...), w.kmsFlags()...),
 		"discovery upload":   {"cp", "f", w.url("f"), "--kms-discovery", "--kms-endpoint-url", w.kms.URL},
@@ -320,15 +340,18 @@ func TestCopyRoundTrip(t *testing.T) {
 				src := w.writeFile(fmt.Sprintf("%s-%d.bin", name, size), want)
 				key := fmt.Sprintf("%s/%d.bin", name, size)
 				r := w.run(append([]string{"cp", src, w.url(key)}, kr.up...)...).want(t, exitOK)
-				if r.stdout != "" || r.stderr != "" {
-					t.Errorf("upload printed %q %q (no terminal: no progress bar)", r.stdout, r.stderr)
+				if want := "upload: " + src + " to " + w.url(key) + "\n"; r.stdout != want || r.stderr != "" {
+					t.Errorf("upload printed %q %q, want %q on stdout alone (no terminal: no progress bar)", r.stdout, r.stderr, want)
 				}
 				stored, _ := w.raw(key)
 				if len(stored) != size+envelope.TagSize || (size >= 64 && bytes.Contains(stored, want[:64])) {
 					t.Fatalf("stored %d bytes, want %d of ciphertext", len(stored), size+envelope.TagSize)
 				}
 				out := fmt.Sprintf("out-%s-%d", name, size)
-				w.run(append([]string{"cp", w.url(key), out}, kr.down...)...).want(t, exitOK)
+				r = w.run(append([]string{"cp", w.url(key), out}, kr.down...)...).want(t, exitOK)
+				if line := "download: " + w.url(key) + " to ./" + out + "\n"; r.stdout != line {
+					t.Errorf("download printed %q, want %q", r.stdout, line)
+				}
 				if got := w.readFile(out); !bytes.Equal(got, want) {
 					t.Fatalf("downloaded %d bytes, want %d", len(got), size)
 				}
@@ -864,10 +887,10 @@ func TestProgressOnTerminal(t *testing.T) {
 	// A bulk run counts objects, and prints its summary.
 	onTTY("cp", "big", w.url("p/a"))
 	onTTY("cp", "big", w.url("p/b"))
-	if out := onTTY("verify", w.url("p/"), "--report", "r.csv"); !strings.Contains(out, "objects/") || !strings.Contains(out, "verify: 2 done, 0 skipped, 0 failed; report: r.csv") {
+	if out := onTTY("verify", w.url("p/"), "--report", "r.csv"); !strings.Contains(out, "2 objects") || !strings.Contains(out, "verify: 2 done, 0 skipped, 0 failed; report: r.csv") {
 		t.Errorf("bulk verify: no object count on the terminal: %q", out)
 	}
-	if out := onTTY("verify", w.url("p/"), "--report", "r.csv", "--quiet"); strings.Contains(out, "objects/") || !strings.Contains(out, "verify: 2 done") {
+	if out := onTTY("verify", w.url("p/"), "--report", "r.csv", "--quiet"); strings.Contains(out, "2 objects") || !strings.Contains(out, "verify: 2 done") {
 		t.Errorf("bulk verify --quiet: %q", out)
 	}
 }

@@ -297,7 +297,7 @@ func (e *notFoundErr) Unwrap() error { return e.err }
 // a hint says what they do with one; slashPrefix those for which a trailing
 // "/" alone makes the address a prefix (the others need --recursive).
 var (
-	prefixVerbs = map[string]string{"cp": "copy", "verify": "verify", "inspect": "inspect", "rotate": "rotate", "reencrypt": "re-encrypt", "adopt": "encrypt"}
+	prefixVerbs = map[string]string{"cp": "copy", "verify": "verify", "inspect": "inspect", "rotate": "rotate", "reencrypt": "re-encrypt", "adopt": "encrypt", "mv": "move", "rm": "delete"}
 	slashPrefix = map[string]bool{"inspect": true, "rotate": true, "reencrypt": true, "adopt": true}
 )
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -312,4 +313,49 @@ func TestInterruptTwice(t *testing.T) {
 		t.Errorf("stderr %q\nlacks %q", r.stderr, want)
 	}
 	_ = syscall.SIGINT
+}
+
+// TestInterruptRecursiveSummary interrupts a recursive upload of 30 files
+// at the 21st (issue 13 #11: the command said only "interrupted"): it
+// must print a line for each file done and say how far it got, exit 130,
+// and leave the 20 objects, not the 21st.
+func TestInterruptRecursiveSummary(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	aes, _ := w.aesKey("k")
+	for i := range 30 {
+		w.writeFile(fmt.Sprintf("tree/f%02d", i), data(1024))
+	}
+	var mu sync.Mutex
+	puts := 0
+	var s *started
+	ready := make(chan struct{})
+	ep := w.proxy(func(rw http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			puts++
+			n := puts
+			mu.Unlock()
+			if n == 21 {
+				<-ready
+				s.interrupt()
+				hold(r, 20*time.Second)
+				return
+			}
+		}
+		next.ServeHTTP(rw, r)
+	})
+	s = w.start(ep, nil, append([]string{"cp", "-r", "tree", w.url("t/")}, aes...)...)
+	close(ready)
+	r := s.wait(t, 60*time.Second).want(t, exitInterrupted)
+	want := "s3ec: interrupted; 20 of 30 files: 20 uploaded (20.0 KiB), 1 interrupted, 9 not started"
+	if !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("stderr %q\nwant it to start with %q", r.stderr, want)
+	}
+	if n := strings.Count(r.stdout, "upload: "); n != 20 {
+		t.Errorf("%d upload lines, want 20:\n%s", n, r.stdout)
+	}
+	if got := w.keys("t/"); len(got) != 20 || slices.Contains(got, "t/f20") {
+		t.Errorf("stored %q", got)
+	}
 }

@@ -60,14 +60,7 @@ type command struct {
 }
 
 // commands in the order `s3ec --help` lists them.
-var commands = []*command{cpCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand, versionCommand}
-
-func init() {
-	// cp's arguments (its definition is in cp.go).
-	if cpCommand.args == nil {
-		cpCommand.args = []string{"SRC", "DST"}
-	}
-}
+var commands = []*command{cpCommand, mvCommand, rmCommand, syncCommand, lsCommand, catCommand, inspectCommand, verifyCommand, rotateCommand, reencryptCommand, adoptCommand, keygenCommand, versionCommand}
 
 // argCountError is the usage error of a command given the wrong number of
 // positional arguments: "cp takes 2 arguments (SRC DST), got 3".

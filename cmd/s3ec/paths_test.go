@@ -164,7 +164,7 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 	if r.code != exitOther {
 		t.Errorf("exit %d, want %d\n%s", r.code, exitOther, r.stderr)
 	}
-	if want := fmt.Sprintf("%d of %d objects failed", len(bad), len(bad)+len(good)); !strings.Contains(r.stderr, want) {
+	if want := fmt.Sprintf("%d of %d files: %d downloaded (%d B), %d failed", len(good), len(bad)+len(good), len(good), len(good)*len("secret plaintext"), len(bad)); !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 	}
 	for _, k := range bad {
@@ -210,7 +210,7 @@ func TestCopyRecursiveKeysOutsideDestination(t *testing.T) {
 		return
 	}
 	r = w2.run(append([]string{"cp", "-r", w2.url(""), "work/dest2"}, aes...)...)
-	if want := fmt.Sprintf("%d of %d objects failed", len(rootBad), len(rootBad)+1); r.code != exitOther || !strings.Contains(r.stderr, want) {
+	if want := fmt.Sprintf("1 of %d files: 1 downloaded (16 B), %d failed", len(rootBad)+1, len(rootBad)); r.code != exitOther || !strings.Contains(r.stderr, want) {
 		t.Errorf("from the root: exit %d\n%s", r.code, r.stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(dest, "..", "dest2", "ok")); err != nil || string(b) != "secret plaintext" {

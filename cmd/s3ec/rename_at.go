@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,22 @@ func renameIn(dir *os.Root, dirPath, from, to string) error {
 	fd := int(d.Fd())
 	if err := unix.Renameat(fd, from, fd, to); err != nil {
 		return &os.LinkError{Op: "rename", Old: from, New: dirPath + string(os.PathSeparator) + to, Err: err}
+	}
+	return nil
+}
+
+// chtimesIn sets the access and modification times of the file name in
+// the directory dir (utimensat relative to it, not following a symbolic
+// link).
+func chtimesIn(dir *os.Root, name string, t time.Time) error {
+	d, err := dir.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ts := unix.NsecToTimespec(t.UnixNano())
+	if err := unix.UtimesNanoAt(int(d.Fd()), name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "chtimes", Path: name, Err: err}
 	}
 	return nil
 }
