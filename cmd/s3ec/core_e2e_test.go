@@ -169,7 +169,7 @@ func TestContextMismatchSaysWhatDiffers(t *testing.T) {
 	}
 }
 
-// TestCatLargeObjectAuthenticated: cat of an object over the 64 MiB it
+// TestCatLargeObjectAuthenticated: cat (and cp to stdout) of an object over the 64 MiB it
 // authenticates in memory goes through the ciphertext spool in
 // --spool-dir: written whole when it authenticates, nothing written when it
 // does not, and the spool directory is left empty either way; --stream
@@ -199,6 +199,11 @@ func TestCatLargeObjectAuthenticated(t *testing.T) {
 		t.Errorf("cat of 64 MiB + 1 wrote %d bytes, not the object", len(r.stdout))
 	}
 	empty("after cat")
+	r = w.run(append([]string{"cp", "--spool-dir", spool, w.url("big"), "-"}, aes...)...).want(t, exitOK)
+	if sha256.Sum256([]byte(r.stdout)) != sha256.Sum256(big) {
+		t.Errorf("cp of 64 MiB + 1 to stdout wrote %d bytes, not the object", len(r.stdout))
+	}
+	empty("after cp to stdout")
 	w.tamper("bad", 40<<20)
 	r = w.run(append([]string{"cat", "--spool-dir", spool, w.url("bad")}, aes...)...).want(t, exitAuth)
 	if r.stdout != "" || strings.Contains(r.stderr, "Options.") {

@@ -51,10 +51,13 @@ never replaces the file. Missing parent directories are created. New files
 are created readable by you only (0600); an existing file keeps its
 permissions.
 
-A download to stdout is authenticated before the first byte is written, in
-memory, for objects up to 64 MiB. --stream writes larger objects as they
-arrive: a damaged object is then only detected at its end (exit code 3),
-after some of it was written, and whatever read the output must discard it.
+A download to stdout is authenticated before the first byte is written: in
+memory up to 64 MiB, and larger objects through a temporary file that holds
+only their ciphertext (in --spool-dir; it needs as much free space as the
+object). --stream writes objects as they arrive, in constant memory and
+without the file: a damaged object is then only detected at its end (exit
+code 3), after some of it was written, and whatever read the output must
+discard it.
 
 Large files, and stdin, are uploaded in parts (8 MiB, --concurrency at
 once), and large objects downloaded to files with parallel ranged reads.
@@ -109,7 +112,11 @@ func (t *transferFlags) register(fs *flagSet, name string) {
 	t.filt.register(fs)
 	t.obj.register(fs)
 	t.client.keyring.title = "Keyring (exactly one; none for S3 copies that are not re-wrapped)"
-	t.client.register(fs, cryptoPolicy|cryptoWrite|cryptoLegacyUnauth)
+	which := cryptoPolicy | cryptoWrite | cryptoLegacyUnauth
+	if name == "cp" {
+		which |= cryptoSpool // downloads to stdout
+	}
+	t.client.register(fs, which)
 	// (Its group says "exactly one": for cp and mv, give one only to
 	// re-wrap S3 copies.)
 	t.to.registerTarget(fs)
