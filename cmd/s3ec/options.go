@@ -480,6 +480,10 @@ func (c *cryptoFlags) options() (func(*encryptionclient.Options), error) {
 	if c.suffix == "" {
 		return nil, usagef("--instruction-suffix must not be empty")
 	}
+	if c.stream && c.spoolDir != "" {
+		// As the library refuses a SpoolDir that nothing would use.
+		return nil, usagef("--spool-dir has no effect with --stream (a streamed object is not spooled); give one or the other")
+	}
 	return func(o *encryptionclient.Options) {
 		o.CommitmentPolicy = p
 		o.EnableLegacyUnauthenticatedModes = c.legacyUnauth
