@@ -38,7 +38,8 @@ type Client struct {
 }
 
 // New returns a client that sends requests through client and gets data
-// keys from keyring. The options are validated here.
+// keys from keyring. The options are validated here; a nil option
+// function sets nothing.
 func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Client, error) {
 	if client == nil {
 		return nil, invalid("nil S3 client")
@@ -47,9 +48,7 @@ func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Cl
 		return nil, invalid("nil keyring")
 	}
 	var o Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
+	applyOptions(&o, optFns)
 	o.setDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -61,8 +60,23 @@ func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Cl
 func (c *Client) Options() Options { return c.opts }
 
 // withSafety appends the client's own per-request options to the caller's.
+// Nil functions are dropped: they set nothing, and the SDK would call them.
 func withSafety(optFns []func(*s3.Options)) []func(*s3.Options) {
 	out := make([]func(*s3.Options), 0, len(optFns)+1)
-	out = append(out, optFns...)
+	for _, fn := range optFns {
+		if fn != nil {
+			out = append(out, fn)
+		}
+	}
 	return append(out, refuseSSECOverHTTP)
+}
+
+// applyOptions calls each option function on o in order, skipping nil
+// ones (a nil function sets nothing; the SDK's constructors would panic).
+func applyOptions[T any](o *T, optFns []func(*T)) {
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(o)
+		}
+	}
 }

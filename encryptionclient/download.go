@@ -97,9 +97,7 @@ func (c *Client) Download(ctx context.Context, w io.WriterAt, in *s3.GetObjectIn
 		return 0, objectError("Download", in.Bucket, in.Key, invalid("nil io.WriterAt"))
 	}
 	var o DownloadOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
+	applyOptions(&o, optFns)
 	n, err := c.download(ctx, w, in, &o)
 	return n, objectError("Download", in.Bucket, in.Key, err)
 }
@@ -114,9 +112,7 @@ func (c *Client) DownloadFile(ctx context.Context, path string, in *s3.GetObject
 		return 0, invalid("nil GetObjectInput")
 	}
 	var o DownloadOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
+	applyOptions(&o, optFns)
 	n, err := c.downloadFile(ctx, path, in, &o)
 	return n, objectError("DownloadFile", in.Bucket, in.Key, err)
 }

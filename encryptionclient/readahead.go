@@ -35,7 +35,9 @@ type raBuf struct {
 }
 
 // readAhead is an io.ReadCloser over src. Close stops the goroutine (it
-// closes src, which ends a blocked read) and waits for it.
+// closes src, which ends a blocked read) and waits for it. Close may run
+// concurrently with Read (to abort it, as with an HTTP body): mu keeps
+// the buffer a Read copies from out of the pool until that Read returned.
 type readAhead struct {
 	src  io.ReadCloser
 	full chan *raBuf
@@ -43,8 +45,10 @@ type readAhead struct {
 	stop chan struct{}
 	done chan struct{}
 
+	mu        sync.Mutex // held by Read, except while it waits; and by Close's recycling
 	cur       *raBuf
 	off       int
+	closed    bool // the buffers went back to the pool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -96,7 +100,12 @@ func (r *readAhead) loop() {
 }
 
 func (r *readAhead) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
+		if r.closed {
+			return 0, errReadAfterClose
+		}
 		if r.cur != nil {
 			if r.off < r.cur.n {
 				n := copy(p, r.cur.b[r.off:r.cur.n])
@@ -109,12 +118,20 @@ func (r *readAhead) Read(p []byte) (int, error) {
 			r.free <- r.cur
 			r.cur = nil
 		}
+		// Wait without the lock, so that Close can stop the wait.
+		r.mu.Unlock()
+		var buf *raBuf
 		select {
-		case r.cur = <-r.full:
-			r.off = 0
+		case buf = <-r.full:
 		case <-r.stop:
+		}
+		r.mu.Lock()
+		if buf == nil || r.closed {
+			// Closed while waiting: a buffer taken meanwhile is left
+			// to the garbage collector (the pool has the others).
 			return 0, errReadAfterClose
 		}
+		r.cur, r.off = buf, 0
 	}
 }
 
@@ -123,7 +140,11 @@ func (r *readAhead) Close() error {
 		close(r.stop)
 		r.closeErr = r.src.Close()
 		<-r.done
-		// The goroutine has stopped: every buffer is in a channel or cur.
+		// The goroutine has stopped, and with the lock no Read uses a
+		// buffer: every buffer is in a channel or cur.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.closed = true
 		if r.cur != nil {
 			r.free <- r.cur
 			r.cur = nil

@@ -88,7 +88,9 @@ const aesGCMWrappedSize = envelope.GCMIVSize + envelope.DataKeySize + envelope.T
 func NewAESKeyring(key []byte, optFns ...func(*AESKeyringOptions)) (*AESKeyring, error) {
 	var o AESKeyringOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil { // a nil option sets nothing
+			fn(&o)
+		}
 	}
 	def, err := newAESWrappingKey(key, o.MaterialDescription)
 	if err != nil {

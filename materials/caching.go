@@ -136,7 +136,9 @@ func NewCachingKeyring(inner Keyring, optFns ...func(*CachingOptions)) (*Caching
 	}
 	var o CachingOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil { // a nil option sets nothing
+			fn(&o)
+		}
 	}
 	for _, f := range []struct {
 		name     string

@@ -92,7 +92,9 @@ func NewKMSKeyring(client KMSClient, keyID string, optFns ...func(*KMSKeyringOpt
 	}
 	var o KMSKeyringOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil { // a nil option sets nothing
+			fn(&o)
+		}
 	}
 	if err := checkKMSGrantTokens(o.GrantTokens); err != nil {
 		return nil, err

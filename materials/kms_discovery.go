@@ -46,7 +46,9 @@ func NewKMSDiscoveryKeyring(client KMSClient, optFns ...func(*KMSDiscoveryOption
 	}
 	var o KMSDiscoveryOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil { // a nil option sets nothing
+			fn(&o)
+		}
 	}
 	for _, arn := range o.AllowedKeyARNs {
 		if typ, ok := parseKMSARN(arn); !ok || typ != "key" {

@@ -76,7 +76,9 @@ type RSAKeyring struct {
 func NewRSAKeyring(pub *rsa.PublicKey, priv *rsa.PrivateKey, optFns ...func(*RSAKeyringOptions)) (*RSAKeyring, error) {
 	var o RSAKeyringOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil { // a nil option sets nothing
+			fn(&o)
+		}
 	}
 	if pub == nil && priv == nil {
 		return nil, errors.New("materials: RSA keyring needs a public key, a private key or both")

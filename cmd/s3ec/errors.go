@@ -209,7 +209,17 @@ func errorLine(err error) string {
 			msg += " [to read it: --legacy-wrapping]"
 		}
 	case errors.Is(err, encryptionclient.ErrTooLarge) && strings.Contains(msg, "to authenticate in memory"):
-		msg += " [pass --stream to write it as it arrives, authenticated only at its end; or copy it to a file with 's3ec cp', which authenticates it first]"
+		// The library's advice after the limit names its options; the
+		// command's names its flags.
+		cbc := strings.Contains(msg, "legacy CBC")
+		if i := strings.Index(msg, " (Options.BufferSize)"); i >= 0 {
+			msg = msg[:i]
+		}
+		if cbc {
+			msg += " (a legacy CBC object has no tag: it is not authenticated through a temporary file) [pass --stream to write it as it arrives; its padding is checked only at its end]"
+		} else {
+			msg += " [pass --stream to write it as it arrives, authenticated only at its end; or copy it to a file with 's3ec cp', which authenticates it first]"
+		}
 	}
 	msg = cliTerms.Replace(msg)
 	var ua *encryptionclient.UploadAbortError
@@ -223,8 +233,6 @@ func errorLine(err error) string {
 // what a user of the command line sets or reads. TestErrorLineSpeaksCLI
 // provokes each message and checks that none is left.
 var cliTerms = strings.NewReplacer(
-	// cat: an object over the in-memory limit (the hint says --stream).
-	" (Options.BufferSize); set Options.EnableDelayedAuthentication to stream it", "",
 	// reencrypt: the hint names --allow-unauthenticated-source.
 	"; set ReEncryptInput.AllowUnauthenticatedSource for objects you trust", "",
 	// rotate: an instruction file in the way.

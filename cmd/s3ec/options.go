@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -317,7 +318,7 @@ func (k *keyringFlags) rsaKeyring(legacyWrapping bool) (materials.Keyring, error
 	var pub *rsa.PublicKey
 	var priv *rsa.PrivateKey
 	if k.rsaPublic != "" {
-		b, err := os.ReadFile(k.rsaPublic)
+		b, err := readKeyFile(k.rsaPublic)
 		if err != nil {
 			return nil, keyError(fmt.Errorf("%s: %w", k.flag("rsa-public-key"), err))
 		}
@@ -326,7 +327,7 @@ func (k *keyringFlags) rsaKeyring(legacyWrapping bool) (materials.Keyring, error
 		}
 	}
 	if k.rsaPrivate != "" {
-		b, err := os.ReadFile(k.rsaPrivate)
+		b, err := readKeyFile(k.rsaPrivate)
 		if err != nil {
 			return nil, keyError(fmt.Errorf("%s: %w", k.flag("rsa-private-key"), err))
 		}
@@ -350,7 +351,7 @@ func (k *keyringFlags) rsaKeyring(legacyWrapping bool) (materials.Keyring, error
 // the standard base64 encoding of a 16-, 24- or 32-byte key, surrounding
 // white space ignored.
 func readAESKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +370,33 @@ func readAESKey(path string) ([]byte, error) {
 	}
 	clear(key)
 	return nil, fmt.Errorf("%s is not an AES key: want 32 raw bytes, or a 16-, 24- or 32-byte key in base64", path)
+}
+
+// maxKeyFile bounds what readKeyFile reads: far more than any key file
+// (an RSA-16384 private key in PEM is about 13 KB).
+const maxKeyFile = 64 << 10
+
+// readKeyFile reads the key file at path, which may be a pipe or device
+// (/dev/stdin): at most maxKeyFile bytes, into one buffer (so that no
+// copy of the key is left behind as it grows), or an error that says the
+// file is too large. The caller clears what it returns.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, maxKeyFile+1)
+	n, err := io.ReadFull(f, b)
+	switch {
+	case n > maxKeyFile:
+		clear(b)
+		return nil, fmt.Errorf("%s is larger than %d KiB: not a key file", path, maxKeyFile>>10)
+	case err != nil && err != io.EOF && err != io.ErrUnexpectedEOF:
+		clear(b)
+		return nil, err
+	}
+	return b[:n], nil
 }
 
 // cryptoFlags are the encryption client's options and the encryption
@@ -451,6 +479,10 @@ func (c *cryptoFlags) options() (func(*encryptionclient.Options), error) {
 	}
 	if c.suffix == "" {
 		return nil, usagef("--instruction-suffix must not be empty")
+	}
+	if c.stream && c.spoolDir != "" {
+		// As the library refuses a SpoolDir that nothing would use.
+		return nil, usagef("--spool-dir has no effect with --stream (a streamed object is not spooled); give one or the other")
 	}
 	return func(o *encryptionclient.Options) {
 		o.CommitmentPolicy = p

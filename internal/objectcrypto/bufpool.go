@@ -77,6 +77,26 @@ func (p *bufferPool) get(n int64) ([]byte, bool) {
 	return make([]byte, 0, classSize(k)), false
 }
 
+// takeIdle returns the pooled buffer of n's class, of length 0, if the free
+// list holds one, or nil: unlike get it never allocates. Such a buffer is
+// resident already, so taking it commits no new memory.
+func (p *bufferPool) takeIdle(n int64) []byte {
+	k, pooled := classOf(n)
+	if !pooled {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.free[k]
+	if b != nil {
+		p.free[k] = nil
+		p.idle -= int64(cap(b))
+		p.stats.gets++
+		p.stats.hits++
+	}
+	return b
+}
+
 // put gives back a buffer that get returned. The caller must hold no
 // reference to it any more. Buffers of other capacities are dropped.
 func (p *bufferPool) put(b []byte) {

@@ -31,10 +31,12 @@ var errReadAfterClose = errors.New("encryptionclient: read of a closed body")
 //
 // The ciphertext buffer of a GCM body comes from a bounded pool and goes
 // back to it when the reader is closed or has returned io.EOF (a reader
-// dropped without either leaves it to the garbage collector). size sizes
-// it, up to the limit: memory is committed only as bytes arrive, so a
-// server that announces more than it sends costs address space, not
-// memory.
+// dropped without either leaves it to the garbage collector). size, a
+// claim of the server, sizes it only as far as the bytes received confirm
+// it: a new buffer starts at untrustedFirst (8 MiB) at most and grows to at
+// most growTrust (8) times what arrived, so a server that announces more
+// than it sends commits little memory (an idle pooled buffer of the
+// announced size, resident already, is taken at once).
 func (o *Opener) VerifiedReader(body io.Reader, limit, size int64) (io.ReadCloser, error) {
 	if o.gcm == nil {
 		pt, err := o.ReadVerified(body, limit, max(size, 0))
@@ -75,14 +77,22 @@ const readPiece = 256 << 10
 // a claim of the server, so it sizes the first buffer only up to the limit,
 // and the buffer grows (to the next size class) when more bytes arrive.
 // (Whether the body has exactly the announced length is the caller's
-// check.) On an error the buffer is back in the pool.
+// check.) An idle pooled buffer of the announced size is taken at once
+// (it is resident already); a new one holds at most untrustedFirst bytes
+// until they arrived, and then grows to at most growTrust times what
+// arrived, so that a server announcing more than it sends commits little
+// memory. On an error the buffer is back in the pool.
 func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []byte, tag [envelope.TagSize]byte, err error) {
 	most := limit + envelope.TagSize // the longest body allowed
 	first := int64(firstBuffer)
 	if size > 0 {
 		first = size
 	}
-	buf, warm := buffers.get(min(first, most))
+	first = min(first, most)
+	buf, warm := buffers.takeIdle(first), true
+	if buf == nil {
+		buf, warm = buffers.get(min(first, untrustedFirst))
+	}
 	pf := startPrefault(buf, warm)
 	defer func() {
 		pf.stop()
@@ -110,8 +120,9 @@ func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []
 					return nil, tag, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 				}
 				pf.stop()
-				buf = append(growPooled(buf, most), one[0])
-				pf = startPrefault(buf, false)
+				buf, warm = growPooled(buf, most, size)
+				buf = append(buf, one[0])
+				pf = startPrefault(buf, warm)
 			}
 		}
 		if end := len(buf) - envelope.TagSize; end > hashed {
@@ -131,14 +142,29 @@ func readAndHash(body io.Reader, limit, size int64, part *gcmstream.Part) (ct []
 	}
 }
 
-// growPooled moves the full buffer b to one of the next size class (at
-// most most bytes long) and gives b back to the pool.
-func growPooled(b []byte, most int64) []byte {
-	want := min(2*(int64(cap(b))-envelope.TagSize)+envelope.TagSize, most)
-	nb, _ := buffers.get(max(want, int64(cap(b))+1))
+// untrustedFirst is the most readAndHash allocates for a body before its
+// bytes arrive, whatever length the server announced; growTrust bounds
+// each growth after that: to the announced size, but at most growTrust
+// times the bytes received.
+const (
+	untrustedFirst = 8 << 20
+	growTrust      = 8
+)
+
+// growPooled moves the full buffer b to a larger one (the next size class,
+// or up to size, the announced body length, when that is within growTrust
+// times len(b); at most most bytes long) and gives b back to the pool. It
+// says whether the new buffer came from the pool.
+func growPooled(b []byte, most, size int64) ([]byte, bool) {
+	pt := int64(cap(b)) - envelope.TagSize
+	want := 2*pt + envelope.TagSize
+	if size > want {
+		want = min(size, growTrust*pt+envelope.TagSize)
+	}
+	nb, warm := buffers.get(max(min(want, most), int64(cap(b))+1))
 	nb = append(nb, b...)
 	buffers.put(b)
-	return nb
+	return nb, warm
 }
 
 // verifiedReader decrypts authenticated ciphertext held in memory as it is
