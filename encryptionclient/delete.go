@@ -55,8 +55,13 @@ func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opt
 
 // DeleteObjects deletes objects and the instruction files of those named
 // without a VersionId (decided as DeleteObject does, before the objects are
-// deleted), in batches of at most 1000 keys. Failures to delete
-// instruction files are reported in the output's Errors.
+// deleted). An instruction file is deleted only after S3 confirmed the
+// delete of its object: the object is named in the answer's Deleted list.
+// An object S3 failed (in Errors) or did not name keeps its instruction
+// file, so it stays readable. The request is sent non-quiet so that every
+// delete is confirmed; with Quiet set the caller still gets an answer
+// without the Deleted list. Failures to delete instruction files are
+// reported in the output's Errors.
 func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
 	if in == nil || in.Delete == nil {
 		return nil, invalid("nil DeleteObjectsInput or Delete")
@@ -77,15 +82,20 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 		}()
 	}
 	wg.Wait()
-	out, err := c.s3.DeleteObjects(ctx, in, optFns...)
+	// Quiet answers name only failures, so a key missing from a truncated
+	// or lying answer would pass for deleted: ask for the Deleted list.
+	quiet := aws.ToBool(in.Delete.Quiet)
+	req := *in
+	del := *in.Delete
+	del.Quiet = aws.Bool(false)
+	req.Delete = &del
+	out, err := c.s3.DeleteObjects(ctx, &req, optFns...)
 	if err != nil {
 		return nil, objectError("DeleteObjects", in.Bucket, nil, err)
 	}
-	var instr []types.ObjectIdentifier
-	for i, o := range in.Delete.Objects {
-		if own[i] {
-			instr = append(instr, types.ObjectIdentifier{Key: aws.String(*o.Key + c.suffix(ctx))})
-		}
+	instr := c.confirmedInstructionFiles(ctx, in.Delete.Objects, own, out)
+	if quiet {
+		out.Deleted = nil
 	}
 	for len(instr) > 0 {
 		n := min(len(instr), maxDeleteBatch)
@@ -102,4 +112,48 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 		out.Errors = append(out.Errors, res.Errors...)
 	}
 	return out, nil
+}
+
+// confirmedInstructionFiles returns the instruction files to delete: those
+// of the requested objects (own[i]: named without a VersionId, with an
+// instruction file of their own) that the answer names as deleted and not
+// as failed. An answer entry stands for the delete without a version id
+// unless it carries a version id the caller named for that key (S3 gives
+// none, or a delete marker's, for a delete without one). Entries for keys
+// that were not requested are ignored; each instruction file is named
+// once.
+func (c *Client) confirmedInstructionFiles(ctx context.Context, objs []types.ObjectIdentifier, own []bool, out *s3.DeleteObjectsOutput) []types.ObjectIdentifier {
+	named := make(map[string]map[string]bool) // key -> version ids the caller named
+	for _, o := range objs {
+		if o.Key != nil && o.VersionId != nil {
+			if named[*o.Key] == nil {
+				named[*o.Key] = make(map[string]bool)
+			}
+			named[*o.Key][*o.VersionId] = true
+		}
+	}
+	unversioned := func(key, version *string) bool {
+		return key != nil && (aws.ToString(version) == "" || !named[*key][*version])
+	}
+	deleted := make(map[string]bool, len(out.Deleted))
+	for _, d := range out.Deleted {
+		if unversioned(d.Key, d.VersionId) {
+			deleted[*d.Key] = true
+		}
+	}
+	for _, e := range out.Errors {
+		if unversioned(e.Key, e.VersionId) {
+			deleted[*e.Key] = false
+		}
+	}
+	var instr []types.ObjectIdentifier
+	seen := make(map[string]bool)
+	for i, o := range objs {
+		if !own[i] || !deleted[*o.Key] || seen[*o.Key] {
+			continue
+		}
+		seen[*o.Key] = true
+		instr = append(instr, types.ObjectIdentifier{Key: aws.String(*o.Key + c.suffix(ctx))})
+	}
+	return instr
 }
