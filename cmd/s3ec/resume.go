@@ -200,7 +200,9 @@ func (cp *copier) restart(ctx context.Context, j *resumeJob, err error) (bool, e
 	case errors.Is(err, encryptionclient.ErrResumeStale):
 		why = "its upload is no longer open (completed or aborted)"
 	case errors.Is(err, encryptionclient.ErrInvalidResumeToken):
-		why = "its resume token is damaged or not this upload's"
+		// The upload it recorded cannot be known from it.
+		why = fmt.Sprintf("its resume token is damaged; the upload it recorded may be left: list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+			shellQuote(j.dst.bucket), shellQuote(j.dst.key))
 	case errors.Is(err, encryptionclient.ErrResumeMismatch):
 		why = "the file changed since the interrupted upload"
 		if re.Bucket == j.dst.bucket && re.Key == j.dst.key && re.UploadID != "" {
