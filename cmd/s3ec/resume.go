@@ -267,7 +267,13 @@ type tokenRefusedErr struct {
 }
 
 func (e *tokenRefusedErr) Error() string {
+	abort := ""
+	var re *encryptionclient.ResumeError
+	if errors.As(e.err, &re) && re.UploadID != "" {
+		abort = fmt.Sprintf("abort its upload (aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s) and ",
+			shellQuote(re.Bucket), shellQuote(re.Key), shellQuote(re.UploadID))
+	}
 	return "the resume token of an interrupted upload cannot be opened with this keyring: " + e.err.Error() +
-		" [resume it with the keyring and --encryption-context that started it, or remove " + e.path + " to start anew]"
+		" [resume it with the keyring and --encryption-context that started it, or " + abort + "remove " + e.path + " to start anew]"
 }
 func (e *tokenRefusedErr) Unwrap() error { return e.err }

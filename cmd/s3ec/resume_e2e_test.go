@@ -24,8 +24,9 @@ type resumeRig struct {
 
 	mu          sync.Mutex
 	cur         *started
-	interruptAt int // interrupt at this UploadPart of the run (0: never)
-	parts       int // UploadParts of the run
+	interruptAt int  // interrupt at this UploadPart of the run (0: never)
+	kill        bool // kill -9 there instead
+	parts       int  // UploadParts of the run
 }
 
 func newResumeRig(t *testing.T) *resumeRig {
@@ -37,12 +38,16 @@ func newResumeRig(t *testing.T) *resumeRig {
 			g.mu.Lock()
 			g.parts++
 			cut := g.parts == g.interruptAt
-			s := g.cur
+			s, kill := g.cur, g.kill
 			g.mu.Unlock()
 			if cut {
 				// The part is in flight when the interrupt lands: it
 				// never reaches the server.
-				s.interrupt()
+				if kill {
+					s.cmd.Process.Kill()
+				} else {
+					s.interrupt()
+				}
 				hold(r, 20*time.Second)
 				return
 			}
@@ -261,7 +266,8 @@ func TestResumeTokenOtherKeyring(t *testing.T) {
 	tok, id := g.interrupted(t, "big", "big", aes)
 	r, parts := g.run(0, append([]string{"cp", "--concurrency", "1", "big", g.w.url("big")}, other...)...)
 	r.want(t, exitKey)
-	if want := "cannot be opened with this keyring"; !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, tok) || parts != 0 {
+	if want := "cannot be opened with this keyring"; !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, tok) ||
+		!strings.Contains(r.stderr, "--upload-id "+id) || parts != 0 {
 		t.Errorf("%d parts sent; stderr %q lacks %q and the token file", parts, r.stderr, want)
 	}
 	if ups := g.w.uploads(); len(ups) != 1 || ups[0] != "big "+id {
@@ -307,4 +313,41 @@ func TestResumeTokenOtherDestination(t *testing.T) {
 	}
 	g.w.abortAll()
 	g.finished(t, "other", big, aes)
+}
+
+// TestResumeAfterKill kills cp (SIGKILL: no cleanup at all) while its
+// third part is in flight: the token written before that part was sent
+// lets the same command, with --resume-dir, finish the upload.
+func TestResumeAfterKill(t *testing.T) {
+	t.Parallel()
+	g := newResumeRig(t)
+	aes, _ := g.w.aesKey("k")
+	big := data(40 << 20)
+	g.w.writeFile("big", big)
+	dir := filepath.Join(t.TempDir(), "tokens")
+	args := append([]string{"cp", "--concurrency", "1", "--resume-dir", dir, "big", g.w.url("big")}, aes...)
+	g.mu.Lock()
+	g.kill = true
+	g.mu.Unlock()
+	if r, _ := g.run(3, args...); r.code != -1 {
+		t.Fatalf("exit %d, want killed\nstderr: %s", r.code, r.stderr)
+	}
+	g.mu.Lock()
+	g.kill = false
+	g.mu.Unlock()
+	if toks := tokens(t, dir); len(toks) != 1 {
+		t.Fatalf("token files in --resume-dir: %q, want one", toks)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("--resume-dir: %v %v, want mode 0700", st, err)
+	}
+	r, parts := g.run(0, args...)
+	r.want(t, exitOK)
+	if parts != 3 {
+		t.Errorf("the resumed upload sent %d parts, want 3", parts)
+	}
+	if toks := tokens(t, dir); len(toks) != 0 {
+		t.Errorf("token files left: %q", toks)
+	}
+	g.finished(t, "big", big, aes)
 }
