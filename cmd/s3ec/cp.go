@@ -79,7 +79,7 @@ its destination directory: a key that does not name a file of its own there
 (empty, "." or ".." elements, a leading or doubled /, NUL) is refused and
 counted as a failure (exit code 5), and so is one whose path runs through a
 symbolic link leading out of the destination.
-` + filterHelp,
+` + resumeHelp + filterHelp,
 	define: func(fs *flagSet) func(context.Context, *env, []string) error {
 		return defineTransfer(fs, "cp")
 	},
@@ -94,6 +94,8 @@ type transferFlags struct {
 	out         outputFlags
 	filt        filters
 	obj         objectFlags
+	noResume    bool   // cp: failed uploads are aborted, no token kept
+	resumeDir   string // cp: the token directory ("": the default)
 }
 
 func (t *transferFlags) register(fs *flagSet, name string) {
@@ -106,6 +108,8 @@ func (t *transferFlags) register(fs *flagSet, name string) {
 	fs.alias("r", "recursive")
 	fs.intVar(&t.concurrency, "concurrency", "transfer `N` parts of a large object at once")
 	if name == "cp" {
+		fs.boolVar(&t.noResume, "no-resume", "abort an interrupted or failed upload instead of keeping it to resume (see above)")
+		fs.stringVar(&t.resumeDir, "resume-dir", "keep the resume tokens of uploads in `DIR` (default: $XDG_STATE_HOME/s3ec/uploads)")
 		fs.boolVar(&t.client.crypto.stream, "stream", "to stdout: write plaintext before the object is authenticated (see above)")
 	}
 	t.out.register(fs)
@@ -149,6 +153,8 @@ func (t *transferFlags) run(ctx context.Context, e *env, name, src, dst string) 
 		return usagef("--concurrency %d: want at least 1", t.concurrency)
 	case t.filt.active() && !t.recursive:
 		return usagef("--exclude and --include select files of a recursive %s; add --recursive", name)
+	case t.noResume && t.resumeDir != "":
+		return usagef("--resume-dir keeps resume tokens, which --no-resume turns off")
 	}
 	if err := t.obj.check(); err != nil {
 		return err
@@ -200,6 +206,11 @@ func (t *transferFlags) run(ctx context.Context, e *env, name, src, dst string) 
 		return err
 	}
 	x.cp = &copier{e: e, c: c, p: p, suffix: t.client.crypto.suffix, concurrency: t.concurrency, obj: &t.obj}
+	if name == "cp" && !t.noResume && isS3URL(dst) && !s3copy {
+		if x.cp.resume, err = newResumeStore(t.resumeDir, endpointOf(&t.client.aws)); err != nil {
+			return err
+		}
+	}
 	ctx = t.client.crypto.withContext(ctx)
 
 	var ops []op
@@ -618,14 +629,16 @@ type copier struct {
 	suffix      string       // instruction-file suffix
 	concurrency int          // parts transferred at once
 	obj         *objectFlags // object settings and the SSE-C key; nil: none
+	resume      *resumeStore // the resume tokens of file uploads; nil: none
 }
 
 // upload encrypts body, of size bytes (-1 when unknown), to dst. The
 // client's Upload sends it with one PutObject when it is small, and with a
 // parallel multipart upload otherwise; a seekable file is read in constant
 // memory, a pipe in parts. name is the file's name, for the Content-Type
-// ("" for stdin).
-func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL) (*encryptionclient.UploadOutput, error) {
+// ("" for stdin). With job, the upload is resumable (see resumeHelp): a
+// token the job holds is resumed, and an upload left open says so.
+func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL, job *resumeJob) (*encryptionclient.UploadOutput, error) {
 	in := &s3.PutObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), Body: body}
 	obj := cp.obj
 	if obj == nil {
@@ -641,11 +654,13 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 		desc = "stdin"
 	}
 	b := cp.p.start(wire, desc)
-	forget := cleanups.add(fmt.Sprintf("%s: its multipart upload may be left behind; list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
-		dst, shellQuote(dst.bucket), shellQuote(dst.key)))
-	out, err := cp.c.enc.Upload(withBar(ctx, b), in, func(o *encryptionclient.UploadOptions) {
-		o.Concurrency = cp.concurrency
-	})
+	pending := fmt.Sprintf("%s: its multipart upload may be left behind; list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+		dst, shellQuote(dst.bucket), shellQuote(dst.key))
+	if job != nil {
+		pending = job.pendingLine()
+	}
+	forget := cleanups.add(pending)
+	out, err := cp.uploadOnce(withBar(ctx, b), in, job)
 	forget()
 	b.done(err)
 	switch {
@@ -670,12 +685,12 @@ func (cp *copier) uploadStdin(ctx context.Context, dst s3URL) (int64, error) {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			pos, err := f.Seek(0, io.SeekCurrent)
 			if err == nil {
-				out, err := cp.upload(ctx, f, st.Size()-pos, "", dst)
+				out, err := cp.upload(ctx, f, st.Size()-pos, "", dst, nil)
 				return uploaded(out), err
 			}
 		}
 	}
-	out, err := cp.upload(ctx, cp.e.stdin, -1, "", dst)
+	out, err := cp.upload(ctx, cp.e.stdin, -1, "", dst, nil)
 	return uploaded(out), err
 }
 
@@ -698,8 +713,62 @@ func (cp *copier) uploadFile(ctx context.Context, path string, st fs.FileInfo, d
 		size = -1 // a pipe or a device: its length is not known
 	}
 	// A regular *os.File is seekable: the client reads it in constant
-	// memory and can rewind it for signing and retries.
-	return cp.upload(ctx, f, size, path, dst)
+	// memory and can rewind it for signing and retries. One that goes in
+	// parts is resumable.
+	var job *resumeJob
+	if cp.resume != nil && size >= encryptionclient.DefaultUploadPartSize {
+		if job, err = cp.resume.job(path, dst); err != nil {
+			return nil, err
+		}
+	}
+	return cp.upload(ctx, f, size, path, dst, job)
+}
+
+// uploadOnce runs the Upload of in: resumable with job, from the token it
+// holds, and anew when the token is refused for a reason that starting
+// over cures (cp.restart). The body must be seekable when job is set.
+func (cp *copier) uploadOnce(ctx context.Context, in *s3.PutObjectInput, job *resumeJob) (*encryptionclient.UploadOutput, error) {
+	opts := func(tok []byte) func(*encryptionclient.UploadOptions) {
+		return func(o *encryptionclient.UploadOptions) {
+			o.Concurrency = cp.concurrency
+			if job != nil {
+				o.OnResumeToken, o.ResumeToken = job.save, tok
+			}
+		}
+	}
+	if job == nil {
+		return cp.c.enc.Upload(ctx, in, opts(nil))
+	}
+	tok, err := job.load()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cp.c.enc.Upload(ctx, in, opts(tok))
+	if err != nil && tok != nil && ctx.Err() == nil {
+		again, rerr := cp.restart(ctx, job, err)
+		switch {
+		case rerr != nil && isKeyringRefusal(rerr):
+			return nil, &tokenRefusedErr{path: job.path, err: rerr}
+		case rerr != nil:
+			return nil, rerr
+		case again:
+			if _, serr := in.Body.(io.Seeker).Seek(0, io.SeekStart); serr != nil {
+				return nil, serr
+			}
+			out, err = cp.c.enc.Upload(ctx, in, opts(nil))
+		}
+	}
+	var ie *encryptionclient.UploadInterruptedError
+	switch {
+	case err == nil:
+		if rerr := job.remove(); rerr != nil {
+			fmt.Fprintf(cp.e.stderr, "s3ec: %s is stored, but %v\n", job.dst, rerr)
+		}
+	case errors.As(err, &ie):
+		// The token file stays, for the same command to resume it.
+		err = &resumableErr{display: job.display, dst: job.dst, id: ie.UploadID, cause: &objectErr{url: job.dst, err: ie.Err}, err: err}
+	}
+	return out, err
 }
 
 // head returns the metadata of an encrypted object, its ContentLength the

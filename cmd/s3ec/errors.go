@@ -126,7 +126,10 @@ func report(ctx context.Context, e *env, err error) int {
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		var ua *encryptionclient.UploadAbortError
 		var ie *interruptedErr
+		var re *resumableErr
 		switch {
+		case errors.As(err, &re):
+			fmt.Fprintln(e.stderr, "s3ec: "+re.line())
 		case errors.As(err, &ua):
 			fmt.Fprintf(e.stderr, "s3ec: interrupted; s3://%s/%s: the abort of its multipart upload %s failed: %s%s\n",
 				ua.Bucket, ua.Key, ua.UploadID, strings.Join(strings.Fields(ua.AbortErr.Error()), " "), abortHint(ua))
@@ -178,6 +181,11 @@ func addressURL(err error) (s3URL, bool) {
 func errorLine(err error) string {
 	if line, ok := notFoundLine(err); ok {
 		return "s3ec: " + line
+	}
+	var re *resumableErr
+	if errors.As(err, &re) {
+		// The cause, then how to resume or abort the upload left open.
+		return errorLine(re.cause) + "; " + re.line()
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	// Some of the library's sentinels carry the program's name already.
@@ -372,3 +380,10 @@ type interruptedErr struct {
 
 func (e *interruptedErr) Error() string { return e.err.Error() + " (" + e.note + ")" }
 func (e *interruptedErr) Unwrap() error { return e.err }
+
+// isKeyringRefusal reports a resume token refused because the keyring
+// cannot open it (another key, another encryption context).
+func isKeyringRefusal(err error) bool {
+	var re *encryptionclient.ResumeError
+	return errors.As(err, &re) && exitCode(err) == exitKey
+}

@@ -158,7 +158,7 @@ func TestInterruptAbortsUpload(t *testing.T) {
 			src, stdin = "-", bytes.NewReader(big) // a pipe, read in parts
 		}
 		mu.Lock()
-		cur = w.start(ep, stdin, append([]string{"cp", "--concurrency", "1", src, w.url(key)}, aes...)...)
+		cur = w.start(ep, stdin, append([]string{"cp", "--no-resume", "--concurrency", "1", src, w.url(key)}, aes...)...)
 		s := cur
 		mu.Unlock()
 		r := s.wait(t, 60*time.Second).want(t, exitInterrupted)
@@ -262,7 +262,7 @@ func TestInterruptAbortFails(t *testing.T) {
 		}
 		next.ServeHTTP(rw, r)
 	})
-	s = w.start(ep, nil, append([]string{"cp", "--concurrency", "1", "big", w.url("dir/big file")}, aes...)...)
+	s = w.start(ep, nil, append([]string{"cp", "--no-resume", "--concurrency", "1", "big", w.url("dir/big file")}, aes...)...)
 	close(ready)
 	r := s.wait(t, 60*time.Second).want(t, exitInterrupted)
 	ups := w.uploads()
@@ -301,7 +301,7 @@ func TestInterruptTwice(t *testing.T) {
 		}
 		next.ServeHTTP(rw, r)
 	})
-	s = w.start(ep, nil, append([]string{"cp", "--concurrency", "1", "big", w.url("big")}, aes...)...)
+	s = w.start(ep, nil, append([]string{"cp", "--no-resume", "--concurrency", "1", "big", w.url("big")}, aes...)...)
 	close(ready)
 	start := time.Now()
 	r := s.wait(t, 20*time.Second)

@@ -268,7 +268,9 @@ Exit codes:
   130  interrupted (Ctrl-C or SIGTERM). An interrupted upload aborts its
        multipart upload and waits for the abort (at most 30 s; interrupt
        again to exit at once); if the abort fails, the error names the
-       upload and the command that aborts it. An upload that was already
+       upload and the command that aborts it. cp keeps that of a file of
+       8 MiB or more for a resume instead (see 's3ec cp --help') and says
+       how to resume or abort it. An upload that was already
        being completed is finished: it reports the object stored, exit 0.
 Errors are reported on stderr in one line that starts with "s3ec: " (a run
 over many objects: one such line per failed object, its summary line, and

@@ -280,7 +280,8 @@ func (r *runner) interrupted(err error, inFlight int) error {
 	notStarted := t.total - t.count() - t.fails.n - inFlight
 	note := t.summary(inFlight, notStarted)
 	var ua *encryptionclient.UploadAbortError
-	if errors.As(err, &ua) {
+	var re *resumableErr
+	if errors.As(err, &ua) || errors.As(err, &re) {
 		// Its own line names the upload left behind; the summary
 		// goes before it.
 		fmt.Fprintln(r.e.stderr, "s3ec: interrupted; "+note)
