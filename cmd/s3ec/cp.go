@@ -123,7 +123,7 @@ func (t *transferFlags) register(fs *flagSet, name string) {
 	t.client.register(fs, which)
 	// (Its group says "exactly one": for cp and mv, give one only to
 	// re-wrap S3 copies.)
-	t.to.registerTarget(fs)
+	t.to.registerTarget(fs, "Re-wrap of S3 copies (at most one): the key that wraps the copy's data key")
 }
 
 func defineTransfer(fs *flagSet, name string) func(context.Context, *env, []string) error {

@@ -174,9 +174,9 @@ func (k *keyringFlags) registerAllow(fs *flagSet) {
 
 // registerTarget registers the flags of a keyring that only wraps keys:
 // rotate's new keyring.
-func (k *keyringFlags) registerTarget(fs *flagSet) {
+func (k *keyringFlags) registerTarget(fs *flagSet, title string) {
 	k.prefix = "to-"
-	fs.group("New keyring (exactly one)")
+	fs.group(title)
 	fs.stringVar(&k.kmsKey, "to-kms-key", "move data keys to the AWS KMS key `ID` (key id, key ARN, alias/NAME or alias ARN)")
 	fs.stringVar(&k.aesKeyFile, "to-aes-key-file", "move data keys to the local AES key in `FILE`")
 	fs.stringVar(&k.rsaPublic, "to-rsa-public-key", "move data keys to the RSA key pair whose public key is in `FILE`")

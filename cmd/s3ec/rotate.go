@@ -71,7 +71,7 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 	fs.alias("r", "recursive")
 	fs.stringVar(&startAfter, "start-after", "resume a prefix rotation after `KEY` (printed when one is interrupted; without the bulk flags)")
 	b.register(fs, "rotate", "rotate `N` objects of a prefix or manifest at once")
-	to.registerTarget(fs)
+	to.registerTarget(fs, "New keyring (exactly one)")
 	fs.funcVar("to-context", "bind the new wrapped keys to the encryption context entry `KEY=VALUE` (repeatable; KMS only)", pairFlag(&toContext))
 	f.keyring.title = "Current keyring: decrypts the objects' data keys (exactly one)"
 	f.keyring.role = keyDecrypt
