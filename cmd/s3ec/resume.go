@@ -35,10 +35,11 @@ file readable by you only (0600) in $XDG_STATE_HOME/s3ec/uploads/ (else
 another). An upload that is interrupted or fails leaves its multipart
 upload open and says so; the same command run again checks the parts
 already sent against the file, sends the others and removes the token file
-(the same keyring and --encryption-context are needed). A file that
-changed meanwhile, or an upload that was completed or aborted since,
-starts anew (the old upload is aborted). --no-resume aborts a failed
-upload at once, as stdin's always is.
+(the same keyring and --context are needed). A file that changed
+meanwhile, or an upload that was completed or aborted since, starts anew
+(the old upload is aborted). --no-resume aborts a failed upload at once, as
+stdin's always is. Two uploads of the same file to the same object at the
+same time would share one token file (there is no lock): do not run them.
 `
 
 // resumeStore is the token directory of one command.
