@@ -85,7 +85,15 @@
 //     authentication on every read, never wrong plaintext;
 //   - a token is bound to its bucket, key and upload id; an altered token
 //     is [ErrInvalidResumeToken], one whose upload completed or was
-//     aborted [ErrResumeStale].
+//     aborted [ErrResumeStale];
+//   - resuming encrypts, so the token's envelope must be one this Client
+//     writes (the suite its CommitmentPolicy writes; [ErrPolicy]
+//     otherwise), not only one it may read;
+//   - a token is authenticated under its own data key: whoever can wrap a
+//     data key for the keyring (an RSA public key, a KMS key others may
+//     encrypt with, any key a discovery keyring accepts) can forge a whole
+//     token, under a key he knows, for an upload S3 holds no part of yet.
+//     Store tokens where only the uploader can write them.
 //
 // The low-level calls use the same tokens: [Client.ResumeToken] seals the
 // state of an upload the Client holds, [Client.ResumeMultipartUpload] takes

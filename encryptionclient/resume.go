@@ -113,6 +113,10 @@ func (c *Client) openToken(ctx context.Context, tok []byte, into *mpu) (*openedT
 			switch {
 			case errors.Is(err, ErrPolicy) && env.Suite == envelope.SuiteAESCBC:
 				return nil, invalidToken("its envelope is not AES-GCM")
+			case errors.Is(err, ErrPolicy):
+				// Resuming encrypts: the suite must be the one this
+				// Client writes, not only one it may read.
+				return nil, h.refuse(0, err, "the token's envelope is not one this Client would write")
 			case errors.Is(err, ErrCommitmentMismatch) || errors.Is(err, ErrMalformed):
 				// The key unwrapped, but does not fit the envelope.
 				return nil, invalidToken("its envelope: %v", err)

@@ -279,12 +279,13 @@ func (c *Client) uploadResume(ctx context.Context, in *s3.PutObjectInput, o *Upl
 }
 
 // verifySource reads every part the token records from the source again
-// and seals it into a private buffer: its sum must be the one recorded
-// when the part was first encrypted (Parts.Seal compares in constant
-// time), or the resume fails with ErrResumeMismatch before anything is
-// sent. The buffer never leaves the process and is wiped: the parts that
-// go to S3 later are sealed again from the verified source, and equal
-// plaintext at an equal offset gives equal ciphertext.
+// and checks it: the sum of its ciphertext must be the one recorded when
+// the part was first encrypted (Parts.Check encrypts into a scratch buffer
+// of its own and compares in constant time), or the resume fails with
+// ErrResumeMismatch before anything is sent. The plaintext buffer is
+// wiped: the parts that go to S3 later are read and checked again, then
+// encrypted, and equal plaintext at an equal offset gives equal
+// ciphertext.
 func verifySource(h *tokenHeader, ps *objectcrypto.Parts, at io.ReaderAt, recorded []objectcrypto.PartInfo, size int64) error {
 	var most int64
 	for _, p := range recorded {
@@ -297,7 +298,7 @@ func verifySource(h *tokenHeader, ps *objectcrypto.Parts, at io.ReaderAt, record
 		if err := readFullAt(at, b, p.Offset, size); err != nil {
 			return err
 		}
-		if err := ps.Seal(p.Num, p.Offset, b); err != nil {
+		if err := ps.Check(p.Num, p.Offset, b); err != nil {
 			if errors.Is(err, objectcrypto.ErrPartConflict) {
 				return h.refuse(int32(p.Num), ErrResumeMismatch, "the source differs from the plaintext this part was encrypted from: resuming needs the unchanged source; nothing was sent")
 			}

@@ -59,15 +59,26 @@ func newParts(c *gcmstream.Cipher) *Parts {
 
 // Seal encrypts buf in place as part num of the message, starting at
 // plaintext offset off, and records the part's sum. A part sealed again
-// must bring the same bytes: otherwise Seal fails with [ErrPartConflict],
-// and the ciphertext it left in buf must not be sent. Offsets beyond the
-// GCM limit fail with [ErrTooLarge].
+// must bring the same bytes, and is checked before any byte of buf is
+// encrypted: otherwise Seal fails with [ErrPartConflict] and buf still
+// holds the caller's plaintext (see [Parts.Check]). Two first seals of one
+// part that race are both encrypted; the one that loses, if its bytes
+// differ, fails with ErrPartConflict and its buf is wiped. Either way the
+// ciphertext of other bytes at that position never reaches the caller.
+// Offsets beyond the GCM limit fail with [ErrTooLarge].
 func (ps *Parts) Seal(num int, off int64, buf []byte) error {
-	if num < 1 {
-		return fmt.Errorf("objectcrypto: part number %d", num)
+	if err := ps.checkRange(num, off, buf); err != nil {
+		return err
 	}
-	if off+int64(len(buf)) > envelope.MaxGCMPlaintextSize {
-		return fmt.Errorf("%w: part %d ends beyond the GCM limit of %d bytes", ErrTooLarge, num, int64(envelope.MaxGCMPlaintextSize))
+	if ps.Sealed(num) {
+		// A re-sent part: compared first, then encrypted with the
+		// keystream alone (equal plaintext at an equal offset gives the
+		// ciphertext already hashed).
+		if err := ps.Check(num, off, buf); err != nil {
+			return err
+		}
+		ps.cipher.KeyStreamAt(off).XORKeyStream(buf, buf)
+		return nil
 	}
 	p, err := ps.cipher.Part(off)
 	if err != nil {
@@ -79,15 +90,70 @@ func (ps *Parts) Seal(num int, off int64, buf []byte) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.has(num) {
-		// A re-sent part: equal ciphertext at an equal offset has an
-		// equal sum, and vice versa short of a collision no one can aim
-		// for without the hash key. Compared in constant time.
+		// Another Seal of this part won the race. Equal ciphertext at an
+		// equal offset has an equal sum, and vice versa short of a
+		// collision no one can aim for without the hash key.
 		if !ps.sums[num-1].Equal(sum) {
+			clear(buf) // the ciphertext of other bytes: never handed out
 			return ErrPartConflict
 		}
 		return nil
 	}
 	ps.record(num, sum)
+	return nil
+}
+
+// checkChunk is the size of the scratch buffer in which Check encrypts.
+const checkChunk = 32 << 10
+
+// Check reports whether buf is the plaintext part num was sealed (or
+// opened, or brought in by a token) with at offset off: nil when it is,
+// [ErrPartConflict] when it is not, an error when part num has no sum. It
+// encrypts buf a chunk at a time into a scratch buffer of its own, which
+// it wipes, to hash the ciphertext; it never writes buf. The sums are
+// compared in constant time.
+func (ps *Parts) Check(num int, off int64, buf []byte) error {
+	if err := ps.checkRange(num, off, buf); err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	have := ps.has(num)
+	var want gcmstream.PartSum
+	if have {
+		want = ps.sums[num-1]
+	}
+	ps.mu.Unlock()
+	if !have {
+		return fmt.Errorf("objectcrypto: part %d has no sum to check against", num)
+	}
+	p, err := ps.cipher.Part(off)
+	if err != nil {
+		return err
+	}
+	scratch := make([]byte, min(len(buf), checkChunk))
+	for rest := buf; len(rest) > 0; {
+		n := min(len(rest), len(scratch))
+		p.Encrypt(scratch[:n], rest[:n])
+		rest = rest[n:]
+	}
+	clear(scratch)
+	sum := p.Sum()
+	p.Wipe()
+	if !want.Equal(sum) {
+		return ErrPartConflict
+	}
+	return nil
+}
+
+func (ps *Parts) checkRange(num int, off int64, buf []byte) error {
+	switch {
+	case num < 1:
+		return fmt.Errorf("objectcrypto: part number %d", num)
+	case off < 0:
+		return fmt.Errorf("objectcrypto: part %d at negative offset %d", num, off)
+	case off+int64(len(buf)) > envelope.MaxGCMPlaintextSize:
+		return fmt.Errorf("%w: part %d ends beyond the GCM limit of %d bytes", ErrTooLarge, num, int64(envelope.MaxGCMPlaintextSize))
+	}
 	return nil
 }
 

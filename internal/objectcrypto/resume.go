@@ -77,9 +77,28 @@ func NewResumableSealer(ctx context.Context, kr materials.Keyring, policy envelo
 // and returns the empty Parts of its message, for sealing more parts of it:
 // OpenToken then brings in the sums a token holds. Only GCM envelopes have
 // parts.
+//
+// Sealing more parts encrypts, so env must be an envelope that a new
+// message under opts.Policy would have: the suite the policy writes
+// (Policy.EncryptSuite, a *envelope.PolicyError otherwise; reading it
+// would not be enough) and a form this library writes
+// (envelope.Validate: no legacy wrap). Both are checked before the keyring
+// is asked.
 func OpenResumable(ctx context.Context, kr materials.Keyring, opts DecryptOptions, env *envelope.Envelope) (*Parts, error) {
 	if env.Suite == envelope.SuiteAESCBC {
 		return nil, &envelope.PolicyError{What: "resuming an upload of CBC content"}
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if want := opts.Policy.EncryptSuite(); env.Suite != want {
+		return nil, &envelope.PolicyError{
+			What:    fmt.Sprintf("resuming an upload of %s content: the commitment policy %s writes %s", env.Suite.CipherName(), opts.Policy.Commitment, want.CipherName()),
+			Setting: envelope.SettingCommitment,
+		}
+	}
+	if err := env.Validate(); err != nil {
+		return nil, err
 	}
 	dataKey, err := unwrapDataKey(ctx, kr, opts, env)
 	if err != nil {
