@@ -119,6 +119,18 @@ func (j *resumeJob) load() ([]byte, error) {
 	case st.Size() > maxTokenFile:
 		return nil, fmt.Errorf("resume token of %s: %s holds %d bytes, more than any token; remove it, or pass --no-resume", j.display, j.path, st.Size())
 	}
+	// Only a token the user alone could have written is resumed: in a
+	// directory and a file nobody else can write.
+	dirSt, err := os.Lstat(j.store.dir)
+	if err == nil {
+		err = checkPrivate(j.store.dir, dirSt)
+	}
+	if err == nil {
+		err = checkPrivate(j.path, st)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume token of %s: %w: it could have been planted; remove it, or pass --no-resume", j.display, err)
+	}
 	f, err := os.Open(j.path)
 	if err != nil {
 		return nil, fmt.Errorf("resume token of %s: %w", j.display, err)

@@ -351,3 +351,49 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	g.finished(t, "big", big, aes)
 }
+
+// TestResumeTokenWritableByOthersRefused: a token file, or a token
+// directory, that another user could have written is not resumed (anyone
+// who can wrap a data key for the keyring can seal a token of their own):
+// the command fails before any part is sent, and the file is left for the
+// user to look at.
+func TestResumeTokenWritableByOthersRefused(t *testing.T) {
+	t.Parallel()
+	g := newResumeRig(t)
+	aes, _ := g.w.aesKey("k")
+	big := data(40 << 20)
+	g.w.writeFile("big", big)
+	args := append([]string{"cp", "--concurrency", "1", "big", g.w.url("big")}, aes...)
+	tok, _ := g.interrupted(t, "big", "big", aes)
+	dir := filepath.Dir(tok)
+	for _, tc := range []struct {
+		path string
+		mode os.FileMode
+		want string
+	}{
+		{tok, 0o622, "is writable by other users"},
+		{dir, 0o777, "is writable by other users"},
+	} {
+		orig, err := os.Stat(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(tc.path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		r, parts := g.run(0, args...)
+		r.want(t, exitOther)
+		if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "could have been planted") || parts != 0 {
+			t.Errorf("%s mode %#o: %d parts sent, stderr %q", tc.path, tc.mode, parts, r.stderr)
+		}
+		if _, err := os.Stat(tok); err != nil {
+			t.Errorf("the refused token file was removed: %v", err)
+		}
+		if err := os.Chmod(tc.path, orig.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := g.run(0, args...)
+	r.want(t, exitOK)
+	g.finished(t, "big", big, aes)
+}
