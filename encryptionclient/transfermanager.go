@@ -82,9 +82,7 @@ type tmUpload struct {
 // transfer manager (see TransferManagerAPI).
 func (c *Client) ForTransferManager(optFns ...func(*TransferManagerOptions)) (*TransferManagerAPI, error) {
 	var o TransferManagerOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
+	applyOptions(&o, optFns)
 	if o.PartSize == 0 {
 		o.PartSize = DefaultUploadPartSize
 	}

@@ -170,9 +170,7 @@ func (c *Client) Upload(ctx context.Context, in *s3.PutObjectInput, optFns ...fu
 		return nil, invalid("nil PutObjectInput")
 	}
 	o := UploadOptions{limits: limitsFrom(ctx)}
-	for _, fn := range optFns {
-		fn(&o)
-	}
+	applyOptions(&o, optFns)
 	out, err := c.upload(ctx, in, &o)
 	return out, objectError("Upload", in.Bucket, in.Key, err)
 }

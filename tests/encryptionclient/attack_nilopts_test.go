@@ -73,6 +73,14 @@ func TestAttackNilOptionFuncs(t *testing.T) {
 		_, err := c.Download(ctx, w, &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String("k")}, nil)
 		return err
 	})
+	noPanic("Upload", func() error {
+		_, err := c.Upload(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String("u"), Body: bytes.NewReader(want)}, nil)
+		return err
+	})
+	noPanic("ForTransferManager", func() error {
+		_, err := c.ForTransferManager(nil)
+		return err
+	})
 	noPanic("DownloadFile", func() error {
 		_, err := c.DownloadFile(ctx, filepath.Join(t.TempDir(), "f"), &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String("k")}, nil)
 		return err
