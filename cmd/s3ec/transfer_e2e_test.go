@@ -587,10 +587,17 @@ func TestObjectSettings(t *testing.T) {
 			t.Errorf("%s: Content-Type %q, want %q", key, got, want)
 		}
 	}
+	// MinIO refuses SSE-S3 without a KMS of its own (501 NotImplemented):
+	// there, the SSE header is left out of the test.
+	sse := []string{"--sse", "AES256"}
+	wantSSE := "AES256"
+	if w.srv.Name == "minio" {
+		sse, wantSSE = nil, ""
+	}
 	args := append([]string{"cp", "small.png", w.url("set.png"), "--content-type", "text/x-test", "--metadata", `{"team":"blue","env":"prod"}`,
-		"--cache-control", "max-age=60", "--storage-class", "STANDARD", "--sse", "AES256"}, aes...)
+		"--cache-control", "max-age=60", "--storage-class", "STANDARD"}, append(sse, aes...)...)
 	w.runVia(ep, args...).want(t, exitOK)
-	w.runVia(ep, append([]string{"cp", "big.png", w.url("setbig.png"), "--storage-class", "STANDARD", "--sse", "AES256", "--metadata", "team=red"}, aes...)...).want(t, exitOK)
+	w.runVia(ep, append([]string{"cp", "big.png", w.url("setbig.png"), "--storage-class", "STANDARD", "--metadata", "team=red"}, append(sse, aes...)...)...).want(t, exitOK)
 	h := w.head("set.png")
 	if aws.ToString(h.ContentType) != "text/x-test" || h.Metadata["team"] != "blue" || h.Metadata["env"] != "prod" {
 		t.Errorf("set.png: %q %v", aws.ToString(h.ContentType), h.Metadata)
@@ -605,7 +612,7 @@ func TestObjectSettings(t *testing.T) {
 	defer mu.Unlock()
 	for _, k := range []string{"set.png", "setbig.png"} {
 		hd := seen[k]
-		if hd.Get("X-Amz-Storage-Class") != "STANDARD" || hd.Get("X-Amz-Server-Side-Encryption") != "AES256" || k == "set.png" && hd.Get("Cache-Control") != "max-age=60" {
+		if hd.Get("X-Amz-Storage-Class") != "STANDARD" || hd.Get("X-Amz-Server-Side-Encryption") != wantSSE || k == "set.png" && hd.Get("Cache-Control") != "max-age=60" {
 			t.Errorf("%s was written without the storage class or SSE: %v", k, hd)
 		}
 	}
