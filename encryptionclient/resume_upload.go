@@ -46,16 +46,14 @@ func (ck *checkpointer) wasDelivered() bool {
 	return ck.delivered || ck.resumed
 }
 
-// noteSealed counts a part sealed and returns the generation a token must
-// cover before the part is sent.
-func (u *uploader) noteSealed(num int32, last bool) uint64 {
+// noteSealed counts a part sealed: a token sealed later records its sum.
+func (u *uploader) noteSealed(num int32, last bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.gen++
 	if last {
 		u.last = num
 	}
-	return u.gen
 }
 
 func (u *uploader) generation() uint64 {

@@ -601,20 +601,23 @@ func (u *uploader) part(ctx context.Context, cancel context.CancelCauseFunc, num
 		}
 		buf = append(buf, tag[:]...)
 	}
-	gen := u.noteSealed(num, last)
-	if u.ck != nil {
-		// Write-ahead: no byte of the part leaves before a token that
-		// records its sum was delivered.
-		if err := u.checkpoint(gen); err != nil {
-			cancel(err)
-			return true
-		}
-	}
+	u.noteSealed(num, last)
 	select {
 	case u.slots <- struct{}{}:
 		defer func() { <-u.slots }()
 	case <-ctx.Done():
 		return true
+	}
+	if u.ck != nil {
+		// Write-ahead: no byte of the part leaves before a token that
+		// records its sum was delivered. The token is sealed once the
+		// part holds its slot, so it also records every part S3
+		// acknowledged while this one waited: a resume sends none of
+		// them again.
+		if err := u.checkpoint(u.generation()); err != nil {
+			cancel(err)
+			return true
+		}
 	}
 	in := u.in
 	out, err := u.c.s3.UploadPart(ctx, &s3.UploadPartInput{
