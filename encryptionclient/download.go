@@ -421,6 +421,7 @@ func (c *Client) downloadSequential(ctx context.Context, w io.WriterAt, req *s3.
 	if err != nil {
 		return 0, err
 	}
+	defer r.Close()
 	buf := make([]byte, downloadChunk)
 	var off int64
 	for {

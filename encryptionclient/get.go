@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -108,8 +109,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 			op.Close()
 			return nil, err
 		}
-		src := body
-		out.Body = &readCloser{Reader: r, close: func() error { op.Close(); return src.Close() }}
+		out.Body = &streamBody{r: r, src: body, op: op}
 		body = nil
 	} else {
 		defer op.Close()
@@ -320,6 +320,43 @@ func clearChecksums(out *s3.GetObjectOutput) {
 	out.ChecksumSHA1, out.ChecksumSHA256, out.ChecksumMD5, out.ChecksumSHA512 = nil, nil, nil, nil
 	out.ChecksumXXHASH128, out.ChecksumXXHASH3, out.ChecksumXXHASH64 = nil, nil, nil
 	out.ChecksumType = ""
+}
+
+// streamBody is the body of a streamed GetObject (delayed
+// authentication): the decrypting reader over the network body. As with
+// an HTTP body, Close may come from another goroutine while a Read waits
+// for the network: it closes the network body first, which ends that
+// Read, then waits for it, and closes the decrypting reader (which wipes
+// the plaintext it still holds and its hash state, and gives its buffer
+// back to the pool) and the opener. Reads after Close fail.
+type streamBody struct {
+	mu   sync.Mutex // held by Read; by Close after the network body closed
+	r    io.ReadCloser
+	src  io.Closer
+	op   *objectcrypto.Opener
+	once sync.Once
+	err  error
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r == nil {
+		return 0, errReadAfterClose
+	}
+	return b.r.Read(p)
+}
+
+func (b *streamBody) Close() error {
+	b.once.Do(func() {
+		b.err = b.src.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.r.Close()
+		b.r = nil
+		b.op.Close()
+	})
+	return b.err
 }
 
 type readCloser struct {

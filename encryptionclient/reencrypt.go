@@ -529,6 +529,7 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 		if err != nil {
 			return nil, err
 		}
+		defer r.Close()
 		if p.dryRun {
 			n, err := io.Copy(io.Discard, r)
 			if err != nil {

@@ -90,6 +90,7 @@ func (c *Client) verifyObject(ctx context.Context, in *s3.GetObjectInput, optFns
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	n, err := io.Copy(io.Discard, r)
 	if err != nil {
 		return nil, err

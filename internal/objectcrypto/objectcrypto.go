@@ -156,7 +156,12 @@ func (o *Opener) Authenticated() bool { return o.gcm != nil }
 // is checked at the end, and so is the plaintext length the envelope
 // records, when it records one (a body cut at a block boundary can end in
 // valid-looking padding; the recorded length catches it).
-func (o *Opener) UnverifiedReader(body io.Reader) (io.Reader, error) {
+//
+// Close the reader when done with it, read to the end or not: Close wipes
+// what it still holds (plaintext not yet returned, the hash state) and
+// gives its buffer back to the pool. It does not close body, and it must
+// not run concurrently with Read.
+func (o *Opener) UnverifiedReader(body io.Reader) (io.ReadCloser, error) {
 	if o.gcm != nil {
 		return o.gcm.UnverifiedDecryptReader(body), nil
 	}
@@ -173,11 +178,14 @@ func (o *Opener) UnverifiedReader(body io.Reader) (io.Reader, error) {
 // lengthReader checks that a CBC plaintext has the length its envelope
 // records.
 type lengthReader struct {
-	r    io.Reader
+	r    io.ReadCloser
 	want int64
 	got  int64
 	err  error
 }
+
+// Close closes the decrypting reader.
+func (l *lengthReader) Close() error { return l.r.Close() }
 
 func (l *lengthReader) Read(p []byte) (int, error) {
 	if l.err != nil {
@@ -217,6 +225,7 @@ func (o *Opener) ReadVerified(body io.Reader, limit, sizeHint int64) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	limit = clampLimit(limit)
 	buf := make([]byte, 0, initialBuffer(limit, sizeHint))
 	for {
