@@ -1,15 +1,21 @@
 package bulk
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Attack (issue 12): an inventory's manifest.json lists a data file
@@ -77,5 +83,61 @@ func TestAttackInventoryHugeFileSchema(t *testing.T) {
 	// the per-column work.
 	if got := after.TotalAlloc - before.TotalAlloc; got > 4*uint64(len(text)) {
 		t.Errorf("reading a %d-byte manifest.json allocated %d MiB", len(text), got>>20)
+	}
+}
+
+// mapGetter is an S3 store of a few objects ("bucket/key") that records
+// what was read.
+type mapGetter struct {
+	objects map[string][]byte
+	read    []string
+}
+
+func (g *mapGetter) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	name := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	g.read = append(g.read, name)
+	b, ok := g.objects[name]
+	if !ok {
+		return nil, &s3types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b))}, nil
+}
+
+// Attack (issue 12): whoever writes manifest.json into the inventory
+// bucket names its destinationBucket, and so which bucket the data files
+// are read from with the job's credentials: another team's inventory (a
+// bucket the writer cannot read) would become the job's task list. S3
+// Inventory writes manifest.json beside its data files; one that names
+// another bucket is refused before anything else is read.
+func TestAttackInventoryDataFilesInAnotherBucket(t *testing.T) {
+	data := gzipped(t, "src,payroll%2F2026.csv\n")
+	sum := md5.Sum(data)
+	for _, dest := range []string{"arn:aws:s3:::private-inventories", "private-inventories"} {
+		doc, err := json.Marshal(map[string]any{"sourceBucket": "src", "destinationBucket": dest, "fileFormat": "CSV", "fileSchema": "Bucket, Key",
+			"files": []any{map[string]any{"key": "inv/data/1.csv.gz", "size": len(data), "MD5checksum": hex.EncodeToString(sum[:])}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &mapGetter{objects: map[string][]byte{"shared/inv/manifest.json": doc, "private-inventories/inv/data/1.csv.gz": data}}
+		m, err := Open(context.Background(), g, "s3://shared/inv/manifest.json")
+		if err == nil {
+			tasks, derr := drain(m)
+			t.Errorf("destinationBucket %s: the manifest of bucket shared was read on (files read %v): %d tasks, %v", dest, g.read, len(tasks), derr)
+			continue
+		}
+		if !errors.Is(err, ErrManifest) || len(g.read) != 1 {
+			t.Errorf("destinationBucket %s: %v (read %v), want a *ManifestError after manifest.json alone", dest, err, g.read)
+		}
+	}
+	// The inventory's own bucket, named as S3 Inventory names it, is read.
+	doc, _ := json.Marshal(map[string]any{"sourceBucket": "src", "destinationBucket": "arn:aws:s3:::shared", "fileFormat": "CSV", "fileSchema": "Bucket, Key",
+		"files": []any{map[string]any{"key": "inv/data/1.csv.gz", "size": len(data), "MD5checksum": hex.EncodeToString(sum[:])}}})
+	g := &mapGetter{objects: map[string][]byte{"shared/inv/manifest.json": doc, "shared/inv/data/1.csv.gz": data}}
+	m, err := Open(context.Background(), g, "s3://shared/inv/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tasks, err := drain(m); err != nil || len(tasks) != 1 || tasks[0].Key != "payroll/2026.csv" {
+		t.Fatalf("the inventory's own bucket: %v, %v", tasks, err)
 	}
 }

@@ -82,7 +82,9 @@ type inventoryManifest struct {
 // ReadInventory fails with a *ManifestError before any file is read. Each
 // file's MD5 and size are checked against the manifest as it is read: a
 // mismatch makes Next fail with a *ChecksumError at the end of that file.
-// The data files are opened by Next, with its context; ReadInventory
+// (Open reads an inventory from S3 only when destinationBucket names the
+// bucket its manifest.json is in.) The data files are opened by Next,
+// with its context; ReadInventory
 // itself reads nothing (ctx is for symmetry with Open).
 func ReadInventory(ctx context.Context, src Source, manifestJSON string) (Manifest, error) {
 	return readInventory(src, []byte(manifestJSON), "")
@@ -144,6 +146,13 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 		m.bucket = b
 	} else if im.DestinationBucket != "" && !strings.HasPrefix(im.DestinationBucket, "arn:") {
 		m.bucket = im.DestinationBucket
+	}
+	if defaultBucket != "" && m.bucket != defaultBucket {
+		// S3 Inventory writes manifest.json into the destination bucket,
+		// beside its data files. One read from bucket A that names
+		// another is not read on: it would point the job's credentials at
+		// files (and so at objects) in a bucket its writer may not read.
+		return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("destinationBucket %q is not the bucket %q it was read from", im.DestinationBucket, defaultBucket)}
 	}
 	return m, nil
 }
