@@ -1,6 +1,7 @@
 package batchops
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 // The user arguments of a schema 2.0 job (job.userArguments). Each has an
@@ -498,6 +500,13 @@ func (c *Config) resolve(args map[string]string) (*settings, error) {
 	if v, ok := arg(ArgInstructionFileSuffix); ok {
 		if err := checkSuffix(v); err != nil {
 			return nil, argErr(ArgInstructionFileSuffix, "%v", err)
+		}
+		// Adopt tells an object whose envelope is only in an instruction
+		// file (and an unmarked instruction file) by the suffix: another
+		// suffix would make it take them for plaintext and encrypt them
+		// in place. An adopt job keeps the deployment's.
+		if deployed := cmp.Or(c.InstructionFileSuffix, envelope.DefaultInstructionSuffix); s.operation == OpAdopt && v != deployed {
+			return nil, argErr(ArgInstructionFileSuffix, "operation adopt uses the deployment's suffix %q (%s): another would take objects whose envelope is in a %q instruction file for plaintext", deployed, EnvInstructionFileSuffix, deployed)
 		}
 		s.suffix = v
 	}

@@ -50,7 +50,7 @@
 //	dryRun                 S3EC_DRY_RUN                      set (true|false)
 //	force                  S3EC_FORCE                        set (true|false; reencrypt only)
 //	kmsRequestsPerSecond   S3EC_KMS_REQUESTS_PER_SECOND      lower, never raise (0 or unset in the environment: no limit)
-//	instructionFileSuffix  S3EC_INSTRUCTION_FILE_SUFFIX      set (printable ASCII, no '/' or space)
+//	instructionFileSuffix  S3EC_INSTRUCTION_FILE_SUFFIX      set (printable ASCII, no '/' or space); adopt: only the deployment's
 //	                       S3EC_ENABLE_LEGACY                (deployment only) read AES-CBC objects and legacy kms wraps
 //	                       S3EC_KMS_MAX_ATTEMPTS             (deployment only) attempts per KMS request (default 10)
 //	                       S3EC_BUCKETS                      (deployment only) the buckets a task may name

@@ -118,9 +118,10 @@ func Classify(err error) (status TaskStatus, code string, httpStatus int) {
 	httpStatus = statusOf(err)
 	var apiErr smithy.APIError
 	hasAPI := errors.As(err, &apiErr)
-	apiCode := ""
+	apiCode, shown := "", ""
 	if hasAPI {
 		apiCode = apiErr.ErrorCode()
+		shown = codeCell(apiCode)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -128,9 +129,9 @@ func Classify(err error) (status TaskStatus, code string, httpStatus int) {
 	case errors.Is(err, context.DeadlineExceeded):
 		return TemporaryFailure, "Timeout", httpStatus
 	case apiCode != "" && isTransientCode(apiCode):
-		return TemporaryFailure, apiCode, httpStatus
+		return TemporaryFailure, shown, httpStatus
 	case httpStatus >= 500:
-		return TemporaryFailure, codeOr(apiCode, "InternalError"), httpStatus
+		return TemporaryFailure, codeOr(shown, "InternalError"), httpStatus
 	case errors.Is(err, encryptionclient.ErrObjectChanged):
 		return TemporaryFailure, "ObjectChanged", httpStatus
 	case errors.Is(err, encryptionclient.ErrTruncated):
@@ -146,7 +147,7 @@ func Classify(err error) (status TaskStatus, code string, httpStatus int) {
 		}
 	}
 	if apiCode != "" {
-		return PermanentFailure, apiCode, httpStatus
+		return PermanentFailure, codeOr(shown, "Error"), httpStatus
 	}
 	if errors.Is(err, encryptionclient.ErrUnwrap) {
 		return PermanentFailure, "UnwrapFailed", httpStatus
@@ -221,6 +222,29 @@ func statusOf(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// MaxErrorCodeLength bounds Result.ErrorCode.
+const MaxErrorCodeLength = 128
+
+// codeCell is an S3 or KMS error code as a result shows it. The code is
+// the server's text (an S3-compatible store, a proxy, a KMS endpoint):
+// every byte but letters, digits, '.', '_' and '-' becomes '_', and it is
+// cut at MaxErrorCodeLength bytes, so that a code can neither break a
+// report line or the summary nor start a spreadsheet formula after a
+// space or a tab. AWS's codes ("AccessDenied", "SlowDown",
+// "KMSInvalidStateException") pass unchanged.
+func codeCell(code string) string {
+	if len(code) > MaxErrorCodeLength {
+		code = code[:MaxErrorCodeLength]
+	}
+	b := []byte(code)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func codeOr(code, def string) string {

@@ -76,10 +76,15 @@ type inventoryManifest struct {
 // *ManifestError), keys URL-decoded. A row of another bucket than the
 // manifest's sourceBucket, or with a version id that is not an S3
 // version id (see ReadCSV), is a *ManifestError. Delete markers are skipped;
-// versions that are not the latest come with Task.NotLatest set. Each
+// versions that are not the latest come with Task.NotLatest set. Every
+// file must be listed with its size and MD5checksum (as S3 Inventory lists
+// them), and fileSchema may name at most MaxSchemaColumns columns, else
+// ReadInventory fails with a *ManifestError before any file is read. Each
 // file's MD5 and size are checked against the manifest as it is read: a
 // mismatch makes Next fail with a *ChecksumError at the end of that file.
-// The data files are opened by Next, with its context; ReadInventory
+// (Open reads an inventory from S3 only when destinationBucket names the
+// bucket its manifest.json is in.) The data files are opened by Next,
+// with its context; ReadInventory
 // itself reads nothing (ctx is for symmetry with Open).
 func ReadInventory(ctx context.Context, src Source, manifestJSON string) (Manifest, error) {
 	return readInventory(src, []byte(manifestJSON), "")
@@ -95,6 +100,24 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	}
 	if !strings.EqualFold(im.FileFormat, "CSV") {
 		return nil, &FormatError{Format: im.FileFormat}
+	}
+	if n := strings.Count(im.FileSchema, ",") + 1; n > MaxSchemaColumns {
+		// S3 Inventory has about twenty fields; no row of a data file
+		// could hold more than MaxLineLength/1 of them anyway.
+		return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("fileSchema names %d columns, at most %d allowed", n, MaxSchemaColumns)}
+	}
+	for _, f := range im.Files {
+		// Every data file is checked before any is read: S3 Inventory
+		// always records each file's size and MD5, and a file listed
+		// without them could hold anything.
+		switch {
+		case f.Key == "":
+			return nil, &ManifestError{File: "manifest.json", Reason: "a data file without a key"}
+		case f.Size <= 0:
+			return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without a size", f.Key)}
+		case !isMD5Hex(f.MD5Checksum):
+			return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without an MD5checksum of 32 hex digits", f.Key)}
+		}
 	}
 	names := strings.Split(im.FileSchema, ",")
 	cols := make(map[string]int, len(names))
@@ -124,7 +147,25 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	} else if im.DestinationBucket != "" && !strings.HasPrefix(im.DestinationBucket, "arn:") {
 		m.bucket = im.DestinationBucket
 	}
+	if defaultBucket != "" && m.bucket != defaultBucket {
+		// S3 Inventory writes manifest.json into the destination bucket,
+		// beside its data files. One read from bucket A that names
+		// another is not read on: it would point the job's credentials at
+		// files (and so at objects) in a bucket its writer may not read.
+		return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("destinationBucket %q is not the bucket %q it was read from", im.DestinationBucket, defaultBucket)}
+	}
 	return m, nil
+}
+
+// MaxSchemaColumns bounds the columns an inventory's fileSchema may name.
+const MaxSchemaColumns = 1024
+
+func isMD5Hex(s string) bool {
+	if len(s) != 2*md5.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 type inventory struct {

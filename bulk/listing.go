@@ -75,9 +75,10 @@ func (d dirSource) Open(_ context.Context, _, key string) (io.ReadCloser, error)
 // Open opens a manifest at location, "s3://bucket/key" (read with client)
 // or a local path. An S3 Inventory manifest.json (by its name, or by its
 // content: a JSON object) is read with ReadInventory, its data files from
-// the same place (the destination bucket it names, or the directory of a
-// local manifest.json); anything else is a Batch Operations CSV
-// (ReadCSV), streamed.
+// the same place (the bucket of an S3 manifest.json, which its
+// destinationBucket must name when it names one, else a *ManifestError;
+// or the directory of a local manifest.json); anything else is a Batch
+// Operations CSV (ReadCSV), streamed.
 func Open(ctx context.Context, client S3Getter, location string) (Manifest, error) {
 	var body io.ReadCloser
 	var src Source

@@ -18,7 +18,8 @@ import (
 // KMS request quotas are per account and region and shared by every
 // caller; give each of N workers 1/N of the share the job may use. The
 // limiter belongs to the returned option: clients built with the same
-// value share it. perSecond <= 0 means no limit.
+// value share it. perSecond <= 0 (or NaN, or 2^31 and more) means no
+// limit.
 //
 //	kmsClient := kms.NewFromConfig(cfg, bulk.RateLimit(100), bulk.Retry(10))
 func RateLimit(perSecond float64) func(*kms.Options) {
@@ -32,7 +33,9 @@ func RateLimit(perSecond float64) func(*kms.Options) {
 // Options.APIOptions (for example s3.Options).
 func RateLimitStack(perSecond float64) func(*middleware.Stack) error {
 	limit, burst := rate.Inf, 1
-	if perSecond > 0 {
+	// A rate of 2^31 per second or more is no limit: its burst, an int,
+	// would overflow (and fail every request).
+	if perSecond > 0 && perSecond < math.MaxInt32 {
 		limit, burst = rate.Limit(perSecond), int(math.Ceil(perSecond))
 	}
 	l := rate.NewLimiter(limit, burst)

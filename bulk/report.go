@@ -74,15 +74,19 @@ func reportRecord(res Result) []string {
 		// Manifest of the caller's.
 		version = neutral(version)
 	}
-	return []string{neutral(res.Bucket), EncodeKey(res.Key), version, string(res.Status), neutral(res.ErrorCode), status, neutral(message(res.Message))}
+	return []string{neutral(res.Bucket), EncodeKey(res.Key), version, string(res.Status), neutral(res.ErrorCode), status, neutral(res.Message)}
 }
 
-// neutral keeps a report cell from being read as a formula by a
-// spreadsheet: a cell that starts with '=', '+', '-' or '@' gets a
-// leading "'" (OWASP's advice for CSV injection). Bucket names never
-// start so; error codes and messages may hold what a server said.
+// neutral keeps a report cell on one line and from being read as a
+// formula by a spreadsheet: line breaks and other control characters
+// become spaces (as in a message: a cell of a caller's own Manifest or
+// Operation may hold them), and a cell that starts with '=', '+', '-' or
+// '@', after any spaces, gets a leading "'" (OWASP's advice for CSV
+// injection). Bucket names never start so; error codes and messages may
+// hold what a server said.
 func neutral(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+	cell = message(cell)
+	if t := strings.TrimLeft(cell, " "); t != "" && strings.ContainsRune("=+-@", rune(t[0])) {
 		return "'" + cell
 	}
 	return cell
