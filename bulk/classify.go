@@ -102,9 +102,12 @@ const MaxMessageLength = 1024
 // KeyUnavailableException, timeouts and network errors, a deadline, a
 // caller's cancellation, a truncated response, and
 // encryptionclient.ErrObjectChanged (a concurrent write: a retry reads the
-// new object).
+// new object), except encryptionclient.ErrNotCurrentVersion.
 //
-// PermanentFailure: authentication, key commitment, policy, a malformed
+// PermanentFailure: a task naming a version that is not the current one
+// (encryptionclient.ErrNotCurrentVersion, code NotCurrentVersion: only the
+// current version can be rewritten in place), authentication, key
+// commitment, policy, a malformed
 // envelope or CBC body, an unwrap, authorization or encryption-context
 // failure, invalid input, an object too large, Object Lock, FIPS-only
 // refusals, an instruction file that does not belong to the object, S3
@@ -132,6 +135,9 @@ func Classify(err error) (status TaskStatus, code string, httpStatus int) {
 		return TemporaryFailure, shown, httpStatus
 	case httpStatus >= 500:
 		return TemporaryFailure, codeOr(shown, "InternalError"), httpStatus
+	case errors.Is(err, encryptionclient.ErrNotCurrentVersion):
+		// A retry reads the same current version again.
+		return PermanentFailure, "NotCurrentVersion", httpStatus
 	case errors.Is(err, encryptionclient.ErrObjectChanged):
 		return TemporaryFailure, "ObjectChanged", httpStatus
 	case errors.Is(err, encryptionclient.ErrTruncated):

@@ -105,7 +105,7 @@ func (o rewrapOp) Do(ctx context.Context, t Task) Result {
 		}
 		if aws.ToString(head.VersionId) != t.VersionId {
 			return failed(t, &encryptionclient.ObjectError{Op: "Rewrap", Bucket: t.Bucket, Key: t.Key,
-				Err: fmt.Errorf("%w: version %s is not the current version", encryptionclient.ErrObjectChanged, t.VersionId)})
+				Err: fmt.Errorf("%w: version %s", encryptionclient.ErrNotCurrentVersion, t.VersionId)})
 		}
 	}
 	out, err := o.c.Rewrap(ctx, &encryptionclient.RewrapInput{

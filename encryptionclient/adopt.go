@@ -18,7 +18,7 @@ type AdoptInput struct {
 	Bucket *string
 	Key    *string
 	// VersionId is the version to read; it must be the current one
-	// (ErrObjectChanged otherwise).
+	// (ErrNotCurrentVersion, an ErrObjectChanged, otherwise).
 	VersionId *string
 	// IfMatch is the ETag the caller expects (default: the one HeadObject
 	// reads); the read is pinned to it and the write is conditional on it.

@@ -192,6 +192,13 @@ var (
 	// (nothing was written), a ranged GetObject, or one of a Download's
 	// ranges (nothing was released). Run the operation again.
 	ErrObjectChanged = errors.New("encryptionclient: object changed since its envelope was read")
+
+	// ErrNotCurrentVersion reports a ReEncrypt, an Adopt or a bulk Rewrap
+	// that names a version which is not the object's current version:
+	// only the current version can be rewritten in place. It is a case of
+	// ErrObjectChanged (errors.Is reports both), one that running the
+	// operation again does not cure.
+	ErrNotCurrentVersion = fmt.Errorf("%w: the version named is not the current version", ErrObjectChanged)
 )
 
 // ErrInstructionFileMismatch reports an object whose envelope is in an

@@ -30,7 +30,7 @@ type ReEncryptInput struct {
 
 	// VersionId is the version to read. Optional; it must be the current
 	// version, as only the current version can be rewritten in place:
-	// another fails with ErrObjectChanged.
+	// another fails with ErrNotCurrentVersion (an ErrObjectChanged).
 	VersionId *string
 
 	// IfMatch is the ETag the caller expects. Optional: by default the
@@ -155,7 +155,8 @@ type ReEncryptOutput struct {
 // concurrent writer replaced is never overwritten: ErrObjectChanged
 // instead, and the writer's object stays. in.IfMatch, when set, must be
 // that ETag; in.VersionId, when set, must be the current version (only
-// the current version can be rewritten in place), else ErrObjectChanged.
+// the current version can be rewritten in place), else
+// ErrNotCurrentVersion (a case of ErrObjectChanged).
 // In a versioned bucket the new object is a new version; older versions
 // keep their old encryption.
 //
@@ -284,7 +285,7 @@ func (c *Client) headCurrent(ctx context.Context, p *rewriteParams, optFns []fun
 		return nil, err
 	}
 	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
-		return nil, fmt.Errorf("%w: version %s is not the current version; only the current version can be rewritten in place", ErrObjectChanged, *p.versionID)
+		return nil, fmt.Errorf("%w: version %s; only the current version can be rewritten in place", ErrNotCurrentVersion, *p.versionID)
 	}
 	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
 		return nil, fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)

@@ -485,14 +485,16 @@ func TestVersionIdsHonoured(t *testing.T) {
 	old, cur := versions[0], versions[1]
 	manifest := fmt.Sprintf("%s,%s,%s\n%s,%s,%s\n", e.bucket, key, old, e.bucket, key, cur)
 	// A rewrite of a version that is not the current one is the client's
-	// ErrObjectChanged; the current one is rewritten.
+	// ErrNotCurrentVersion (an ErrObjectChanged), a permanent failure: a
+	// retry cannot rewrite it in place. The current one is rewritten.
 	for _, op := range []bulk.Operation{
 		bulk.ReEncrypt(c, bulk.ReEncryptParams{Keyring: newKR, Force: true, DryRun: true}),
 		bulk.Rewrap(c, bulk.RewrapParams{Keyring: newKR, DryRun: true}),
 	} {
 		j := mustRun(t, bulk.ReadCSV(strings.NewReader(manifest)), op, bulk.RunOptions{Concurrency: 1})
 		r := j.results[key+"?versionId="+old]
-		if r.Outcome != bulk.Failed || r.ErrorCode != "ObjectChanged" || !errors.Is(r.Err, encryptionclient.ErrObjectChanged) {
+		if r.Outcome != bulk.Failed || r.Status != bulk.PermanentFailure || r.ErrorCode != "NotCurrentVersion" ||
+			!errors.Is(r.Err, encryptionclient.ErrNotCurrentVersion) || !errors.Is(r.Err, encryptionclient.ErrObjectChanged) {
 			t.Fatalf("%s of the old version: %+v", op.Name(), r)
 		}
 		if r := j.results[key+"?versionId="+cur]; r.Outcome != bulk.Done {

@@ -1117,7 +1117,10 @@ func reEncryptCatalogue(t *testing.T, e *env) []*catalogueRow {
 	_, err = e.rwClient(h, kr).ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), Force: true})
 	add("ReEncrypt of an object under Object Lock retention", "ReEncrypt", "ErrObjectLocked", encryptionclient.ErrObjectLocked, err)
 	_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: b, Key: aws.String("re/v3"), VersionId: aws.String("not-the-current-one")})
-	add("ReEncrypt of a version that is not the current one", "ReEncrypt", "ErrObjectChanged", encryptionclient.ErrObjectChanged, err)
+	add("ReEncrypt of a version that is not the current one", "ReEncrypt", "ErrNotCurrentVersion", encryptionclient.ErrNotCurrentVersion, err)
+	if !errors.Is(err, encryptionclient.ErrObjectChanged) {
+		t.Errorf("ErrNotCurrentVersion is not an ErrObjectChanged: %v", err)
+	}
 	_, err = c.ReEncrypt(ctx, nil)
 	add("nil ReEncryptInput", "ReEncrypt", "ErrInvalidInput", encryptionclient.ErrInvalidInput, err)
 	_, err = c.Adopt(ctx, &encryptionclient.AdoptInput{Bucket: b, Key: aws.String("re/v3")})
