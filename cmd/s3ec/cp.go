@@ -531,6 +531,9 @@ func (x *transfer) copyOne(ctx context.Context, src, dst s3URL) ([]op, error) {
 	if dst.key == "" || strings.HasSuffix(dst.key, "/") {
 		dst.key += path.Base(src.key)
 	}
+	if x.move && src == dst {
+		return nil, usagef("mv: %s onto itself would delete the object it copied in place (use cp to change its settings)", src)
+	}
 	return []op{x.copyOp(src, dst)}, nil
 }
 
@@ -540,6 +543,9 @@ func (x *transfer) copyPrefix(ctx context.Context, src, dst s3URL) ([]op, error)
 	prefix, dstPrefix := src.prefix(), dst.prefix()
 	if src.bucket == dst.bucket && (strings.HasPrefix(dstPrefix, prefix) || strings.HasPrefix(prefix, dstPrefix)) && !(x.f.obj.settings() && prefix == dstPrefix) {
 		return nil, usagef("%s and %s overlap: a recursive copy would copy its own copies or overwrite its sources", s3URL{bucket: src.bucket, key: prefix}, s3URL{bucket: dst.bucket, key: dstPrefix})
+	}
+	if x.move && src.bucket == dst.bucket && prefix == dstPrefix {
+		return nil, usagef("mv: %s onto itself would delete the objects it copied in place (use cp to change their settings)", s3URL{bucket: src.bucket, key: prefix})
 	}
 	objs, err := listPrefix(ctx, x.cp.c, src.bucket, prefix, x.cp.suffix, false)
 	if err != nil {
@@ -597,7 +603,9 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 			return 0, fmt.Errorf("re-wrap of the copy failed (%s): %w", note, err)
 		}
 	}
-	if !x.move {
+	if !x.move || src == dst {
+		// (A move in place is refused before it starts: the source is
+		// the copy, never deleted.)
 		return 0, nil
 	}
 	head, err := x.cp.head(ctx, dst)
