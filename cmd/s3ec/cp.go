@@ -376,7 +376,8 @@ func (x *transfer) uploadDir(root string, dst s3URL) ([]op, error) {
 
 // localFile is a file found under a directory: its path relative to the
 // directory, with "/" separators, and its os.Stat; or the error that kept
-// it from being listed.
+// it (or, for a directory, what it holds) from being listed, with the
+// path it happened at in rel ("." for the directory itself).
 type localFile struct {
 	rel string
 	st  fs.FileInfo
@@ -388,9 +389,15 @@ type localFile struct {
 // skipped, with a note on stderr when e is not nil.
 func walkFiles(e *env, root string) ([]localFile, error) {
 	var files []localFile
+	relOf := func(p string) string {
+		if rel, err := filepath.Rel(root, p); err == nil {
+			return filepath.ToSlash(rel)
+		}
+		return "."
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			files = append(files, localFile{err: err})
+			files = append(files, localFile{rel: relOf(p), err: err})
 			return nil
 		}
 		if d.IsDir() {
@@ -398,7 +405,7 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 		}
 		st, err := os.Stat(p) // follows symbolic links
 		if err != nil {
-			files = append(files, localFile{err: err})
+			files = append(files, localFile{rel: relOf(p), err: err})
 			return nil
 		}
 		if !st.Mode().IsRegular() {
