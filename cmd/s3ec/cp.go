@@ -591,6 +591,9 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 			return 0, err
 		}
 	}
+	if err := x.cp.notInstructionFile(ctx, dst); err != nil {
+		return 0, err
+	}
 	in := &s3.CopyObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), CopySource: aws.String(copySource(src))}
 	x.cp.obj.copyIn(in, dst.key)
 	if _, err := c.enc.CopyObject(ctx, in); err != nil {
@@ -654,6 +657,9 @@ type copier struct {
 // ("" for stdin). With job, the upload is resumable (see resumeHelp): a
 // token the job holds is resumed, and an upload left open says so.
 func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL, job *resumeJob) (*encryptionclient.UploadOutput, error) {
+	if err := cp.notInstructionFile(ctx, dst); err != nil {
+		return nil, err
+	}
 	in := &s3.PutObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), Body: body}
 	obj := cp.obj
 	if obj == nil {
@@ -692,6 +698,31 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 		}
 	}
 	return out, err
+}
+
+// notInstructionFile refuses to write an object at dst when dst is the
+// instruction file of another object (KEY + suffix, as the library's
+// IsInstructionFile tells it): that file holds KEY's wrapped data key, and
+// an object written over it would leave KEY unreadable for good. (A file
+// named so is found in a tree mirrored with the aws CLI, which downloads
+// instruction files as files.)
+func (cp *copier) notInstructionFile(ctx context.Context, dst s3URL) error {
+	base, ok := strings.CutSuffix(dst.key, cp.suffix)
+	if !ok || base == "" {
+		return nil
+	}
+	in := &s3.HeadObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key)}
+	if cp.obj != nil {
+		cp.obj.head(in)
+	}
+	instr, err := cp.c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, cp.suffix), in)
+	switch {
+	case err != nil:
+		return &objectErr{url: dst, err: fmt.Errorf("cannot tell whether it is the instruction file of %s, so nothing was written: %w", s3URL{bucket: dst.bucket, key: base}, err)}
+	case instr:
+		return &objectErr{url: dst, err: fmt.Errorf("is the instruction file of %s, which would not read again if an object replaced it: skipped (name the object otherwise)", s3URL{bucket: dst.bucket, key: base})}
+	}
+	return nil
 }
 
 // uploadStdin uploads stdin: seekable, in one request, when it is a file.
