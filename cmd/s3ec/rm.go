@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
@@ -85,6 +87,19 @@ func defineRm(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		r := &runner{e: e, out: &out, many: recursive}
 		if !recursive {
+			// An instruction file alone: its object would never read
+			// again. (ls does not show them; -r never deletes one whose
+			// object it keeps.)
+			if base, ok := strings.CutSuffix(u.key, suffix); ok && base != "" {
+				instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+				if err != nil {
+					return &objectErr{url: u, err: err}
+				}
+				if instr {
+					b := s3URL{bucket: u.bucket, key: base}
+					return &objectErr{url: u, err: fmt.Errorf("is the instruction file of %s, which would not read again without it: nothing was deleted ('s3ec rm %s' deletes both)", b, b)}
+				}
+			}
 			return r.run(ctx, []op{del(u)})
 		}
 		prefix := u.prefix()
