@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -66,4 +67,42 @@ func TestAttackSyncDeleteBelowUnread(t *testing.T) {
 			t.Errorf("below(%q, %q) = %v, want %v", c.r, c.paths, got, c.want)
 		}
 	}
+}
+
+// A destination holding symbolic links planted by whoever could write it:
+// one at a key's name that leads to a file outside, one that no key names
+// (sync --delete removes it). Neither write nor delete may go through the
+// link: the files outside stay as they were. A key whose last element is
+// longer than a file name may be fails alone and leaves no temporary file.
+func TestAttackSyncDownloadThroughPlantedLinks(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	aes, _ := w.aesKey("k")
+	w.writeFile("f", []byte("from the bucket"))
+	long := strings.Repeat("n", 300)
+	for _, k := range []string{"s/a.txt", "s/" + long} {
+		w.run(append([]string{"cp", "f", w.url(k)}, aes...)...).want(t, exitOK)
+	}
+	victim := w.writeFile("outside/victim", []byte("victim"))
+	other := w.writeFile("outside/other", []byte("other"))
+	os.MkdirAll(filepath.Join(w.dir, "dest"), 0o755)
+	for name, to := range map[string]string{"a.txt": victim, "gone": other} {
+		if err := os.Symlink(to, filepath.Join(w.dir, "dest", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.run(append([]string{"sync", w.url("s/"), "dest", "--delete"}, aes...)...)
+	if r.code != exitOther || !strings.Contains(r.stderr, "1 failed") {
+		t.Errorf("exit %d, want %d for the long key alone\nstdout: %s\nstderr: %s", r.code, exitOther, r.stdout, r.stderr)
+	}
+	if string(w.readFile("outside/victim")) != "victim" || string(w.readFile("outside/other")) != "other" {
+		t.Fatal("sync wrote or deleted through a planted link")
+	}
+	if st, err := os.Lstat(filepath.Join(w.dir, "dest/a.txt")); err != nil || !st.Mode().IsRegular() || string(w.readFile("dest/a.txt")) != "from the bucket" {
+		t.Errorf("dest/a.txt is not the downloaded file: %v %v", st, err)
+	}
+	if w.localExists("dest/gone") {
+		t.Error("the link no key names is still there")
+	}
+	assertNoTempFiles(t, w.dir)
 }
