@@ -74,11 +74,13 @@ does), and the copy is removed again if that fails.
 
 A recursive copy goes on after a failure, reports each one, and exits with
 the code of the first. Instruction files are not copied as objects, nor are
-folder markers (keys ending with /). A recursive download writes only below
-its destination directory: a key that does not name a file of its own there
-(empty, "." or ".." elements, a leading or doubled /, NUL) is refused and
-counted as a failure (exit code 5), and so is one whose path runs through a
-symbolic link leading out of the destination.
+folder markers (keys ending with /); no file or object is written over the
+instruction file of another object (KEY + suffix): it fails instead. A
+recursive download writes only below its destination directory: a key that
+does not name a file of its own there (empty, "." or ".." elements, a
+leading or doubled /, NUL) is refused and counted as a failure (exit code
+5), and so is one whose path runs through a symbolic link leading out of
+the destination.
 ` + resumeHelp + filterHelp,
 	define: func(fs *flagSet) func(context.Context, *env, []string) error {
 		return defineTransfer(fs, "cp")

@@ -22,7 +22,8 @@ filters select), as 'aws s3 rm' does, each with its instruction file: the
 object named KEY + suffix is deleted with KEY only when it is KEY's
 instruction file (an ordinary object that merely ends in the suffix is
 not). An instruction file whose object is gone is an object of its own:
---recursive deletes it like any other.
+--recursive deletes it like any other. The address of an instruction file
+whose object is there is refused: the object would not read without it.
 
   s3ec rm s3://bucket/docs/report.pdf
   s3ec rm -r s3://bucket/tmp/ --exclude '*' --include '*.log'
