@@ -506,7 +506,7 @@ func taskURL(t bulk.Task) string {
 	if t.VersionId != "" {
 		s += " (version " + t.VersionId + ")"
 	}
-	return s
+	return visible(s)
 }
 
 // printResult writes the line of a done or skipped object:

@@ -74,11 +74,13 @@ does), and the copy is removed again if that fails.
 
 A recursive copy goes on after a failure, reports each one, and exits with
 the code of the first. Instruction files are not copied as objects, nor are
-folder markers (keys ending with /). A recursive download writes only below
-its destination directory: a key that does not name a file of its own there
-(empty, "." or ".." elements, a leading or doubled /, NUL) is refused and
-counted as a failure (exit code 5), and so is one whose path runs through a
-symbolic link leading out of the destination.
+folder markers (keys ending with /); no file or object is written over the
+instruction file of another object (KEY + suffix): it fails instead. A
+recursive download writes only below its destination directory: a key that
+does not name a file of its own there (empty, "." or ".." elements, a
+leading or doubled /, NUL) is refused and counted as a failure (exit code
+5), and so is one whose path runs through a symbolic link leading out of
+the destination.
 ` + resumeHelp + filterHelp,
 	define: func(fs *flagSet) func(context.Context, *env, []string) error {
 		return defineTransfer(fs, "cp")
@@ -376,7 +378,8 @@ func (x *transfer) uploadDir(root string, dst s3URL) ([]op, error) {
 
 // localFile is a file found under a directory: its path relative to the
 // directory, with "/" separators, and its os.Stat; or the error that kept
-// it from being listed.
+// it (or, for a directory, what it holds) from being listed, with the
+// path it happened at in rel ("." for the directory itself).
 type localFile struct {
 	rel string
 	st  fs.FileInfo
@@ -388,9 +391,15 @@ type localFile struct {
 // skipped, with a note on stderr when e is not nil.
 func walkFiles(e *env, root string) ([]localFile, error) {
 	var files []localFile
+	relOf := func(p string) string {
+		if rel, err := filepath.Rel(root, p); err == nil {
+			return filepath.ToSlash(rel)
+		}
+		return "."
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			files = append(files, localFile{err: err})
+			files = append(files, localFile{rel: relOf(p), err: err})
 			return nil
 		}
 		if d.IsDir() {
@@ -398,7 +407,7 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 		}
 		st, err := os.Stat(p) // follows symbolic links
 		if err != nil {
-			files = append(files, localFile{err: err})
+			files = append(files, localFile{rel: relOf(p), err: err})
 			return nil
 		}
 		if !st.Mode().IsRegular() {
@@ -531,6 +540,9 @@ func (x *transfer) copyOne(ctx context.Context, src, dst s3URL) ([]op, error) {
 	if dst.key == "" || strings.HasSuffix(dst.key, "/") {
 		dst.key += path.Base(src.key)
 	}
+	if x.move && src == dst {
+		return nil, usagef("mv: %s onto itself would delete the object it copied in place (use cp to change its settings)", src)
+	}
 	return []op{x.copyOp(src, dst)}, nil
 }
 
@@ -540,6 +552,9 @@ func (x *transfer) copyPrefix(ctx context.Context, src, dst s3URL) ([]op, error)
 	prefix, dstPrefix := src.prefix(), dst.prefix()
 	if src.bucket == dst.bucket && (strings.HasPrefix(dstPrefix, prefix) || strings.HasPrefix(prefix, dstPrefix)) && !(x.f.obj.settings() && prefix == dstPrefix) {
 		return nil, usagef("%s and %s overlap: a recursive copy would copy its own copies or overwrite its sources", s3URL{bucket: src.bucket, key: prefix}, s3URL{bucket: dst.bucket, key: dstPrefix})
+	}
+	if x.move && src.bucket == dst.bucket && prefix == dstPrefix {
+		return nil, usagef("mv: %s onto itself would delete the objects it copied in place (use cp to change their settings)", s3URL{bucket: src.bucket, key: prefix})
 	}
 	objs, err := listPrefix(ctx, x.cp.c, src.bucket, prefix, x.cp.suffix, false)
 	if err != nil {
@@ -578,6 +593,9 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 			return 0, err
 		}
 	}
+	if err := x.cp.notInstructionFile(ctx, dst); err != nil {
+		return 0, err
+	}
 	in := &s3.CopyObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), CopySource: aws.String(copySource(src))}
 	x.cp.obj.copyIn(in, dst.key)
 	if _, err := c.enc.CopyObject(ctx, in); err != nil {
@@ -597,7 +615,9 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 			return 0, fmt.Errorf("re-wrap of the copy failed (%s): %w", note, err)
 		}
 	}
-	if !x.move {
+	if !x.move || src == dst {
+		// (A move in place is refused before it starts: the source is
+		// the copy, never deleted.)
 		return 0, nil
 	}
 	head, err := x.cp.head(ctx, dst)
@@ -639,6 +659,9 @@ type copier struct {
 // ("" for stdin). With job, the upload is resumable (see resumeHelp): a
 // token the job holds is resumed, and an upload left open says so.
 func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name string, dst s3URL, job *resumeJob) (*encryptionclient.UploadOutput, error) {
+	if err := cp.notInstructionFile(ctx, dst); err != nil {
+		return nil, err
+	}
 	in := &s3.PutObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), Body: body}
 	obj := cp.obj
 	if obj == nil {
@@ -677,6 +700,31 @@ func (cp *copier) upload(ctx context.Context, body io.Reader, size int64, name s
 		}
 	}
 	return out, err
+}
+
+// notInstructionFile refuses to write an object at dst when dst is the
+// instruction file of another object (KEY + suffix, as the library's
+// IsInstructionFile tells it): that file holds KEY's wrapped data key, and
+// an object written over it would leave KEY unreadable for good. (A file
+// named so is found in a tree mirrored with the aws CLI, which downloads
+// instruction files as files.)
+func (cp *copier) notInstructionFile(ctx context.Context, dst s3URL) error {
+	base, ok := strings.CutSuffix(dst.key, cp.suffix)
+	if !ok || base == "" {
+		return nil
+	}
+	in := &s3.HeadObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key)}
+	if cp.obj != nil {
+		cp.obj.head(in)
+	}
+	instr, err := cp.c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, cp.suffix), in)
+	switch {
+	case err != nil:
+		return &objectErr{url: dst, err: fmt.Errorf("cannot tell whether it is the instruction file of %s, so nothing was written: %w", s3URL{bucket: dst.bucket, key: base}, err)}
+	case instr:
+		return &objectErr{url: dst, err: fmt.Errorf("is the instruction file of %s, which would not read again if an object replaced it: skipped (name the object otherwise)", s3URL{bucket: dst.bucket, key: base})}
+	}
+	return nil
 }
 
 // uploadStdin uploads stdin: seekable, in one request, when it is a file.

@@ -180,7 +180,7 @@ func addressURL(err error) (s3URL, bool) {
 // them (cliTerms).
 func errorLine(err error) string {
 	if line, ok := notFoundLine(err); ok {
-		return "s3ec: " + line
+		return "s3ec: " + visible(line)
 	}
 	var re *resumableErr
 	if errors.As(err, &re) {
@@ -234,7 +234,7 @@ func errorLine(err error) string {
 	if errors.As(err, &ua) {
 		msg += abortHint(ua)
 	}
-	return "s3ec: " + msg
+	return "s3ec: " + visible(msg)
 }
 
 // cliTerms replaces the library's names of its options, in its messages, by

@@ -169,7 +169,7 @@ func (l *lister) list(ctx context.Context, prefix string, recursive bool) error 
 			if !strings.HasPrefix(k, prefix) {
 				return &objectErr{url: where, err: fmt.Errorf("the server listed the prefix %q, which is not under the one asked", k)}
 			}
-			fmt.Fprintf(l.e.stdout, "%30s %s\n", "PRE", strings.TrimPrefix(k, dir))
+			fmt.Fprintf(l.e.stdout, "%30s %s\n", "PRE", visible(strings.TrimPrefix(k, dir)))
 			l.shown++
 		}
 		objs := make([]s3Object, 0, len(page.Contents))
@@ -202,7 +202,7 @@ func (l *lister) list(ctx context.Context, prefix string, recursive bool) error 
 			}
 			l.objects++
 			l.shown++
-			fmt.Fprintf(l.e.stdout, "%s %10s %s\n", lsTime(o.modified), size, strings.TrimPrefix(o.key, dir))
+			fmt.Fprintf(l.e.stdout, "%s %10s %s\n", lsTime(o.modified), size, visible(strings.TrimPrefix(o.key, dir)))
 		}
 	}
 	return nil

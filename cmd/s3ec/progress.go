@@ -91,7 +91,7 @@ func (p *progress) start(size int64, desc string) *bar {
 	if p == nil {
 		return nil
 	}
-	return &bar{p: p, desc: desc, total: size, start: p.now()}
+	return &bar{p: p, desc: visible(desc), total: size, start: p.now()}
 }
 
 // startCount returns a bar that counts the objects of a bulk run, whose
@@ -100,7 +100,7 @@ func (p *progress) startCount(desc string) *bar {
 	if p == nil {
 		return nil
 	}
-	return &bar{p: p, desc: desc, total: -1, count: true, start: p.now()}
+	return &bar{p: p, desc: visible(desc), total: -1, count: true, start: p.now()}
 }
 
 func (b *bar) add(n int) {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/envelope"
 )
 
@@ -20,7 +22,8 @@ filters select), as 'aws s3 rm' does, each with its instruction file: the
 object named KEY + suffix is deleted with KEY only when it is KEY's
 instruction file (an ordinary object that merely ends in the suffix is
 not). An instruction file whose object is gone is an object of its own:
---recursive deletes it like any other.
+--recursive deletes it like any other. The address of an instruction file
+whose object is there is refused: the object would not read without it.
 
   s3ec rm s3://bucket/docs/report.pdf
   s3ec rm -r s3://bucket/tmp/ --exclude '*' --include '*.log'
@@ -85,6 +88,19 @@ func defineRm(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		r := &runner{e: e, out: &out, many: recursive}
 		if !recursive {
+			// An instruction file alone: its object would never read
+			// again. (ls does not show them; -r never deletes one whose
+			// object it keeps.)
+			if base, ok := strings.CutSuffix(u.key, suffix); ok && base != "" {
+				instr, err := c.enc.IsInstructionFile(encryptionclient.WithInstructionFileSuffix(ctx, suffix), &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+				if err != nil {
+					return &objectErr{url: u, err: err}
+				}
+				if instr {
+					b := s3URL{bucket: u.bucket, key: base}
+					return &objectErr{url: u, err: fmt.Errorf("is the instruction file of %s, which would not read again without it: nothing was deleted ('s3ec rm %s' deletes both)", b, b)}
+				}
+			}
 			return r.run(ctx, []op{del(u)})
 		}
 		prefix := u.prefix()

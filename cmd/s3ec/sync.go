@@ -283,14 +283,17 @@ func (s *syncer) planUpload(ctx context.Context, root string, dst s3URL) (copies
 	}
 	if s.f.delete {
 		seen := map[string]bool{}
+		var unread []string // paths that could not be read: not known absent
 		for _, f := range files {
 			if f.err == nil {
 				seen[f.rel] = true
+			} else {
+				unread = append(unread, f.rel)
 			}
 		}
 		for _, o := range objs {
 			r := rel(o.key)
-			if seen[r] || !x.f.filt.includes(r) {
+			if seen[r] || !x.f.filt.includes(r) || below(r, unread) {
 				continue
 			}
 			obj := s3URL{bucket: dst.bucket, key: o.key}
@@ -301,6 +304,17 @@ func (s *syncer) planUpload(ctx context.Context, root string, dst s3URL) (copies
 		}
 	}
 	return copies, deletes, nil
+}
+
+// below reports whether the relative path r is one of paths, or lies
+// below one of them ("." is the whole directory).
+func below(r string, paths []string) bool {
+	for _, p := range paths {
+		if p == "." || r == p || strings.HasPrefix(r, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // planDownload plans a sync from the prefix of src to the directory dir.

@@ -170,7 +170,7 @@ func (v *verifier) verify(ctx context.Context, obj s3URL) error {
 		return err
 	}
 	if !v.quiet {
-		fmt.Fprintf(v.e.stdout, "%s: OK (%s, %s, %d bytes)\n", obj, env.Format, env.Suite, n)
+		fmt.Fprintf(v.e.stdout, "%s: OK (%s, %s, %d bytes)\n", visible(obj.String()), env.Format, env.Suite, n)
 	}
 	return nil
 }
