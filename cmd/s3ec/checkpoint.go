@@ -367,13 +367,17 @@ func (r *jobReport) discard() {
 }
 
 // readLocalCheckpoint reads a checkpoint file; nil if there is none.
+//
+// Like a resume token, it is read only from a regular file that the user
+// alone could have written (openPrivate): a checkpoint planted by another
+// user of a shared directory would make --resume skip the tasks it names.
 func readLocalCheckpoint(path string) (*checkpoint, error) {
-	f, err := os.Open(path)
+	f, _, err := openPrivate(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--report: %w", err)
+		return nil, fmt.Errorf("--report: the checkpoint: %w: it could have been planted; remove it to start the job again", err)
 	}
 	defer f.Close()
 	return decodeCheckpoint(path, f)

@@ -108,34 +108,30 @@ func (s *resumeStore) job(src string, dst s3URL) (*resumeJob, error) {
 // load returns the token of an earlier run, nil when there is none. A
 // token file that is not a regular file (a link, a directory) is refused.
 func (j *resumeJob) load() ([]byte, error) {
-	st, err := os.Lstat(j.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if _, err := os.Lstat(j.path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("resume token of %s: %w", j.display, err)
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("resume token of %s: %s is not a regular file; remove it, or pass --no-resume", j.display, j.path)
-	case st.Size() > maxTokenFile:
-		return nil, fmt.Errorf("resume token of %s: %s holds %d bytes, more than any token; remove it, or pass --no-resume", j.display, j.path, st.Size())
 	}
 	// Only a token the user alone could have written is resumed: in a
-	// directory and a file nobody else can write.
+	// directory and a file nobody else can write. The file is checked as
+	// opened (openPrivate), so that it cannot be swapped after the check.
 	dirSt, err := os.Lstat(j.store.dir)
 	if err == nil {
 		err = checkPrivate(j.store.dir, dirSt)
 	}
-	if err == nil {
-		err = checkPrivate(j.path, st)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("resume token of %s: %w: it could have been planted; remove it, or pass --no-resume", j.display, err)
 	}
-	f, err := os.Open(j.path)
-	if err != nil {
-		return nil, fmt.Errorf("resume token of %s: %w", j.display, err)
+	f, st, err := openPrivate(j.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("resume token of %s: %w: it could have been planted; remove it, or pass --no-resume", j.display, err)
 	}
 	defer f.Close()
+	if st.Size() > maxTokenFile {
+		return nil, fmt.Errorf("resume token of %s: %s holds %d bytes, more than any token; remove it, or pass --no-resume", j.display, j.path, st.Size())
+	}
 	tok, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("resume token of %s: %w", j.display, err)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -26,4 +27,31 @@ func checkPrivate(path string, st fs.FileInfo) error {
 		return fmt.Errorf("%s is writable by other users (mode %#o)", path, st.Mode().Perm())
 	}
 	return nil
+}
+
+// openPrivate opens a state file (a resume token, a bulk job's checkpoint)
+// for reading and checks the file it opened, not the path: without
+// following a symbolic link, without blocking on a FIFO, and then by its
+// descriptor, so that nobody can swap the file between the check and the
+// read. It must be a regular file that checkPrivate accepts.
+func openPrivate(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, fmt.Errorf("%s is a symbolic link, not a regular file", path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err == nil {
+		err = checkPrivate(path, st)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
 }
