@@ -34,8 +34,8 @@ type ReEncryptInput struct {
 	VersionId *string
 
 	// IfMatch is the ETag the caller expects. Optional: by default the
-	// ETag the first HeadObject reads. The read is pinned to it and the
-	// write is conditional on it (ErrObjectChanged otherwise).
+	// ETag the GetObject of the source reads. The read is pinned to it and
+	// the write is conditional on it (ErrObjectChanged otherwise).
 	IfMatch *string
 
 	// Keyring wraps the new data key. Nil: the client's keyring.
@@ -149,11 +149,12 @@ type ReEncryptOutput struct {
 // (CBC: its padding and length checked). Any failure aborts the
 // multipart upload; nothing unauthenticated is ever stored as the object.
 //
-// Every request is pinned to what the first HeadObject read: the GET to
-// its version and ETag (If-Match), the PutObject or the
-// CompleteMultipartUpload to its ETag (If-Match), so that an object a
-// concurrent writer replaced is never overwritten: ErrObjectChanged
-// instead, and the writer's object stays. in.IfMatch, when set, must be
+// The source is read with one GetObject of the current version, whose
+// headers describe it (its envelope, size, metadata, lock) and are checked
+// before a byte of its body is read; the PutObject or the
+// CompleteMultipartUpload is conditional on its ETag (If-Match), so that
+// an object a concurrent writer replaced is never overwritten:
+// ErrObjectChanged instead, and the writer's object stays. in.IfMatch, when set, must be
 // that ETag; in.VersionId, when set, must be the current version (only
 // the current version can be rewritten in place), else
 // ErrNotCurrentVersion (a case of ErrObjectChanged).
@@ -284,22 +285,76 @@ func (c *Client) headCurrent(ctx context.Context, p *rewriteParams, optFns []fun
 		}
 		return nil, err
 	}
-	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
-		return nil, fmt.Errorf("%w: version %s; only the current version can be rewritten in place", ErrNotCurrentVersion, *p.versionID)
-	}
-	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
-		return nil, fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)
-	}
-	if aws.ToString(head.ETag) == "" {
-		return nil, fmt.Errorf("%w: HeadObject returned no ETag, which the conditional write needs", ErrBadResponse)
-	}
-	if head.ContentLength == nil || *head.ContentLength < 0 {
-		return nil, fmt.Errorf("%w: HeadObject returned no object size", ErrBadResponse)
-	}
-	if err := checkLock(head, time.Now()); err != nil {
+	if err := checkCurrent(p, head, "HeadObject"); err != nil {
 		return nil, err
 	}
 	return head, nil
+}
+
+// getCurrent is headCurrent and the read in one request, as ReEncrypt
+// reads: a GetObject of the current version, whose headers are checked as
+// headCurrent checks HeadObject's, and whose body, which must hold exactly
+// the bytes announced, is the source. The caller closes it; one that
+// stops before reading it (a check that fails, an object already current)
+// costs the bytes already in flight, nothing more.
+func (c *Client) getCurrent(ctx context.Context, p *rewriteParams, optFns []func(*s3.Options)) (*s3.HeadObjectOutput, *exactBody, error) {
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: p.bucket, Key: p.key, IfMatch: p.ifMatch,
+		SSECustomerAlgorithm: p.sseAlg, SSECustomerKey: p.sseKey, SSECustomerKeyMD5: p.sseMD5,
+		ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
+	}, optFns...)
+	if err != nil {
+		if p.ifMatch != nil {
+			return nil, nil, changedError("GetObject", err)
+		}
+		return nil, nil, err
+	}
+	head := headOf(out)
+	if err := checkCurrent(p, head, "GetObject"); err != nil {
+		out.Body.Close()
+		return nil, nil, err
+	}
+	if err := checkWholeResponse(out, *head.ContentLength); err != nil {
+		out.Body.Close()
+		return nil, nil, err
+	}
+	return head, newExactBody(out.Body, *head.ContentLength), nil
+}
+
+// headOf is what a GetObject answer says of the object, as HeadObject
+// would have said it: what a rewrite checks and carries over.
+func headOf(out *s3.GetObjectOutput) *s3.HeadObjectOutput {
+	return &s3.HeadObjectOutput{
+		ETag: out.ETag, VersionId: out.VersionId, ContentLength: out.ContentLength,
+		Metadata: out.Metadata, TagCount: out.TagCount, StorageClass: out.StorageClass,
+		ContentType: out.ContentType, CacheControl: out.CacheControl, ContentDisposition: out.ContentDisposition,
+		ContentEncoding: out.ContentEncoding, ContentLanguage: out.ContentLanguage,
+		Expires: out.Expires, ExpiresString: out.ExpiresString, WebsiteRedirectLocation: out.WebsiteRedirectLocation,
+		ServerSideEncryption: out.ServerSideEncryption, SSEKMSKeyId: out.SSEKMSKeyId, BucketKeyEnabled: out.BucketKeyEnabled,
+		SSECustomerAlgorithm: out.SSECustomerAlgorithm, SSECustomerKeyMD5: out.SSECustomerKeyMD5,
+		ObjectLockMode: out.ObjectLockMode, ObjectLockRetainUntilDate: out.ObjectLockRetainUntilDate,
+		ObjectLockLegalHoldStatus: out.ObjectLockLegalHoldStatus,
+		LastModified:              out.LastModified, DeleteMarker: out.DeleteMarker,
+	}
+}
+
+// checkCurrent checks what HeadObject (or GetObject, op) said of the
+// object a rewrite reads: the version and ETag the caller named, an ETag
+// for the conditional write, a size, and no object lock.
+func checkCurrent(p *rewriteParams, head *s3.HeadObjectOutput, op string) error {
+	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
+		return fmt.Errorf("%w: version %s; only the current version can be rewritten in place", ErrNotCurrentVersion, *p.versionID)
+	}
+	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
+		return fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)
+	}
+	if aws.ToString(head.ETag) == "" {
+		return fmt.Errorf("%w: %s returned no ETag, which the conditional write needs", ErrBadResponse, op)
+	}
+	if head.ContentLength == nil || *head.ContentLength < 0 {
+		return fmt.Errorf("%w: %s returned no object size", ErrBadResponse, op)
+	}
+	return checkLock(head, time.Now())
 }
 
 // sameVersion compares version ids; "null" is an unversioned object's.
@@ -439,10 +494,13 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	if err := p.check(ctx, c.s3); err != nil {
 		return nil, err
 	}
-	head, err := c.headCurrent(ctx, p, optFns)
+	// One GetObject both describes the object and brings its body; no
+	// byte of the body is read before every check below passed.
+	head, body, err := c.getCurrent(ctx, p, optFns)
 	if err != nil {
 		return nil, err
 	}
+	defer body.Close()
 	env, instr, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns)
 	if err != nil {
 		return nil, err
@@ -501,12 +559,6 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	}
 	w := c.writer(in.Keyring)
 	wctx := withInstrPlan(WithEncryptionContext(ctx, newContext), &instrPlan{read: instr})
-
-	body, err := c.getPinned(ctx, p, head, false, optFns)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
 
 	var res *rewritten
 	if small {

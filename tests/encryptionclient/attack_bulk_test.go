@@ -263,10 +263,16 @@ func (l *lyingGet) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns 
 	return out, err
 }
 
-// The server's GET disagrees with its HEAD: another object's ciphertext of
-// the same length, another ETag, a short body, a body of the announced
-// length that is cut. ReEncrypt, Adopt and VerifyObject fail, write
-// nothing, leave no multipart upload, and the object stays.
+// The server's GET disagrees with its HEAD, or with the object: another
+// object's ciphertext of the same length, another ETag, a short body.
+// Adopt and VerifyObject (HeadObject, then a pinned GET) fail, write
+// nothing, leave no multipart upload, and the object stays. ReEncrypt
+// reads the object with the one GET, so its ETag cannot disagree with
+// another answer: another ciphertext and a short body fail as above, and
+// with another ETag every write is conditional on the ETag that GET
+// reported (an honest store refuses it; the in-process one ignores
+// If-Match on CompleteMultipartUpload, so the object, re-encrypted from
+// the authenticated body, is stored back afterwards).
 func TestAttackGetDisagreesWithHead(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.smallParts(context.Background())
@@ -301,7 +307,25 @@ func TestAttackGetDisagreesWithHead(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, err = c.ReEncrypt(ctx, &encryptionclient.ReEncryptInput{Bucket: &e.bucket, Key: aws.String("a"), Force: true, PartSize: partSize, MultipartThreshold: threshold})
-				if err == nil {
+				if name == "other etag" {
+					h.mu.Lock()
+					var conds []*string
+					for _, p := range h.puts {
+						conds = append(conds, p.IfMatch)
+					}
+					for _, c := range h.completes {
+						conds = append(conds, c.IfMatch)
+					}
+					h.puts, h.completes = nil, nil
+					h.mu.Unlock()
+					if len(conds) != 1 || aws.ToString(conds[0]) != `"0000"` {
+						t.Fatalf("ReEncrypt's writes were conditional on %v, want the ETag its GET reported", conds)
+					}
+					if err != nil && !errors.Is(err, encryptionclient.ErrObjectChanged) {
+						t.Fatalf("ReEncrypt whose write is refused: %v", err)
+					}
+					e.putRaw("a", bodyA, metaA)
+				} else if err == nil {
 					t.Fatal("ReEncrypt succeeded over a lying GET")
 				}
 				if name != "other ciphertext" {

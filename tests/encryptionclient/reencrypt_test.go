@@ -35,8 +35,8 @@ type rwS3 struct {
 	completes []*s3.CompleteMultipartUploadInput
 	deletes   []string
 
-	fakeTags       []types.Tag // served by GetObjectTagging (the in-process server has no tagging)
-	onHead         func(*s3.HeadObjectOutput)
+	fakeTags       []types.Tag                                   // served by GetObjectTagging (the in-process server has no tagging)
+	onHead         func(*s3.HeadObjectOutput)                    // edits HeadObject's answers, and GetObject's headers
 	onGet          func(*s3.GetObjectInput, *s3.GetObjectOutput) // may replace out.Body
 	beforeWrite    func(key string)                              // before PutObject and CompleteMultipartUpload
 	afterPut       func(key string)                              // after a PutObject succeeded
@@ -79,10 +79,36 @@ func (h *rwS3) GetObjectTagging(ctx context.Context, in *s3.GetObjectTaggingInpu
 
 func (h *rwS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	out, err := h.Client.GetObject(ctx, in, optFns...)
+	if err == nil && h.onHead != nil {
+		editHeaders(out, h.onHead)
+	}
 	if err == nil && h.onGet != nil {
 		h.onGet(in, out)
 	}
 	return out, err
+}
+
+// editHeaders applies an onHead edit to the headers of a GetObject answer,
+// which describe the object as HeadObject's do (ReEncrypt reads its source
+// with one GetObject, Adopt with HeadObject and a GetObject).
+func editHeaders(out *s3.GetObjectOutput, edit func(*s3.HeadObjectOutput)) {
+	o := &s3.HeadObjectOutput{
+		ETag: out.ETag, VersionId: out.VersionId, ContentLength: out.ContentLength, Metadata: out.Metadata,
+		TagCount: out.TagCount, StorageClass: out.StorageClass, ContentType: out.ContentType,
+		CacheControl: out.CacheControl, ContentDisposition: out.ContentDisposition, ContentEncoding: out.ContentEncoding,
+		ContentLanguage: out.ContentLanguage, Expires: out.Expires, ExpiresString: out.ExpiresString,
+		WebsiteRedirectLocation: out.WebsiteRedirectLocation, ServerSideEncryption: out.ServerSideEncryption,
+		SSEKMSKeyId: out.SSEKMSKeyId, BucketKeyEnabled: out.BucketKeyEnabled, ObjectLockMode: out.ObjectLockMode,
+		ObjectLockRetainUntilDate: out.ObjectLockRetainUntilDate, ObjectLockLegalHoldStatus: out.ObjectLockLegalHoldStatus,
+	}
+	edit(o)
+	out.ETag, out.VersionId, out.ContentLength, out.Metadata = o.ETag, o.VersionId, o.ContentLength, o.Metadata
+	out.TagCount, out.StorageClass, out.ContentType = o.TagCount, o.StorageClass, o.ContentType
+	out.CacheControl, out.ContentDisposition, out.ContentEncoding = o.CacheControl, o.ContentDisposition, o.ContentEncoding
+	out.ContentLanguage, out.Expires, out.ExpiresString = o.ContentLanguage, o.Expires, o.ExpiresString
+	out.WebsiteRedirectLocation, out.ServerSideEncryption = o.WebsiteRedirectLocation, o.ServerSideEncryption
+	out.SSEKMSKeyId, out.BucketKeyEnabled, out.ObjectLockMode = o.SSEKMSKeyId, o.BucketKeyEnabled, o.ObjectLockMode
+	out.ObjectLockRetainUntilDate, out.ObjectLockLegalHoldStatus = o.ObjectLockRetainUntilDate, o.ObjectLockLegalHoldStatus
 }
 
 func (h *rwS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
