@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -118,6 +121,95 @@ func TestAttackResumeSourceErrorsAreKept(t *testing.T) {
 			// left it as it was (it failed before); either way, clean up.
 			_, _ = e.plain.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: aws.String(key), UploadId: aws.String(id)})
 		})
+	}
+	e.mustHaveNoUploads()
+}
+
+// hugePartsPage is a ListParts answer of about size bytes: parts 1, 2, …
+// in order, generated as it is read; read counts the bytes taken.
+type hugePartsPage struct {
+	head, tail string
+	size       int64
+	n          int
+	pending    []byte
+	read       *atomic.Int64
+	done       bool
+}
+
+func (h *hugePartsPage) Read(p []byte) (int, error) {
+	for len(h.pending) == 0 {
+		switch {
+		case h.done:
+			return 0, io.EOF
+		case h.n == 0:
+			h.pending = []byte(h.head)
+		case h.read.Load() >= h.size:
+			h.pending, h.done = []byte(h.tail), true
+		default:
+			h.pending = fmt.Appendf(nil, `<Part><PartNumber>%d</PartNumber><ETag>"x"</ETag><Size>16</Size></Part>`, h.n)
+		}
+		h.n++
+	}
+	k := copy(p, h.pending)
+	h.pending = h.pending[k:]
+	h.read.Add(int64(k))
+	return k, nil
+}
+
+func (h *hugePartsPage) Close() error { return nil }
+
+// A ListParts answer is decoded by the SDK before any of its parts can be
+// checked, so its size is bounded before it is read: a page of tens of
+// MiB (hundreds of thousands of parts, where an honest page holds at most
+// the 1,000 asked for) is ErrBadResponse once a few MiB were read, for
+// Upload's resume and ResumeMultipartUpload alike, and nothing is sent.
+func TestAttackResumeListPartsPageBounded(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	data := e.resumeData()
+	const offered = 24 << 20
+	const most = 4<<20 + 1<<20 // the bound, and room for the reads' buffers
+	key := "resume-huge-list"
+	tok, id := e.interruptedUpload(e.client(kr), key, data, 3)
+	var read, listed atomic.Int64
+	liar := &s3test.Liar{}
+	liar.On(isListParts, 0, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+		listed.Add(1)
+		resp.Body.Close()
+		read.Store(0)
+		resp.Body = &hugePartsPage{
+			head: fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>`, e.bucket, key, id),
+			tail: `</ListPartsResult>`, size: offered, read: &read,
+		}
+		resp.ContentLength = -1
+		resp.Header.Del("Content-Length")
+		return resp, nil
+	})
+	c, err := encryptionclient.New(e.srv.LiarClient(liar), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, encryptionclient.ErrBadResponse) {
+			t.Fatalf("%s: %v, want ErrBadResponse", what, err)
+		}
+		if n := read.Load(); n > most {
+			t.Fatalf("%s: %d bytes of the ListParts answer read, want at most %d", what, n, most)
+		}
+		if n := uploadParts(liar.Requests()); n != 0 {
+			t.Fatalf("%s: %d parts sent", what, n)
+		}
+		if n := listed.Swap(0); n != 1 {
+			t.Fatalf("%s: %d ListParts requests, want 1 (a refused answer is not retried)", what, n)
+		}
+	}
+	_, err = e.resume(c, key, data, tok)
+	check("Upload", err)
+	_, err = c.ResumeMultipartUpload(e.uploadCtx(context.Background()), &encryptionclient.ResumeMultipartUploadInput{Token: tok})
+	check("ResumeMultipartUpload", err)
+	if _, err := e.plain.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: aws.String(key), UploadId: aws.String(id)}); err != nil {
+		t.Fatal(err)
 	}
 	e.mustHaveNoUploads()
 }
