@@ -1,0 +1,163 @@
+package encryptionclient_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
+)
+
+// Every token an Upload delivered, the older ones replayed too (a backup
+// restored, a copy kept by mistake), resumed with a source that differs
+// in any one part S3 holds, is refused before anything is sent
+// (ErrResumeMismatch): either the token records the part and its sum
+// differs, or S3 holds a part the token does not record. The first token,
+// which records no part, is refused with the right source too; the last
+// one resumes to the exact object.
+//
+// What no check can see: a part whose bytes left the process but that S3
+// does not hold (its upload cut by the interrupt) is recorded only by the
+// tokens delivered since. A token older than that, resumed with a source
+// changed in that part, sends a second ciphertext at that position, so
+// only the last token may be resumed (OnResumeToken replaces each token
+// with the next, durably).
+func TestAttackResumeReplayedOlderToken(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	data := e.resumeData()
+	key := "replayed"
+	var mu sync.Mutex
+	var all [][]byte
+	ctx, cancel := context.WithCancel(e.uploadCtx(context.Background()))
+	defer cancel()
+	_, err := e.client(kr).Upload(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: bytes.NewReader(data)},
+		e.uploadOpts(func(o *encryptionclient.UploadOptions) {
+			o.Concurrency = 2
+			o.OnResumeToken = func(tok []byte) error {
+				mu.Lock()
+				all = append(all, bytes.Clone(tok))
+				mu.Unlock()
+				return nil
+			}
+			o.Progress = func(done int64) {
+				if done >= 4*e.testPartSize() {
+					cancel()
+				}
+			}
+		})...)
+	var left *encryptionclient.UploadInterruptedError
+	if !errors.As(err, &left) {
+		t.Fatalf("interrupted Upload: %v", err)
+	}
+	held := map[int]bool{} // the parts S3 holds
+	for _, p := range e.trueParts(key, left.UploadID) {
+		held[int(aws.ToInt32(p.PartNumber))] = true
+	}
+	if len(held) < 4 || len(all) < 3 {
+		t.Fatalf("%d parts held, %d tokens: the test needs at least 4 and 3", len(held), len(all))
+	}
+	liar := &s3test.Liar{}
+	c, err := encryptionclient.New(e.srv.LiarClient(liar), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := int(e.testPartSize())
+	for i, tok := range all {
+		for n := range held {
+			changed := bytes.Clone(data)
+			changed[(n-1)*ps+7] ^= 1
+			if _, err := e.resume(c, key, changed, tok); !errors.Is(err, encryptionclient.ErrResumeMismatch) {
+				t.Fatalf("token %d of %d, part %d changed: %v, want ErrResumeMismatch", i+1, len(all), n, err)
+			}
+			if n := uploadParts(liar.Requests()); n != 0 {
+				t.Fatalf("token %d of %d: %d parts sent", i+1, len(all), n)
+			}
+		}
+	}
+	if _, err := e.resume(c, key, data, all[0]); !errors.Is(err, encryptionclient.ErrResumeMismatch) {
+		t.Fatalf("the first token, which records no part: %v, want ErrResumeMismatch", err)
+	}
+	if _, err := e.resume(c, key, data, all[len(all)-1]); err != nil {
+		t.Fatal(err)
+	}
+	e.mustStoreExactly(c, kr, key, data)
+	e.mustHaveNoUploads()
+}
+
+// ListParts answers with numbers no upload can have are malformed
+// (ErrBadResponse) before anything is sent: part 0, a negative part, a
+// part beyond 10,000, a negative size, a marker that is no number or lies
+// beyond 10,000. The listing, not the token, is refused: the upload is
+// left for a resume against an honest server.
+func TestAttackResumeListPartsOutOfRange(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	data := e.resumeData()
+	part := func(n int32, size int64) types.Part {
+		return types.Part{PartNumber: aws.Int32(n), ETag: aws.String(`"x"`), Size: aws.Int64(size)}
+	}
+	for _, tc := range []struct {
+		name string
+		page func(truth []types.Part) []byte
+	}{
+		{"part 0", func(truth []types.Part) []byte {
+			return listPage(e.bucket, "k", "id", 0, 0, false, append([]types.Part{part(0, 16)}, truth...))
+		}},
+		{"a negative part", func(truth []types.Part) []byte {
+			return listPage(e.bucket, "k", "id", 0, 0, false, append([]types.Part{part(-3, 16)}, truth...))
+		}},
+		{"part 10001", func(truth []types.Part) []byte {
+			return listPage(e.bucket, "k", "id", 0, 0, false, append(truth, part(encryptionclient.MaxUploadParts+1, 16)))
+		}},
+		{"a negative size", func(truth []types.Part) []byte {
+			truth[0].Size = aws.Int64(-1)
+			return listPage(e.bucket, "k", "id", 0, 0, false, truth)
+		}},
+		{"a marker beyond 10000", func(truth []types.Part) []byte {
+			return listPage(e.bucket, "k", "id", 0, encryptionclient.MaxUploadParts+1, true, truth)
+		}},
+		{"a marker that is no number", func(truth []types.Part) []byte {
+			b := listPage(e.bucket, "k", "id", 0, 1, true, truth)
+			return bytes.Replace(b, []byte("<NextPartNumberMarker>1<"), []byte("<NextPartNumberMarker>one<"), 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "range-" + strings.ReplaceAll(tc.name, " ", "-")
+			tok, id := e.interruptedUpload(e.client(kr), key, data, 3)
+			liar := &s3test.Liar{}
+			liar.On(isListParts, 0, s3test.EditBody(func(req *http.Request, _ []byte) []byte {
+				return tc.page(e.trueParts(key, id))
+			}))
+			c, err := encryptionclient.New(e.srv.LiarClient(liar), kr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.resume(c, key, data, tok)
+			if !errors.Is(err, encryptionclient.ErrBadResponse) {
+				t.Fatalf("Upload: %v, want ErrBadResponse", err)
+			}
+			_, err = c.ResumeMultipartUpload(e.uploadCtx(context.Background()), &encryptionclient.ResumeMultipartUploadInput{Token: tok})
+			if !errors.Is(err, encryptionclient.ErrBadResponse) {
+				t.Fatalf("ResumeMultipartUpload: %v, want ErrBadResponse", err)
+			}
+			if n := uploadParts(liar.Requests()); n != 0 {
+				t.Fatalf("%d parts sent", n)
+			}
+			// Left as it was: an honest listing resumes it.
+			if _, err := e.resume(e.client(kr), key, data, tok); err != nil {
+				t.Fatal(err)
+			}
+			e.mustStoreExactly(e.client(kr), kr, key, data)
+		})
+	}
+	e.mustHaveNoUploads()
+}
