@@ -85,8 +85,10 @@ type UploadOptions struct {
 	// ones are used (the SSE-C key, ExpectedBucketOwner, RequestPayer,
 	// IfMatch and IfNoneMatch on completion). PartSize and Threshold are
 	// the token's; Progress starts with the bytes of the parts S3 holds.
-	// Without OnResumeToken, a resumed Upload that fails is aborted, as
-	// any other.
+	// Without OnResumeToken, a resumed Upload that fails once it sends
+	// parts is aborted, as any other. A resume refused before any part is
+	// sent (a *ResumeError, or an error of the source while its recorded
+	// parts are checked) leaves the upload as it was, for the same token.
 	ResumeToken []byte
 
 	limits partLimits

@@ -161,3 +161,69 @@ func TestAttackResumeListPartsOutOfRange(t *testing.T) {
 	}
 	e.mustHaveNoUploads()
 }
+
+// What a failed resume leaves. Without OnResumeToken, a resume that fails
+// once it sends parts aborts its upload, as any Upload (no upload and no
+// object left); with OnResumeToken, it keeps the upload for the last token
+// it delivered (an *UploadInterruptedError naming it), which resumes to
+// the exact object. A resume refused before anything is sent (a changed
+// source) leaves the upload as it was, with or without OnResumeToken: the
+// caller still holds a token that resumes it.
+func TestAttackResumeFailureAbortsOrKeeps(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	data := e.resumeData()
+	isPart := func(req *http.Request) bool { return req.Method == http.MethodPut && req.URL.Query().Has("partNumber") }
+	open := func(id string) bool {
+		for _, u := range e.multipartUploads() {
+			if aws.ToString(u.UploadId) == id {
+				return true
+			}
+		}
+		return false
+	}
+	failing := func() *encryptionclient.Client {
+		liar := &s3test.Liar{}
+		liar.On(isPart, 0, s3test.Status(http.StatusForbidden))
+		c, err := encryptionclient.New(e.srv.LiarClient(liar), kr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	tok, id := e.interruptedUpload(e.client(kr), "aborted", data, 3)
+	_, err := e.resume(failing(), "aborted", data, tok)
+	var left *encryptionclient.UploadInterruptedError
+	if err == nil || errors.As(err, &left) {
+		t.Fatalf("resume without OnResumeToken whose parts fail: %v, want a failure that aborts", err)
+	}
+	if open(id) || e.exists("aborted") {
+		t.Fatal("the failed resume left its upload or an object")
+	}
+
+	tok, id = e.interruptedUpload(e.client(kr), "kept", data, 3)
+	box := &tokenBox{}
+	_, err = e.resume(failing(), "kept", data, tok, func(o *encryptionclient.UploadOptions) { o.OnResumeToken = box.save })
+	if !errors.As(err, &left) || left.UploadID != id || !open(id) {
+		t.Fatalf("resume with OnResumeToken whose parts fail: %v, want an *UploadInterruptedError for the open upload %s", err, id)
+	}
+	if _, err := e.resume(e.client(kr), "kept", data, box.token()); err != nil {
+		t.Fatal(err)
+	}
+	e.mustStoreExactly(e.client(kr), kr, "kept", data)
+
+	tok, id = e.interruptedUpload(e.client(kr), "refused", data, 3)
+	changed := bytes.Clone(data)
+	changed[5] ^= 1
+	for _, more := range [][]func(*encryptionclient.UploadOptions){nil, {func(o *encryptionclient.UploadOptions) { o.OnResumeToken = (&tokenBox{}).save }}} {
+		if _, err := e.resume(e.client(kr), "refused", changed, tok, more...); !errors.Is(err, encryptionclient.ErrResumeMismatch) || !open(id) {
+			t.Fatalf("a refused resume: %v, upload open %v; want ErrResumeMismatch and the upload as it was", err, open(id))
+		}
+	}
+	if _, err := e.resume(e.client(kr), "refused", data, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.mustStoreExactly(e.client(kr), kr, "refused", data)
+	e.mustHaveNoUploads()
+}
