@@ -397,9 +397,12 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 	}, optFns...)
 	if err != nil {
 		switch {
-		case u.ck.wasDelivered() && !serverRefused(err):
-			// Perhaps stored, perhaps not: a resume tells (it completes
-			// the upload, or finds it stale).
+		case u.ck.wasDelivered():
+			// Kept for a resume, as after any failure once a token was
+			// delivered: perhaps stored, perhaps not (a resume completes
+			// the upload, or finds it stale), or refused for a reason a
+			// resume can remedy (a credential, a condition, a part S3
+			// calls invalid: the parts are listed and checked again).
 			return nil, fail(err)
 		case serverRefused(err):
 			// Answered with a refusal: nothing was stored. Anything else

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -225,5 +227,69 @@ func TestAttackResumeFailureAbortsOrKeeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustStoreExactly(e.client(kr), kr, "refused", data)
+	e.mustHaveNoUploads()
+}
+
+// refuseComplete answers CompleteMultipartUpload itself with an S3 error of
+// status code, without passing it on: the server refused the completion
+// and stored nothing.
+type refuseComplete struct {
+	next http.RoundTripper
+	code int
+}
+
+func (r refuseComplete) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPost || !req.URL.Query().Has("uploadId") {
+		return r.next.RoundTrip(req)
+	}
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>Refused</Code><Message>refused by the test</Message><RequestId>1</RequestId></Error>`
+	return &http.Response{
+		StatusCode: r.code, Status: fmt.Sprintf("%d %s", r.code, http.StatusText(r.code)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/xml"}}, ContentLength: int64(len(body)),
+		Body: io.NopCloser(strings.NewReader(body)), Request: req,
+	}, nil
+}
+
+// Once a token was delivered, a failed Upload keeps its multipart upload
+// for a resume (UploadOptions.OnResumeToken), whatever failed: also a
+// completion the server refused (an expired credential's 403, a
+// condition's 412, a part it calls invalid), which a resume can remedy
+// (new credentials, another condition; the parts are listed again). The
+// error is an *UploadInterruptedError naming the open upload, and the last
+// token resumes to the exact object.
+func TestAttackResumableUploadKeptWhenCompletionRefused(t *testing.T) {
+	e := newEnv(t)
+	kr := e.krs["aes"]
+	data := e.resumeData()
+	for _, code := range []int{http.StatusForbidden, http.StatusPreconditionFailed, http.StatusBadRequest} {
+		key := fmt.Sprintf("complete-refused-%d", code)
+		liar := &s3test.Liar{}
+		c, err := encryptionclient.New(e.srv.LiarClient(liar), kr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		liar.Transport = refuseComplete{next: liar.Transport, code: code}
+		box := &tokenBox{}
+		_, err = c.Upload(e.uploadCtx(context.Background()), &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: bytes.NewReader(data)},
+			e.uploadOpts(func(o *encryptionclient.UploadOptions) { o.OnResumeToken = box.save })...)
+		var left *encryptionclient.UploadInterruptedError
+		if !errors.As(err, &left) {
+			t.Fatalf("completion refused with %d: %v, want an *UploadInterruptedError", code, err)
+		}
+		found := false
+		for _, u := range e.multipartUploads() {
+			found = found || aws.ToString(u.UploadId) == left.UploadID
+		}
+		if !found || e.exists(key) {
+			t.Fatalf("completion refused with %d: upload %s open %v, object stored %v; want it open and no object", code, left.UploadID, found, e.exists(key))
+		}
+		if _, err := e.resume(e.client(kr), key, data, box.token()); err != nil {
+			t.Fatal(err)
+		}
+		e.mustStoreExactly(e.client(kr), kr, key, data)
+	}
 	e.mustHaveNoUploads()
 }
