@@ -401,8 +401,8 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 			// Kept for a resume, as after any failure once a token was
 			// delivered: perhaps stored, perhaps not (a resume completes
 			// the upload, or finds it stale), or refused for a reason a
-			// resume can remedy (a credential, a condition, a part S3
-			// calls invalid: the parts are listed and checked again).
+			// resume may remedy (an expired credential, a condition the
+			// resume gives anew); the caller holds the token to abort it.
 			return nil, fail(err)
 		case serverRefused(err):
 			// Answered with a refusal: nothing was stored. Anything else

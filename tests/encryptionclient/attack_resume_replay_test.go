@@ -255,11 +255,10 @@ func (r refuseComplete) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Once a token was delivered, a failed Upload keeps its multipart upload
 // for a resume (UploadOptions.OnResumeToken), whatever failed: also a
-// completion the server refused (an expired credential's 403, a
-// condition's 412, a part it calls invalid), which a resume can remedy
-// (new credentials, another condition; the parts are listed again). The
-// error is an *UploadInterruptedError naming the open upload, and the last
-// token resumes to the exact object.
+// completion the server refused with a 4xx (an expired credential's 403, a
+// condition's 412), which a resume may remedy (new credentials, the
+// condition given anew). The error is an *UploadInterruptedError naming
+// the open upload, and the last token resumes to the exact object.
 func TestAttackResumableUploadKeptWhenCompletionRefused(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["aes"]
