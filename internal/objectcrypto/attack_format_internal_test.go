@@ -60,3 +60,50 @@ func TestAttackFormatHidesKeysAndSums(t *testing.T) {
 		}
 	}
 }
+
+// A resume token holds the parts' sums and the caller's state only sealed:
+// neither any sum's accumulator nor the data key appears in its bytes, and
+// the caller's state (which may name the instruction file) is not in the
+// clear either.
+func TestAttackTokenHoldsNoSecretInClear(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(0x10 + i)
+	}
+	kr, err := materials.NewAESKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewResumableSealer(context.Background(), kr, envelope.Policy{}, nil, 3*4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := s.Parts()
+	for i := range 3 {
+		if err := ps.Seal(i+1, int64(i*4096), make([]byte, 4096)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dk, err := kr.DecryptDataKey(context.Background(), &materials.DecryptionRequest{
+		Suite: s.Envelope.Suite,
+		Key:   materials.EncryptedDataKey{WrapAlgorithm: s.Envelope.WrapAlgorithm, Ciphertext: s.Envelope.EncryptedKey, Description: s.Envelope.Description},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := [][]byte{dk, key, []byte("the caller's state")}
+	for i := range 3 {
+		secrets = append(secrets, ps.sums[i].AppendAccumulator(nil))
+	}
+	tok, err := ps.SealToken([]byte("header"), []byte("the caller's state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range secrets {
+		for _, window := range []int{8, len(sec)} {
+			if strings.Contains(string(tok), string(sec[:min(window, len(sec))])) {
+				t.Fatalf("the token holds %x in the clear", sec[:min(window, len(sec))])
+			}
+		}
+	}
+}
