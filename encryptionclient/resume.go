@@ -167,6 +167,13 @@ type partsQuery struct {
 // listPageSize is the MaxParts of each ListParts.
 const listPageSize = 1000
 
+// maxListPartsAnswer bounds the body of one ListParts answer, which the
+// SDK decodes whole before any part can be checked: an honest page of
+// 1,000 parts takes about 300 KB (a part with a SHA-256 checksum about
+// 300 bytes), and even 10,000 parts in one page (a server that ignores
+// MaxParts) fit.
+const maxListPartsAnswer = 4 << 20
+
 // listParts lists the upload's parts, up to part number most. The answers
 // are the server's word, checked as far as they can be: part numbers
 // increase strictly within and across pages, from 1 to MaxUploadParts;
@@ -179,6 +186,7 @@ func (c *Client) listParts(ctx context.Context, h *tokenHeader, q partsQuery, mo
 	if !ok {
 		return nil, invalid("the S3 client given to New (%T) has no ListParts method, which resuming needs (an *s3.Client has it)", c.s3)
 	}
+	optFns = append(slices.Clip(optFns), limitResponseBody(maxListPartsAnswer))
 	listed := map[int32]types.Part{}
 	var marker int32
 	for {

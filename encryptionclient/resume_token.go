@@ -98,7 +98,9 @@ func parseToken(tok []byte) (*tokenHeader, []byte, error) {
 		return nil, nil, errors.New("incomplete header")
 	}
 	hl := len(tok) - len(d.b)
-	h.raw = tok[:hl:hl]
+	// A copy: a Client keeps the header of an upload it takes up (its
+	// later tokens start with it), and the caller may reuse its buffer.
+	h.raw = slices.Clone(tok[:hl])
 	return h, tok[hl:], nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 )
 
@@ -117,6 +118,8 @@ func (u *uploader) readAt(buf []byte, off int64) (int, bool, error) {
 		var one [1]byte
 		k, err := u.at.ReadAt(one[:], u.size)
 		switch {
+		case k < 0 || k > 1:
+			return 0, false, streamio.ErrInvalidCount
 		case k > 0:
 			return 0, false, fmt.Errorf("%w: body holds more than %d bytes", ErrBodyLength, u.size)
 		case err != nil && err != io.EOF:
@@ -126,15 +129,21 @@ func (u *uploader) readAt(buf []byte, off int64) (int, bool, error) {
 	return n, last, nil
 }
 
+// readFullAt fills b from at at off, as Upload reads its source: an error
+// other than io.EOF fails it even when it comes with every byte of b (a
+// digest that fails over a source's last bytes), a count outside 0..len(b)
+// is streamio.ErrInvalidCount, fewer bytes are ErrBodyLength.
 func readFullAt(at io.ReaderAt, b []byte, off, size int64) error {
 	k, err := at.ReadAt(b, off)
 	switch {
-	case k == len(b):
-		return nil
-	case err == nil || err == io.EOF:
+	case k < 0 || k > len(b):
+		return streamio.ErrInvalidCount
+	case err != nil && err != io.EOF:
+		return err
+	case k < len(b):
 		return shortBody(off+int64(k), size)
 	}
-	return err
+	return nil
 }
 
 // resumeSource returns the body as an io.ReaderAt from its current
@@ -177,11 +186,11 @@ func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if _, err := s.s.Seek(s.base+off, io.SeekStart); err != nil {
 		return 0, err
 	}
-	n, err := io.ReadFull(s.r, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
+	// streamio.ReadFull, not io.ReadFull: it keeps an error that comes
+	// with the last bytes and refuses impossible counts (io.ReadFull
+	// drops the one and panics on a negative count). A short read ends in
+	// io.EOF, as io.ReaderAt wants.
+	return streamio.ReadFull(s.r, p)
 }
 
 // uploadResume continues the multipart upload of o.ResumeToken.

@@ -85,8 +85,10 @@ type UploadOptions struct {
 	// ones are used (the SSE-C key, ExpectedBucketOwner, RequestPayer,
 	// IfMatch and IfNoneMatch on completion). PartSize and Threshold are
 	// the token's; Progress starts with the bytes of the parts S3 holds.
-	// Without OnResumeToken, a resumed Upload that fails is aborted, as
-	// any other.
+	// Without OnResumeToken, a resumed Upload that fails once it sends
+	// parts is aborted, as any other. A resume refused before any part is
+	// sent (a *ResumeError, or an error of the source while its recorded
+	// parts are checked) leaves the upload as it was, for the same token.
 	ResumeToken []byte
 
 	limits partLimits
@@ -395,9 +397,12 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 	}, optFns...)
 	if err != nil {
 		switch {
-		case u.ck.wasDelivered() && !serverRefused(err):
-			// Perhaps stored, perhaps not: a resume tells (it completes
-			// the upload, or finds it stale).
+		case u.ck.wasDelivered():
+			// Kept for a resume, as after any failure once a token was
+			// delivered: perhaps stored, perhaps not (a resume completes
+			// the upload, or finds it stale), or refused for a reason a
+			// resume may remedy (an expired credential, a condition the
+			// resume gives anew); the caller holds the token to abort it.
 			return nil, fail(err)
 		case serverRefused(err):
 			// Answered with a refusal: nothing was stored. Anything else

@@ -145,6 +145,13 @@ func unwrapDataKey(ctx context.Context, kr materials.Keyring, opts DecryptOption
 // Close zeroes key material the opener still holds.
 func (o *Opener) Close() { clear(o.cbcKey) }
 
+// Format prints a placeholder, never the opener's keys: fmt would print
+// the CBC key, a plain byte slice, whole.
+func (o *Opener) Format(f fmt.State, verb rune) { fmt.Fprint(f, "objectcrypto.Opener{…}") }
+
+// Format prints a placeholder, never the sealer's cipher or token key.
+func (s *Sealer) Format(f fmt.State, verb rune) { fmt.Fprint(f, "objectcrypto.Sealer{…}") }
+
 // Authenticated reports whether the object's content is authenticated
 // (AES-GCM), as opposed to legacy AES-CBC, which has no tag.
 func (o *Opener) Authenticated() bool { return o.gcm != nil }
