@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -382,9 +383,10 @@ func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, w
 	}
 	name := aws.ToString(ref.key) + c.suffix(ctx)
 	in := &s3.ListObjectVersionsInput{Bucket: ref.bucket, Prefix: aws.String(name), ExpectedBucketOwner: ref.owner, RequestPayer: ref.payer}
+	listOpts := append(slices.Clip(optFns), limitResponseBody(maxListingAnswer))
 	looked := 0
-	for {
-		out, err := lister.ListObjectVersions(ctx, in, optFns...)
+	for pages := 1; ; pages++ {
+		out, err := lister.ListObjectVersions(ctx, in, listOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("%w: list the versions of the instruction file: %w", ErrInstructionFileMismatch, err)
 		}
@@ -413,9 +415,26 @@ func (c *Client) searchInstructionVersions(ctx context.Context, ref objectRef, w
 		if !aws.ToBool(out.IsTruncated) {
 			return nil, nil
 		}
+		// The markers must move on, within a bounded number of pages:
+		// a server that answers the same page again, or pages of delete
+		// markers without end, would keep the search going forever.
+		next := [2]string{aws.ToString(out.NextKeyMarker), aws.ToString(out.NextVersionIdMarker)}
+		switch {
+		case next[0] == "" || next == [2]string{aws.ToString(in.KeyMarker), aws.ToString(in.VersionIdMarker)}:
+			return nil, fmt.Errorf("%w: %w: a truncated listing of the instruction file's versions without new markers", ErrInstructionFileMismatch, ErrBadResponse)
+		case next[0] > name:
+			return nil, nil // the next page starts past ours
+		case pages >= maxInstructionVersionPages:
+			return nil, fmt.Errorf("%w: none of %d pages of the instruction file's versions holds the one that carries the object's id", ErrInstructionFileMismatch, pages)
+		}
 		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
 	}
 }
+
+// maxInstructionVersionPages bounds the pages of versions (and delete
+// markers) searchInstructionVersions reads: 1,000 entries a page, far more
+// than maxInstructionVersions versions.
+const maxInstructionVersionPages = 100
 
 // instructionFileOf reports whether an object with metadata instrMeta,
 // stored at the instruction-file name of an object with metadata baseMeta,

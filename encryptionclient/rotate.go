@@ -3,6 +3,8 @@ package encryptionclient
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -294,11 +296,16 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 		defer close(jobs)
 		seq := 0
 		var token *string
+		chk := listingCheck{prefix: aws.ToString(in.Prefix)}
+		listOpts := append(slices.Clip(optFns), limitResponseBody(maxListingAnswer))
 		for {
 			page, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 				Bucket: in.Bucket, Prefix: in.Prefix, StartAfter: in.StartAfter, ContinuationToken: token,
 				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-			}, optFns...)
+			}, listOpts...)
+			if err == nil {
+				err = chk.page(page)
+			}
 			if err != nil {
 				listErr = objectError("ListObjectsV2", in.Bucket, in.Prefix, err)
 				return
@@ -414,4 +421,57 @@ func (c *Client) isInstructionFile(ctx context.Context, in *s3.HeadObjectInput, 
 		return c.envelopeOfBase(ctx, in, key, instrHead, baseHead.Metadata, withSafety(optFns))
 	}
 	return false, nil
+}
+
+// maxListingAnswer bounds the body of one ListObjectsV2 or
+// ListObjectVersions answer, which the SDK decodes whole: an honest page
+// of 1,000 keys of 1,024 bytes takes about 1.5 MB.
+const maxListingAnswer = 8 << 20
+
+// maxEmptyPages bounds the pages in a row that are truncated yet list
+// nothing: S3 does not send them without a delimiter, and a server that
+// keeps sending them would keep a listing going forever.
+const maxEmptyPages = 100
+
+// listingCheck checks the pages of a listing as they come: every key
+// starts with the prefix, and no continuation token comes back (Brent's
+// cycle check: the token of page 2^k is kept, so memory stays constant
+// and a cycle of any length shows within twice its length of pages), so
+// that a lying server can neither point the listing outside the prefix
+// nor make it endless; truncated pages without a key are bounded too.
+type listingCheck struct {
+	prefix     string
+	sent       string // the token of the request just answered
+	saved      string
+	pages, pow int64
+	empty      int
+}
+
+func (l *listingCheck) page(page *s3.ListObjectsV2Output) error {
+	for _, o := range page.Contents {
+		if k := aws.ToString(o.Key); !strings.HasPrefix(k, l.prefix) || k == "" {
+			return fmt.Errorf("%w: the listing of prefix %q holds the key %q", ErrBadResponse, l.prefix, k)
+		}
+	}
+	tok := aws.ToString(page.NextContinuationToken)
+	if !aws.ToBool(page.IsTruncated) || tok == "" {
+		return nil
+	}
+	if len(page.Contents) == 0 {
+		if l.empty++; l.empty > maxEmptyPages {
+			return fmt.Errorf("%w: %d listing pages in a row without a key", ErrBadResponse, l.empty)
+		}
+	} else {
+		l.empty = 0
+	}
+	if tok == l.sent || (l.pages > 0 && tok == l.saved) {
+		return fmt.Errorf("%w: the listing handed out a continuation token again (it would never end)", ErrBadResponse)
+	}
+	l.pages++
+	if l.pow == 0 || l.pages == l.pow {
+		l.saved = tok
+		l.pow = 2 * max(l.pow, 1)
+	}
+	l.sent = tok
+	return nil
 }
