@@ -436,6 +436,8 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	syncDir(filepath.Dir(path)) // the rename itself survives a crash
+	return nil
 }

@@ -199,6 +199,17 @@ func (j *resumeJob) remove() error {
 // (mismatch: the file changed; its upload is aborted). The token file is
 // then removed, and the reason said on stderr. A token the keyring cannot
 // open is kept: the command with the keyring that started it resumes it.
+// abortRecorded aborts the multipart upload a refused token recorded,
+// within cleanupTimeout even when ctx is cancelled.
+func (cp *copier) abortRecorded(ctx context.Context, re *encryptionclient.ResumeError) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, err := cp.c.plain.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(re.Bucket), Key: aws.String(re.Key), UploadId: aws.String(re.UploadID),
+	})
+	return err
+}
+
 func (cp *copier) restart(ctx context.Context, j *resumeJob, err error) (bool, error) {
 	var re *encryptionclient.ResumeError
 	if !errors.As(err, &re) {
@@ -208,6 +219,12 @@ func (cp *copier) restart(ctx context.Context, j *resumeJob, err error) (bool, e
 	switch {
 	case errors.Is(err, encryptionclient.ErrResumeStale):
 		why = "its upload is no longer open (completed or aborted)"
+		if re.Bucket == j.dst.bucket && re.Key == j.dst.key && re.UploadID != "" {
+			// Said by the server (NoSuchUpload), or by a proxy: an abort
+			// costs nothing if the upload is gone, and leaves none
+			// behind if the answer was wrong. Its error changes nothing.
+			cp.abortRecorded(ctx, re)
+		}
 	case errors.Is(err, encryptionclient.ErrInvalidResumeToken):
 		// The upload it recorded cannot be known from it.
 		why = fmt.Sprintf("its resume token is damaged; the upload it recorded may be left: list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
@@ -216,12 +233,7 @@ func (cp *copier) restart(ctx context.Context, j *resumeJob, err error) (bool, e
 		why = "the file changed since the interrupted upload"
 		if re.Bucket == j.dst.bucket && re.Key == j.dst.key && re.UploadID != "" {
 			// The token opened under the keyring: the upload is ours.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			_, aerr := cp.c.plain.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-				Bucket: aws.String(re.Bucket), Key: aws.String(re.Key), UploadId: aws.String(re.UploadID),
-			})
-			cancel()
-			if aerr != nil {
+			if aerr := cp.abortRecorded(ctx, re); aerr != nil {
 				return false, &objectErr{url: j.dst, err: fmt.Errorf("%s changed since its upload was interrupted, and the abort of that upload failed: %w%s",
 					j.display, aerr, abortHint(&encryptionclient.UploadAbortError{Bucket: re.Bucket, Key: re.Key, UploadID: re.UploadID}))}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ type resumeRig struct {
 	interruptAt int  // interrupt at this UploadPart of the run (0: never)
 	kill        bool // kill -9 there instead
 	parts       int  // UploadParts of the run
+	staleLie    bool // answer ListParts with NoSuchUpload, whatever the server holds
 }
 
 func newResumeRig(t *testing.T) *resumeRig {
@@ -34,6 +36,15 @@ func newResumeRig(t *testing.T) *resumeRig {
 	t.Cleanup(w.abortAll)
 	g := &resumeRig{w: w}
 	g.ep = w.proxy(func(rw http.ResponseWriter, r *http.Request, next http.Handler) {
+		g.mu.Lock()
+		lie := g.staleLie
+		g.mu.Unlock()
+		if lie && r.Method == http.MethodGet && r.URL.Query().Has("uploadId") {
+			rw.Header().Set("Content-Type", "application/xml")
+			rw.WriteHeader(http.StatusNotFound)
+			io.WriteString(rw, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>`)
+			return
+		}
 		if isUploadPart(r) {
 			g.mu.Lock()
 			g.parts++
@@ -229,6 +240,28 @@ func TestResumeStaleOrCorruptToken(t *testing.T) {
 		t.Errorf("uploads %q, want only the damaged token's %s", ups, id)
 	}
 	g.w.abortAll()
+	g.finished(t, "big", big, aes)
+}
+
+// TestResumeStaleLieLeavesNoUpload: a server or proxy that answers
+// ListParts with NoSuchUpload while the upload is still open makes the
+// token stale; the command starts anew and aborts the recorded upload
+// anyway, so that a wrong answer leaves no upload (and its parts) behind.
+func TestResumeStaleLieLeavesNoUpload(t *testing.T) {
+	t.Parallel()
+	g := newResumeRig(t)
+	aes, _ := g.w.aesKey("k")
+	big := data(40 << 20)
+	g.w.writeFile("big", big)
+	g.interrupted(t, "big", "big", aes)
+	g.mu.Lock()
+	g.staleLie = true
+	g.mu.Unlock()
+	r, parts := g.run(0, append([]string{"cp", "--concurrency", "1", "big", g.w.url("big")}, aes...)...)
+	r.want(t, exitOK)
+	if want := "starts anew: its upload is no longer open"; !strings.Contains(r.stderr, want) || parts != 5 {
+		t.Errorf("%d parts, stderr %q; want 5 and %q", parts, r.stderr, want)
+	}
 	g.finished(t, "big", big, aes)
 }
 
