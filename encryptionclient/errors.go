@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/printable"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -151,7 +152,9 @@ type ObjectError struct {
 }
 
 func (e *ObjectError) Error() string {
-	return fmt.Sprintf("encryptionclient: %s s3://%s/%s: %v", e.Op, e.Bucket, e.Key, e.Err)
+	// The key is the bucket writer's choice: printed with its control
+	// characters escaped, it cannot forge a line of the caller's log.
+	return fmt.Sprintf("encryptionclient: %s s3://%s/%s: %v", e.Op, printable.Text(e.Bucket), printable.Text(e.Key), e.Err)
 }
 
 func (e *ObjectError) Unwrap() error { return e.Err }

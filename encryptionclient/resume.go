@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/printable"
 )
 
 // ResumeError reports a resume token that was refused. Err is one of
@@ -34,7 +35,7 @@ type ResumeError struct {
 func (e *ResumeError) Error() string {
 	s := e.Err.Error()
 	if e.UploadID != "" {
-		s += fmt.Sprintf(": upload %s of s3://%s/%s", e.UploadID, e.Bucket, e.Key)
+		s += fmt.Sprintf(": upload %s of s3://%s/%s", printable.Text(e.UploadID), printable.Text(e.Bucket), printable.Text(e.Key))
 	}
 	if e.PartNumber != 0 {
 		s += fmt.Sprintf(" part %d", e.PartNumber)
@@ -73,7 +74,7 @@ type UploadInterruptedError struct {
 }
 
 func (e *UploadInterruptedError) Error() string {
-	return fmt.Sprintf("%v; multipart upload %s of s3://%s/%s is left open for a resume from its last token", e.Err, e.UploadID, e.Bucket, e.Key)
+	return fmt.Sprintf("%v; multipart upload %s of s3://%s/%s is left open for a resume from its last token", e.Err, printable.Text(e.UploadID), printable.Text(e.Bucket), printable.Text(e.Key))
 }
 
 func (e *UploadInterruptedError) Unwrap() error { return e.Err }

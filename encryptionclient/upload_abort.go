@@ -1,6 +1,10 @@
 package encryptionclient
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/s3ec/s3ec-go/internal/printable"
+)
 
 // UploadAbortError reports a failed Upload whose multipart upload could
 // not be aborted: its parts stay stored, and billed, until the upload is
@@ -15,7 +19,7 @@ type UploadAbortError struct {
 }
 
 func (e *UploadAbortError) Error() string {
-	return fmt.Sprintf("%v; the abort of multipart upload %s of s3://%s/%s failed too: %v", e.Err, e.UploadID, e.Bucket, e.Key, e.AbortErr)
+	return fmt.Sprintf("%v; the abort of multipart upload %s of s3://%s/%s failed too: %v", e.Err, printable.Text(e.UploadID), printable.Text(e.Bucket), printable.Text(e.Key), e.AbortErr)
 }
 
 func (e *UploadAbortError) Unwrap() error { return e.Err }

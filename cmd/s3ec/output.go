@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/internal/printable"
 )
 
 // outputFlags say what a transfer command prints, as the aws CLI's flags
@@ -309,32 +308,7 @@ func displayLocal(p string) string {
 }
 
 // visible escapes what a terminal or a reader of the output would not
-// take as text: control characters (C0, DEL, C1: line breaks and carriage
-// returns that would forge lines, escape sequences) and the bidirectional
-// controls that reorder what is shown, each as \xNN or \uNNNN; invalid
-// UTF-8 bytes as \xNN. Object keys are chosen by whoever can write the
-// bucket, and every line that names one goes through it.
-func visible(s string) string {
-	needs := func(r rune) bool {
-		return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError
-	}
-	if strings.IndexFunc(s, needs) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && w == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && needs(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case needs(r) && r != utf8.RuneError:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+w])
-		}
-		i += w
-	}
-	return b.String()
-}
+// take as text (printable.Text: control and bidirectional characters,
+// invalid UTF-8). Object keys are chosen by whoever can write the bucket,
+// and every line that names one goes through it.
+func visible(s string) string { return printable.Text(s) }

@@ -21,7 +21,7 @@ const module = "github.com/s3ec/s3ec-go"
 var allowed = map[string][]string{
 	// S3 plumbing: requests, responses, placement, retries, clean-up. No
 	// engine: every crypto decision is made below it.
-	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/testhooks"},
+	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/printable", "internal/testhooks"},
 	// The job layer: manifests, operations over many objects, reports.
 	// It adapts the client and reads envelopes only through it.
 	"bulk": {"encryptionclient", "envelope", "materials"},
@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	"internal/engine/streamio":  {},
 	"internal/fipsmode":         {},
 	"internal/testhooks":        {},
+	// Text from outside made safe to print (keys in error messages).
+	"internal/printable": {},
 }
 
 // Test kits: never imported by the library above, free to import it.
