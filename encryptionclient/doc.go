@@ -49,8 +49,8 @@
 //
 // [Client.Upload] takes any io.Reader, of known length or not, up to
 // 2^36−32 bytes, and encrypts and uploads parts in parallel in memory
-// bounded by (concurrency+1) × part size; it aborts the multipart upload on
-// any failure. The low-level multipart calls encrypt too: fix the part size
+// bounded by concurrency × part size (one part more below 4 workers); it
+// aborts the multipart upload on any failure. The low-level multipart calls encrypt too: fix the part size
 // at creation with [WithPartSize], mark the last part with [WithLastPart];
 // parts may then be uploaded in any order and concurrently. Their state
 // lives in the Client's memory.

@@ -29,9 +29,10 @@ type UploadOptions struct {
 	PartSize int64
 
 	// Concurrency is the number of parts uploaded at once. Upload holds a
-	// buffer for each of them and one more, in which the next part is read
-	// and encrypted meanwhile: memory is about (Concurrency + 1) ×
-	// PartSize. Default DefaultConcurrency (4).
+	// buffer for each of them (below 4, one more, in which the next part is
+	// read and encrypted meanwhile): memory is about Concurrency × PartSize
+	// (with 1 to 3 workers (Concurrency + 1) × PartSize). Default
+	// DefaultConcurrency (4).
 	Concurrency int
 
 	// Threshold is the size from which Upload uses a multipart upload;
@@ -146,8 +147,8 @@ type UploadOutput struct {
 // Encryption Client can read it, and GetObject or Download can. Each part is
 // sealed into a buffer from a pool, so SDK retries resend identical bytes;
 // the part that carries the tag waits only for the other parts to be
-// encrypted, not for their upload. Memory is about (Concurrency + 1) ×
-// PartSize, whatever the body's size.
+// encrypted, not for their upload. Memory is about Concurrency × PartSize
+// (one part more below 4 workers), whatever the body's size.
 //
 // The envelope goes on the multipart upload's metadata, or into an
 // instruction file written after the upload completed
@@ -427,9 +428,20 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 }
 
 // partsAhead is the number of parts read and encrypted ahead of the
-// Concurrency parts being sent: with one, reading and encryption overlap
-// the uploads even with a single worker.
-const partsAhead = 1
+// Concurrency parts being sent. Below aheadUntil workers one, so that
+// reading and encryption overlap the uploads even with a single worker;
+// from aheadUntil on none: while the next part is read into the buffer a
+// finished part gave back, the other workers keep the connection busy, and
+// the memory is Concurrency × PartSize.
+func partsAhead(concurrency int) int {
+	if concurrency >= aheadUntil {
+		return 0
+	}
+	return 1
+}
+
+// aheadUntil is the Concurrency from which Upload reads no part ahead.
+const aheadUntil = 4
 
 // uploader runs the parts of one Upload: the caller's goroutine reads the
 // plaintext into part buffers, one goroutine per buffer encrypts it in
@@ -476,8 +488,9 @@ func (u *uploader) run(ctx context.Context) (int64, error) {
 	// The pool: a nil entry is a buffer not allocated yet. One buffer more
 	// than the upload slots lets the next part be read and encrypted while
 	// Concurrency parts are sent.
-	free := make(chan []byte, u.concurrency+partsAhead)
-	for range u.concurrency + partsAhead {
+	buffers := u.concurrency + partsAhead(u.concurrency)
+	free := make(chan []byte, buffers)
+	for range buffers {
 		free <- nil
 	}
 	u.slots = make(chan struct{}, u.concurrency)
