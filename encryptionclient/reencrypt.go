@@ -329,7 +329,7 @@ func headOf(out *s3.GetObjectOutput) *s3.HeadObjectOutput {
 		Metadata: out.Metadata, TagCount: out.TagCount, StorageClass: out.StorageClass,
 		ContentType: out.ContentType, CacheControl: out.CacheControl, ContentDisposition: out.ContentDisposition,
 		ContentEncoding: out.ContentEncoding, ContentLanguage: out.ContentLanguage,
-		Expires: out.Expires, ExpiresString: out.ExpiresString, WebsiteRedirectLocation: out.WebsiteRedirectLocation,
+		ExpiresString: out.ExpiresString, WebsiteRedirectLocation: out.WebsiteRedirectLocation,
 		ServerSideEncryption: out.ServerSideEncryption, SSEKMSKeyId: out.SSEKMSKeyId, BucketKeyEnabled: out.BucketKeyEnabled,
 		SSECustomerAlgorithm: out.SSECustomerAlgorithm, SSECustomerKeyMD5: out.SSECustomerKeyMD5,
 		ObjectLockMode: out.ObjectLockMode, ObjectLockRetainUntilDate: out.ObjectLockRetainUntilDate,

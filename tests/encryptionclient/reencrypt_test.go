@@ -96,7 +96,7 @@ func editHeaders(out *s3.GetObjectOutput, edit func(*s3.HeadObjectOutput)) {
 		ETag: out.ETag, VersionId: out.VersionId, ContentLength: out.ContentLength, Metadata: out.Metadata,
 		TagCount: out.TagCount, StorageClass: out.StorageClass, ContentType: out.ContentType,
 		CacheControl: out.CacheControl, ContentDisposition: out.ContentDisposition, ContentEncoding: out.ContentEncoding,
-		ContentLanguage: out.ContentLanguage, Expires: out.Expires, ExpiresString: out.ExpiresString,
+		ContentLanguage: out.ContentLanguage, ExpiresString: out.ExpiresString,
 		WebsiteRedirectLocation: out.WebsiteRedirectLocation, ServerSideEncryption: out.ServerSideEncryption,
 		SSEKMSKeyId: out.SSEKMSKeyId, BucketKeyEnabled: out.BucketKeyEnabled, ObjectLockMode: out.ObjectLockMode,
 		ObjectLockRetainUntilDate: out.ObjectLockRetainUntilDate, ObjectLockLegalHoldStatus: out.ObjectLockLegalHoldStatus,
@@ -105,7 +105,7 @@ func editHeaders(out *s3.GetObjectOutput, edit func(*s3.HeadObjectOutput)) {
 	out.ETag, out.VersionId, out.ContentLength, out.Metadata = o.ETag, o.VersionId, o.ContentLength, o.Metadata
 	out.TagCount, out.StorageClass, out.ContentType = o.TagCount, o.StorageClass, o.ContentType
 	out.CacheControl, out.ContentDisposition, out.ContentEncoding = o.CacheControl, o.ContentDisposition, o.ContentEncoding
-	out.ContentLanguage, out.Expires, out.ExpiresString = o.ContentLanguage, o.Expires, o.ExpiresString
+	out.ContentLanguage, out.ExpiresString = o.ContentLanguage, o.ExpiresString
 	out.WebsiteRedirectLocation, out.ServerSideEncryption = o.WebsiteRedirectLocation, o.ServerSideEncryption
 	out.SSEKMSKeyId, out.BucketKeyEnabled, out.ObjectLockMode = o.SSEKMSKeyId, o.BucketKeyEnabled, o.ObjectLockMode
 	out.ObjectLockRetainUntilDate, out.ObjectLockLegalHoldStatus = o.ObjectLockRetainUntilDate, o.ObjectLockLegalHoldStatus
