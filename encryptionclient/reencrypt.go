@@ -151,7 +151,10 @@ type ReEncryptOutput struct {
 //
 // The source is read with one GetObject of the current version, whose
 // headers describe it (its envelope, size, metadata, lock) and are checked
-// before a byte of its body is read; the PutObject or the
+// before a byte of its body is read (when those checks need S3 again, for
+// an instruction file or the tags, that body is closed unread and read
+// after them with a GetObject pinned to its version and ETag, so that no
+// request waits for the connection the open body holds); the PutObject or the
 // CompleteMultipartUpload is conditional on its ETag (If-Match), so that
 // an object a concurrent writer replaced is never overwritten:
 // ErrObjectChanged instead, and the writer's object stays. in.IfMatch, when set, must be
@@ -500,7 +503,20 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	if err != nil {
 		return nil, err
 	}
-	defer body.Close()
+	defer func() {
+		if body != nil {
+			body.Close()
+		}
+	}()
+	if layout, err := envelope.Detect(head.Metadata); err == nil && (layout != envelope.LayoutObject || c.customSuffix(ctx) || aws.ToInt32(head.TagCount) > 0) {
+		// The checks ask S3 more (the instruction file, the tags): the
+		// open body would hold its connection meanwhile, which an HTTP
+		// client with one connection per host (or as many as the job's
+		// workers) never gets back. Its body is read, after the checks,
+		// with a GET pinned to its version and ETag instead.
+		body.Close()
+		body = nil
+	}
 	env, instr, err := c.loadEnvelope(ctx, p.ref(head.VersionId), head.Metadata, forRead, optFns)
 	if err != nil {
 		return nil, err
@@ -560,6 +576,11 @@ func (c *Client) reEncrypt(ctx context.Context, in *ReEncryptInput, optFns []fun
 	w := c.writer(in.Keyring)
 	wctx := withInstrPlan(WithEncryptionContext(ctx, newContext), &instrPlan{read: instr})
 
+	if body == nil {
+		if body, err = c.getPinned(ctx, p, head, false, optFns); err != nil {
+			return nil, err
+		}
+	}
 	var res *rewritten
 	if small {
 		pt, err := op.ReadVerified(body, p.threshold, max(size, 0))
