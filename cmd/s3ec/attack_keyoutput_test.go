@@ -26,9 +26,23 @@ func TestAttackKeysWithControlCharactersPrintedEscaped(t *testing.T) {
 		"p/c\u009b2Jd",
 		"p/e\u202egnp.exe",
 	}
+	var stored []string
 	for _, k := range keys {
-		w.run(append([]string{"cp", "f", w.url(k)}, aes...)...).want(t, exitOK)
+		r := w.run(append([]string{"cp", "f", w.url(k)}, aes...)...)
+		switch {
+		case r.code == exitOK:
+			stored = append(stored, k)
+		case !w.srv.Real:
+			t.Fatalf("upload of %q: exit %d\n%s", k, r.code, r.stderr)
+		}
+		// A real server may refuse a key S3 takes (MinIO refuses some
+		// control characters): the others are played.
 	}
+	if len(stored) == 0 {
+		t.Skipf("%s refuses every key of the test", w.srv.Name)
+	}
+	all := len(stored) == len(keys)
+	keys = stored
 	clean := func(what, s string) {
 		t.Helper()
 		for _, line := range lines(s) {
@@ -49,7 +63,7 @@ func TestAttackKeysWithControlCharactersPrintedEscaped(t *testing.T) {
 	clean("cp -r", r.stdout)
 	clean("cp -r (stderr)", r.stderr)
 	// One line per object, and the summary (on stderr: one key fails).
-	if got := len(lines(r.stdout)) + len(lines(r.stderr)); got != len(keys)+1 {
+	if got := len(lines(r.stdout)) + len(lines(r.stderr)); all && got != len(keys)+1 {
 		t.Errorf("cp -r printed %d lines for %d objects (and the summary):\nstdout: %s\nstderr: %s", got, len(keys), r.stdout, r.stderr)
 	}
 	r = w.run(append([]string{"rm", "-r", w.url("p/"), "--dryrun"}, aes[:0]...)...).want(t, exitOK)

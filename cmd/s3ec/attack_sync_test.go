@@ -79,10 +79,15 @@ func TestAttackSyncDownloadThroughPlantedLinks(t *testing.T) {
 	w := newWorld(t)
 	aes, _ := w.aesKey("k")
 	w.writeFile("f", []byte("from the bucket"))
-	long := strings.Repeat("n", 300)
-	for _, k := range []string{"s/a.txt", "s/" + long} {
-		w.run(append([]string{"cp", "f", w.url(k)}, aes...)...).want(t, exitOK)
+	w.run(append([]string{"cp", "f", w.url("s/a.txt")}, aes...)...).want(t, exitOK)
+	// S3 takes a key element longer than a file name; servers that keep
+	// objects as files (versitygw, MinIO) refuse it, and then the case
+	// cannot be played.
+	long := w.run(append([]string{"cp", "f", w.url("s/" + strings.Repeat("n", 300))}, aes...)...)
+	if long.code != exitOK && !w.srv.Real {
+		t.Fatalf("upload of a 300-byte key element: exit %d\n%s", long.code, long.stderr)
 	}
+	longStored := long.code == exitOK
 	victim := w.writeFile("outside/victim", []byte("victim"))
 	other := w.writeFile("outside/other", []byte("other"))
 	os.MkdirAll(filepath.Join(w.dir, "dest"), 0o755)
@@ -92,8 +97,11 @@ func TestAttackSyncDownloadThroughPlantedLinks(t *testing.T) {
 		}
 	}
 	r := w.run(append([]string{"sync", w.url("s/"), "dest", "--delete"}, aes...)...)
-	if r.code != exitOther || !strings.Contains(r.stderr, "1 failed") {
+	if longStored && (r.code != exitOther || !strings.Contains(r.stderr, "1 failed")) {
 		t.Errorf("exit %d, want %d for the long key alone\nstdout: %s\nstderr: %s", r.code, exitOther, r.stdout, r.stderr)
+	}
+	if !longStored && r.code != exitOK {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	if string(w.readFile("outside/victim")) != "victim" || string(w.readFile("outside/other")) != "other" {
 		t.Fatal("sync wrote or deleted through a planted link")

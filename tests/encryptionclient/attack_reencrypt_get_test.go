@@ -344,7 +344,13 @@ func TestAttackReEncryptWriterAfterTheGet(t *testing.T) {
 			_, err = c.ReEncrypt(e.smallParts(context.Background()), &encryptionclient.ReEncryptInput{
 				Bucket: &e.bucket, Key: &key, Keyring: target, MultipartThreshold: threshold, PartSize: partSize,
 			})
-			mustErrorIs(t, err, encryptionclient.ErrObjectChanged)
+			// A real server may instead cut the body it was streaming when
+			// the object is replaced under it (MinIO does): ErrTruncated,
+			// as safe (nothing written). The in-process server keeps
+			// streaming the old object, and the write is refused.
+			if !(e.srv.Real && when == "after the GET" && errors.Is(err, encryptionclient.ErrTruncated)) {
+				mustErrorIs(t, err, encryptionclient.ErrObjectChanged)
+			}
 			got, meta, err := e.raw(key)
 			if err != nil || !bytes.Equal(got, theirs) || meta["writer"] != "them" {
 				t.Fatalf("%d bytes, writer %s: the writer's object was lost: %q %v %v", n, when, got, meta, err)

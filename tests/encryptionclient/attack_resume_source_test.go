@@ -84,7 +84,7 @@ func TestAttackResumeSourceErrorsAreKept(t *testing.T) {
 		{"ReadSeeker, negative count", func() io.Reader { return &badCountSeeker{bytes.NewReader(data)} }, streamio.ErrInvalidCount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key := "resume-source-" + strings.ReplaceAll(tc.name, " ", "-")
+			key := "resume-source-" + strings.NewReplacer(" ", "-", ",", "").Replace(tc.name) // versitygw mishandles a "," in an aborted upload's key
 			// A fresh Upload of the source fails with its error.
 			_, err := e.client(kr).Upload(e.uploadCtx(context.Background()), &s3.PutObjectInput{Bucket: &e.bucket, Key: aws.String(key), Body: tc.body()}, e.uploadOpts()...)
 			if !errors.Is(err, tc.want) {
