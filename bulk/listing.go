@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ec/s3ec-go/internal/listguard"
 )
 
 // S3Getter is the S3 call that reads a manifest (*s3.Client has it).
@@ -153,12 +154,7 @@ type listing struct {
 	done   bool
 	err    error
 
-	// Loop detection (Brent's): saved is the token of page number
-	// 2^k; a later token equal to it means the tokens cycle. Memory
-	// stays constant whatever the number of pages, and a cycle of any
-	// length is found within twice its length of pages.
-	saved      string
-	pages, pow int64
+	tokens listguard.Tokens // loop detection, in constant memory
 }
 
 func (l *listing) Next(ctx context.Context) (Task, error) {
@@ -206,13 +202,8 @@ func (l *listing) Next(ctx context.Context) (Task, error) {
 // has handed it out before: the request (the one sent, or one Brent's
 // check saved) would list the same pages again.
 func (l *listing) track(tok string) error {
-	if tok == aws.ToString(l.in.ContinuationToken) || (l.pages > 0 && tok == l.saved) {
+	if !l.tokens.Next(aws.ToString(l.in.ContinuationToken), tok) {
 		return &ListingError{Bucket: l.bucket, Prefix: l.prefix, Reason: "the server handed out a continuation token again (the listing would never end)"}
-	}
-	l.pages++
-	if l.pow == 0 || l.pages == l.pow {
-		l.saved = tok
-		l.pow = 2 * max(l.pow, 1)
 	}
 	return nil
 }

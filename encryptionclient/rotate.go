@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/s3ec/s3ec-go/internal/listguard"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -434,17 +435,15 @@ const maxListingAnswer = 8 << 20
 const maxEmptyPages = 100
 
 // listingCheck checks the pages of a listing as they come: every key
-// starts with the prefix, and no continuation token comes back (Brent's
-// cycle check: the token of page 2^k is kept, so memory stays constant
-// and a cycle of any length shows within twice its length of pages), so
-// that a lying server can neither point the listing outside the prefix
-// nor make it endless; truncated pages without a key are bounded too.
+// starts with the prefix, and no continuation token comes back
+// (listguard), so that a lying server can neither point the listing
+// outside the prefix nor make it endless; truncated pages without a key
+// are bounded too.
 type listingCheck struct {
-	prefix     string
-	sent       string // the token of the request just answered
-	saved      string
-	pages, pow int64
-	empty      int
+	prefix string
+	sent   string // the token of the request just answered
+	tokens listguard.Tokens
+	empty  int
 }
 
 func (l *listingCheck) page(page *s3.ListObjectsV2Output) error {
@@ -464,13 +463,8 @@ func (l *listingCheck) page(page *s3.ListObjectsV2Output) error {
 	} else {
 		l.empty = 0
 	}
-	if tok == l.sent || (l.pages > 0 && tok == l.saved) {
+	if !l.tokens.Next(l.sent, tok) {
 		return fmt.Errorf("%w: the listing handed out a continuation token again (it would never end)", ErrBadResponse)
-	}
-	l.pages++
-	if l.pow == 0 || l.pages == l.pow {
-		l.saved = tok
-		l.pow = 2 * max(l.pow, 1)
 	}
 	l.sent = tok
 	return nil

@@ -21,10 +21,10 @@ const module = "github.com/s3ec/s3ec-go"
 var allowed = map[string][]string{
 	// S3 plumbing: requests, responses, placement, retries, clean-up. No
 	// engine: every crypto decision is made below it.
-	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/printable", "internal/testhooks"},
+	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/printable", "internal/listguard", "internal/testhooks"},
 	// The job layer: manifests, operations over many objects, reports.
 	// It adapts the client and reads envelopes only through it.
-	"bulk": {"encryptionclient", "envelope", "materials"},
+	"bulk": {"encryptionclient", "envelope", "materials", "internal/listguard"},
 	// Keys: keyrings wrap and unwrap data keys.
 	"materials":             {"envelope", "internal/fipsmode"},
 	"materials/keyringtest": {"envelope", "materials"},
@@ -42,6 +42,8 @@ var allowed = map[string][]string{
 	"internal/testhooks":        {},
 	// Text from outside made safe to print (keys in error messages).
 	"internal/printable": {},
+	// Loop detection of paginated listings (bulk, RotatePrefix).
+	"internal/listguard": {},
 }
 
 // Test kits: never imported by the library above, free to import it.
