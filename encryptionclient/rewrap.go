@@ -428,16 +428,10 @@ func (c *Client) multipartCopy(ctx context.Context, in *RewrapInput, head *s3.He
 		return nil, nil, err
 	}
 	abort := func(err error) (*string, *string, error) {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-			Bucket: in.Bucket, Key: in.Key, UploadId: up.UploadId,
-			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-		}, optFns...)
-		if aerr != nil {
-			return nil, nil, &UploadAbortError{Bucket: aws.ToString(in.Bucket), Key: aws.ToString(in.Key), UploadID: aws.ToString(up.UploadId), Err: err, AbortErr: aerr}
-		}
-		return nil, nil, err
+		return nil, nil, c.abortUpload(ctx, partsQuery{
+			bucket: in.Bucket, key: in.Key, id: up.UploadId, owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+		}, err, optFns)
 	}
 
 	partSize := copyPartSize(in.PartSize, size)

@@ -161,7 +161,10 @@ type UploadOutput struct {
 // On any failure, and when ctx is cancelled, the multipart upload is
 // aborted, so no parts are left behind to be billed; no object is stored.
 // The abort is sent even when ctx is done, and Upload returns only once it
-// was answered (or after 30 seconds): when it failed, the error is an
+// was answered (or after 30 seconds). Each answered abort is checked with
+// a ListParts of one part and sent again while S3 still lists a part (one
+// cut mid-request may land after the abort): up to three aborts. When the
+// abort failed, or parts were still listed, the error is an
 // *UploadAbortError that names the upload left behind. Once every part is
 // uploaded, the completion is awaited even if ctx is cancelled meanwhile
 // (within 30 seconds), so that the result tells whether the object was
@@ -347,15 +350,10 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 	abort := func(err error) error {
 		// Sent even when ctx is done, and waited for: a caller that exits
 		// on return (a command interrupted) must not cut it short.
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		_, aerr := c.s3.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-			Bucket: in.Bucket, Key: in.Key, UploadId: id, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-		}, optFns...)
-		if aerr != nil {
-			return &UploadAbortError{Bucket: aws.ToString(in.Bucket), Key: aws.ToString(in.Key), UploadID: aws.ToString(id), Err: err, AbortErr: aerr}
-		}
-		return err
+		return c.abortUpload(ctx, partsQuery{
+			bucket: in.Bucket, key: in.Key, id: id, owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+		}, err, optFns)
 	}
 	// fail gives up the upload: aborted, or left for a resume once a token
 	// that records it was delivered.

@@ -7,9 +7,12 @@ import (
 )
 
 // UploadAbortError reports a failed Upload whose multipart upload could
-// not be aborted: its parts stay stored, and billed, until the upload is
-// aborted (Client.AbortMultipartUpload, `aws s3api abort-multipart-upload`)
-// or a lifecycle rule removes it. No object was stored. errors.Is and
+// not be aborted, or whose parts S3 still listed after the abort was
+// repeated (a part in progress during an abort may land after it; the
+// abort is checked with ListParts and sent up to three times): its parts
+// stay stored, and billed, until the upload is aborted
+// (Client.AbortMultipartUpload, `aws s3api abort-multipart-upload`) or a
+// lifecycle rule removes it. No object was stored. errors.Is and
 // errors.As see Err, the reason the upload failed (context.Canceled when it
 // was interrupted).
 type UploadAbortError struct {
