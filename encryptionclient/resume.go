@@ -340,7 +340,13 @@ type ResumeMultipartUploadOutput struct {
 // this Client already holds the upload, the token's parts are merged into
 // it: the way a process that completes an upload collects the parts that
 // workers uploaded. A part both record must have the same sum
-// (ErrPartConflict otherwise, nothing merged).
+// (ErrPartConflict otherwise, nothing merged). The sums of a token that
+// opens stay merged even when the take-up is refused afterwards (ListParts
+// failing, another part size or last part): a holder of the data key
+// sealed those parts, so this Client must not seal them with other bytes,
+// and the token taken up again brings them in. Calls that take one token
+// up at once all succeed: the later ones merge into the upload the first
+// one took up.
 //
 // Refusals are *ResumeError: ErrInvalidResumeToken (malformed, altered, or
 // another upload's), ErrResumeStale (NoSuchUpload: completed or aborted),
@@ -351,7 +357,11 @@ func (c *Client) ResumeMultipartUpload(ctx context.Context, in *ResumeMultipartU
 	if in == nil {
 		return nil, invalid("nil ResumeMultipartUploadInput")
 	}
-	out, err := c.resumeMultipartUpload(ctx, in, withSafety(optFns))
+	out, err := c.resumeMultipartUpload(ctx, in, withSafety(optFns), false)
+	if errors.Is(err, errTakenUpMeanwhile) {
+		// Another call took the upload up first: merge into it.
+		out, err = c.resumeMultipartUpload(ctx, in, withSafety(optFns), true)
+	}
 	if err != nil {
 		var b, k string
 		if re := (*ResumeError)(nil); errors.As(err, &re) {
@@ -362,7 +372,12 @@ func (c *Client) ResumeMultipartUpload(ctx context.Context, in *ResumeMultipartU
 	return out, nil
 }
 
-func (c *Client) resumeMultipartUpload(ctx context.Context, in *ResumeMultipartUploadInput, optFns []func(*s3.Options)) (*ResumeMultipartUploadOutput, error) {
+// errTakenUpMeanwhile: a concurrent call of this Client took the upload up
+// while this one opened its token; ResumeMultipartUpload then takes the
+// token up again, merging it into the upload held.
+var errTakenUpMeanwhile = errors.New("the upload was taken up concurrently by this Client")
+
+func (c *Client) resumeMultipartUpload(ctx context.Context, in *ResumeMultipartUploadInput, optFns []func(*s3.Options), retried bool) (*ResumeMultipartUploadOutput, error) {
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err
 	}
@@ -445,7 +460,12 @@ func (c *Client) resumeMultipartUpload(ctx context.Context, in *ResumeMultipartU
 	}
 	if held == nil {
 		if other := c.uploads.addIfAbsent(k, st); other != st {
-			return nil, fmt.Errorf("the upload was taken up concurrently by this Client; take the token up again")
+			if retried {
+				// Held by another call, then gone again: completed or
+				// aborted meanwhile.
+				return nil, h.refuse(0, ErrResumeStale, "the upload was taken up and given up meanwhile by another call of this Client")
+			}
+			return nil, errTakenUpMeanwhile
 		}
 	}
 	out := &ResumeMultipartUploadOutput{Bucket: h.bucket, Key: h.key, UploadID: h.uploadID, PartSize: st.partSize, LastPart: st.last}
