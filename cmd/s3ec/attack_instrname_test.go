@@ -14,7 +14,8 @@ import (
 // sync, cp -r or cp,
 // or an object is copied there. Its object must not replace the instruction file of
 // the object KEY: that file holds KEY's only wrapped data key, and KEY
-// would never read again. The file is refused, KEY stays readable.
+// would never read again. The file is refused, KEY stays readable, and a
+// dry run reports the refusal.
 func TestAttackUploadOverInstructionFile(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -44,6 +45,12 @@ func TestAttackUploadOverInstructionFile(t *testing.T) {
 			}
 			if strings.HasPrefix(args[1], "tree") && !w.localExists("tree/v.instruction") {
 				t.Errorf("%s removed the refused file", name)
+			}
+			// A dry run reports the same refusal, not an upload the
+			// run would refuse.
+			d := w.runIn(strings.NewReader("from stdin"), append(append(args, "--dryrun"), aes...)...)
+			if d.code == exitOK || !strings.Contains(d.stderr, "instruction file") || strings.Contains(d.stdout, "v.instruction") {
+				t.Errorf("%s --dryrun: exit %d, stdout %q, stderr %q: want the refusal", name, d.code, d.stdout, d.stderr)
 			}
 		})
 	}

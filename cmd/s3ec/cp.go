@@ -323,7 +323,7 @@ func (x *transfer) uploadOne(src string, dst s3URL) ([]op, error) {
 	if src == "-" {
 		return []op{{verb: "upload", from: "-", to: dst.String(), quiet: true, run: func(ctx context.Context) (int64, error) {
 			return x.cp.uploadStdin(ctx, dst)
-		}}}, nil
+		}, dryCheck: x.cp.dryCheck(dst)}}, nil
 	}
 	st, err := os.Stat(src)
 	if err != nil {
@@ -344,7 +344,7 @@ func (x *transfer) uploadOp(p string, st fs.FileInfo, dst s3URL) op {
 			return st.Size(), err
 		}
 		return st.Size(), x.removeUploaded(ctx, p, st, dst, out)
-	}}
+	}, dryCheck: x.cp.dryCheck(dst)}
 }
 
 // uploadDir plans the upload of every regular file under root (that the
@@ -580,7 +580,7 @@ func (x *transfer) copyPrefix(ctx context.Context, src, dst s3URL) ([]op, error)
 func (x *transfer) copyOp(src, dst s3URL) op {
 	return op{verb: x.verb("copy"), from: src.String(), to: dst.String(), run: func(ctx context.Context) (int64, error) {
 		return x.copy(ctx, src, dst)
-	}}
+	}, dryCheck: x.cp.dryCheck(dst)}
 }
 
 func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
@@ -725,6 +725,12 @@ func (cp *copier) notInstructionFile(ctx context.Context, dst s3URL) error {
 		return &objectErr{url: dst, err: fmt.Errorf("is the instruction file of %s, which would not read again if an object replaced it: skipped (name the object otherwise)", s3URL{bucket: dst.bucket, key: base})}
 	}
 	return nil
+}
+
+// dryCheck is the check of a write to dst that a dry run makes: the
+// destination is not another object's instruction file.
+func (cp *copier) dryCheck(dst s3URL) func(context.Context) error {
+	return func(ctx context.Context) error { return cp.notInstructionFile(ctx, dst) }
 }
 
 // uploadStdin uploads stdin: seekable, in one request, when it is a file.

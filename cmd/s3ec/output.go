@@ -23,7 +23,7 @@ type outputFlags struct {
 }
 
 func (o *outputFlags) register(fs *flagSet) {
-	fs.boolVar(&o.dryRun, "dryrun", "print what would be done (\"(dryrun) upload: ...\") and do nothing")
+	fs.boolVar(&o.dryRun, "dryrun", "print what would be done (\"(dryrun) upload: ...\") and write nothing; the checks a write makes first are made, and their refusals reported")
 	fs.boolVar(&o.quiet, "quiet", "print nothing but errors: no line per file, no summary, no progress bar")
 	fs.alias("q", "quiet")
 	fs.boolVar(&o.onlyErrors, "only-show-errors", "print nothing but errors (as --quiet)")
@@ -48,6 +48,12 @@ type op struct {
 	// run does the op and returns the plaintext bytes it moved (0 when
 	// not known).
 	run func(ctx context.Context) (int64, error)
+	// dryCheck, if set, is what a dry run does in place of run: the
+	// read-only checks run would make before it writes (that the
+	// destination is not another object's instruction file), so that a
+	// dry run reports the refusals the run would meet. run makes them
+	// itself.
+	dryCheck func(ctx context.Context) error
 	// err, if set, is a failure found while planning: the op fails with
 	// it without running, also in a dry run.
 	err error
@@ -190,9 +196,12 @@ func (r *runner) phase(ctx context.Context, ops []op, concurrency int) error {
 		}
 		var n int64
 		var err error
+		err = o.err
+		if err == nil && r.out.dryRun && o.dryCheck != nil {
+			err = o.dryCheck(ctx)
+		}
 		switch {
-		case o.err != nil:
-			err = o.err
+		case err != nil:
 		case r.out.dryRun:
 			if !r.out.silent() {
 				r.print(r.e.stdout, "(dryrun) "+o.line())
