@@ -98,6 +98,8 @@ type transferFlags struct {
 	obj         objectFlags
 	noResume    bool   // cp: failed uploads are aborted, no token kept
 	resumeDir   string // cp: the token directory ("": the default)
+	// caseConflict is --case-conflict (caseconflict.go).
+	caseConflict string
 }
 
 func (t *transferFlags) register(fs *flagSet, name string) {
@@ -109,6 +111,7 @@ func (t *transferFlags) register(fs *flagSet, name string) {
 	fs.boolVar(&t.recursive, "recursive", what+" a directory to a prefix, or every object under a prefix to a directory or prefix")
 	fs.alias("r", "recursive")
 	fs.intVar(&t.concurrency, "concurrency", "transfer `N` parts of a large object at once")
+	registerCaseConflict(fs, &t.caseConflict)
 	if name == "cp" {
 		fs.boolVar(&t.noResume, "no-resume", "abort an interrupted or failed upload instead of keeping it to resume (see above)")
 		fs.stringVar(&t.resumeDir, "resume-dir", "keep the resume tokens of uploads in `DIR` (default: $XDG_STATE_HOME/s3ec/uploads)")
@@ -505,6 +508,7 @@ func (x *transfer) downloadPrefix(ctx context.Context, src s3URL, dir string) ([
 	// Every file is written through root: no key, and no symbolic link in
 	// the destination, can lead a write out of it.
 	root := &lazyRoot{dir: dir}
+	cc := newCaseChecker(x.cp.e, x.f.caseConflict, dir)
 	for _, o := range objs {
 		obj := s3URL{bucket: src.bucket, key: o.key}
 		rel := strings.TrimPrefix(o.key, prefix)
@@ -514,6 +518,11 @@ func (x *transfer) downloadPrefix(ctx context.Context, src s3URL, dir string) ([
 		name, err := localPath(rel)
 		if err != nil {
 			ops = append(ops, op{err: &objectErr{url: obj, err: fmt.Errorf("%v: it does not name a file of its own below %s; skipped", err, dir)}})
+			continue
+		}
+		if ok, err := cc.check(obj, name); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		ops = append(ops, op{verb: x.verb("download"), from: obj.String(), to: displayLocal(filepath.Join(dir, name)), run: func(ctx context.Context) (int64, error) {
@@ -849,7 +858,8 @@ func (cp *copier) deleteSource(ctx context.Context, u s3URL) error {
 // every key that would not name a file of its own there: empty elements
 // (a leading, trailing or doubled "/"), "." and "..", NUL, and anything the
 // platform does not take as one plain file name (a "\" or a drive on
-// Windows, its reserved names). Two keys never map to one path.
+// Windows, its reserved names). Two keys never map to one path on a
+// case-sensitive file system; caseconflict.go checks the others.
 func localPath(rel string) (string, error) {
 	if rel == "" {
 		return "", errors.New("the key names the prefix itself")

@@ -18,6 +18,7 @@ require (
 	github.com/spf13/pflag v1.1.0
 	golang.org/x/sys v0.35.0
 	golang.org/x/term v0.28.0
+	golang.org/x/text v0.28.0
 )
 
 require (

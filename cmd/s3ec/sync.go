@@ -72,6 +72,7 @@ func defineSync(fs *flagSet) func(context.Context, *env, []string) error {
 	fs.boolVar(&sf.exactTimestamps, "exact-timestamps", "downloads: copy a same-sized object unless its time equals the file's exactly")
 	fs.boolVar(&sf.sizeOnly, "size-only", "compare sizes only, not times")
 	fs.intVar(&t.concurrency, "concurrency", "transfer `N` parts of a large object at once")
+	registerCaseConflict(fs, &t.caseConflict)
 	t.out.register(fs)
 	t.filt.register(fs)
 	t.obj.register(fs)
@@ -376,6 +377,7 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 		return nil, nil, err
 	}
 	root := &lazyRoot{dir: dir}
+	cc := newCaseChecker(x.cp.e, x.f.caseConflict, dir)
 	for _, o := range objs {
 		obj := s3URL{bucket: src.bucket, key: o.key}
 		if e := refused[o.key]; e != nil {
@@ -385,6 +387,11 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 		name, ok := names[o.key]
 		if !ok {
 			continue // filtered out
+		}
+		if ok, err := cc.check(obj, name); err != nil {
+			return nil, nil, err
+		} else if !ok {
+			continue
 		}
 		if st, ok := localSt[filepath.ToSlash(name)]; ok {
 			if e := bad[o.key]; e != nil {
@@ -412,7 +419,9 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 			want[filepath.ToSlash(n)] = true
 		}
 		for _, f := range files {
-			if f.err != nil || want[f.rel] || !x.f.filt.includes(f.rel) {
+			if f.err != nil || want[f.rel] || !x.f.filt.includes(f.rel) || cc.keeps(f.rel) {
+				// (A file whose name folds to an object's is that
+				// object's file on a case-insensitive file system.)
 				continue
 			}
 			name := filepath.FromSlash(f.rel)
