@@ -2,10 +2,8 @@ package encryptionclient_test
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 )
@@ -18,18 +16,8 @@ import (
 func TestAttackResumeTokenBufferReused(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["kms"]
-	d := &distributed{e: e, data: e.resumeData(), key: "buffer-reused", partSize: e.testPartSize()}
-	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
 	coord := e.client(kr)
-	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.id = aws.ToString(created.UploadId)
-	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tok := e.newDistributed(coord, "buffer-reused")
 
 	w := e.client(kr)
 	buf := bytes.Clone(tok)

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
@@ -45,17 +44,7 @@ func TestAttackRefusedTakeUpKeepsWorkerSums(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &distributed{e: e, data: e.resumeData(), key: "takeup-refused", partSize: e.testPartSize()}
-	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
-	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.id = aws.ToString(created.UploadId)
-	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tok := e.newDistributed(coord, "takeup-refused")
 	back := d.worker(tok, 2, 3)
 
 	// An altered token: refused, nothing of it kept (part 4 is free).
@@ -101,17 +90,7 @@ func TestAttackConcurrentTakeUpsMerge(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["kms"]
 	coord := e.client(kr)
-	d := &distributed{e: e, data: e.resumeData(), key: "takeup-race", partSize: e.testPartSize()}
-	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
-	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.id = aws.ToString(created.UploadId)
-	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tok := e.newDistributed(coord, "takeup-race")
 	back := d.worker(tok, 1, 2, 3)
 	for round := range 5 {
 		c := e.client(kr)

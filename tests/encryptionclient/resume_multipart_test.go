@@ -39,6 +39,25 @@ func (d *distributed) upload(c *encryptionclient.Client, n int32, body []byte) e
 	return err
 }
 
+// newDistributed creates an encrypted multipart upload of key with coord,
+// the coordinator, at the test part size, and returns it with the
+// coordinator's token.
+func (e *env) newDistributed(coord *encryptionclient.Client, key string) (*distributed, []byte) {
+	e.t.Helper()
+	d := &distributed{e: e, data: e.resumeData(), key: key, partSize: e.testPartSize()}
+	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
+	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d.id = aws.ToString(created.UploadId)
+	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d, tok
+}
+
 // worker takes the upload up from tok in a Client of its own (another
 // process: it shares nothing with the coordinator but the keyring and the
 // token), uploads parts nums and hands back its token.
@@ -75,17 +94,7 @@ func TestMultipartResumeDistributedWorkers(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["kms"]
 	coord := e.client(kr)
-	d := &distributed{e: e, data: e.resumeData(), key: "distributed", partSize: e.testPartSize()}
-	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
-	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.id = aws.ToString(created.UploadId)
-	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tok := e.newDistributed(coord, "distributed")
 	odd := d.worker(tok, 1, 3, 5, 7)
 	even := d.worker(tok, 2, 4, 6)
 
@@ -137,17 +146,7 @@ func TestMultipartResumeConflictingWorkers(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["kms"]
 	coord := e.client(kr)
-	d := &distributed{e: e, data: e.resumeData(), key: "conflict", partSize: e.testPartSize()}
-	d.ctx = encryptionclient.WithPartSize(e.uploadCtx(context.Background()), d.partSize)
-	created, err := coord.CreateMultipartUpload(d.ctx, &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &d.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.id = aws.ToString(created.UploadId)
-	tok, err := coord.ResumeToken(e.bucket, d.key, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tok := e.newDistributed(coord, "conflict")
 	first := d.worker(tok, 1, 2)
 	other := &distributed{e: e, data: bytes.Clone(d.data), key: d.key, id: d.id, partSize: d.partSize, ctx: d.ctx}
 	other.data[5] ^= 1
@@ -155,7 +154,7 @@ func TestMultipartResumeConflictingWorkers(t *testing.T) {
 	if _, err := coord.ResumeMultipartUpload(d.ctx, &encryptionclient.ResumeMultipartUploadInput{Token: first}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = coord.ResumeMultipartUpload(d.ctx, &encryptionclient.ResumeMultipartUploadInput{Token: second})
+	_, err := coord.ResumeMultipartUpload(d.ctx, &encryptionclient.ResumeMultipartUploadInput{Token: second})
 	var re *encryptionclient.ResumeError
 	if !errors.As(err, &re) || !errors.Is(err, encryptionclient.ErrPartConflict) {
 		t.Fatalf("conflicting tokens: %v, want a *ResumeError for ErrPartConflict", err)
