@@ -22,11 +22,11 @@ const segmentSize = 256 << 10
 // plaintext, or the same key and IV would encrypt two plaintexts, and two
 // such ciphertexts reveal the GCM hash key. The body reads the plaintext
 // one whole segment at a time into its buffer and hands it to
-// objectcrypto.Passes, which checks a segment sealed before against the
-// MAC recorded then, before any byte of it is encrypted, and encrypts it
-// in place; the caller's reads are served from that buffer. A segment a
-// pass sealed before costs its MAC and the keystream only: the tag of the
-// first pass stands.
+// objectcrypto.Passes, which encrypts it in place and, for a segment
+// sealed before, compares the GHASH of the new ciphertext with the one
+// recorded then, wiping the segment if they differ; the caller's reads
+// are served from that buffer only after the check. The tag of the first
+// pass stands.
 //
 // Any error of the body is final: a source error, a length that differs
 // from size, or a change between passes fails every later pass too, so

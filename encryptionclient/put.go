@@ -19,8 +19,9 @@ import (
 // The body is streamed in constant memory. Its length must be known:
 // in.ContentLength, or a seekable body. A seekable body can be rewound by
 // the SDK for signing and retries, and every pass is checked to give the
-// same bytes (ErrBodyChanged otherwise; the check is a MAC under a key
-// drawn for the request, made before any changed byte is encrypted); a
+// same bytes (ErrBodyChanged otherwise; the check is cryptographic, the
+// GHASH of each 256 KiB segment's ciphertext under the object's secret
+// hash key, made before any byte of a changed segment leaves); a
 // non-seekable body is sent in one pass with an unsigned payload, and
 // cannot be retried. The body is read to its end: one that holds more or
 // fewer bytes than ContentLength fails with ErrBodyLength, and an error of

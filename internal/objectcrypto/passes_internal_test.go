@@ -9,38 +9,60 @@ import (
 	"github.com/s3ec/s3ec-go/materials"
 )
 
-// Two bodies draw independent MAC keys; a body's MAC depends on every
-// byte of the segment and on its length.
-func TestSegmentMAC(t *testing.T) {
+// A rewindable body records one sum per segment, of the segment's
+// ciphertext alone, and a body read once records none; Wipe clears them.
+// Each recorded sum depends on every byte of its segment: a one-bit change
+// anywhere gives another sum.
+func TestPassesSums(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
 	kr, err := materials.NewAESKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSealer(context.Background(), kr, envelope.Policy{}, nil, 1000)
+	const seg, size = 1024, 2*1024 + 100
+	s, err := NewSealer(context.Background(), kr, envelope.Policy{}, nil, size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.Passes(1024, true)
-	b, _ := s.Passes(1024, true)
-	seg := make([]byte, 1000)
-	ma, _ := a.mac(seg)
-	mb, _ := b.mac(seg)
-	if ma == mb {
-		t.Fatal("two bodies share a MAC key")
-	}
-	if again, _ := a.mac(seg); again != ma {
-		t.Fatal("the MAC is not a function of the segment")
-	}
-	if shorter, _ := a.mac(seg[:999]); shorter == ma {
-		t.Fatal("the MAC missed a shorter segment of zeros")
-	}
-	for _, i := range []int{0, 15, 16, 500, 999} {
-		seg[i] ^= 1
-		if m, _ := a.mac(seg); m == ma {
-			t.Fatalf("the MAC missed a change at byte %d", i)
+	data := make([]byte, size)
+	rand.Read(data)
+	seal := func(p *Passes, d []byte) {
+		t.Helper()
+		for i := 0; i*seg < len(d); i++ {
+			hi := min((i+1)*seg, len(d))
+			if err := p.Seal(i, append([]byte(nil), d[i*seg:hi]...), hi == len(d)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		seg[i] ^= 1
+	}
+	once, _ := s.Passes(seg, false)
+	seal(once, data)
+	if len(once.sums) != 0 {
+		t.Fatalf("a body read once kept %d sums", len(once.sums))
+	}
+	p, _ := s.Passes(seg, true)
+	seal(p, data)
+	if len(p.sums) != 3 {
+		t.Fatalf("%d sums for 3 segments", len(p.sums))
+	}
+	for i, sum := range p.sums {
+		if sum.Offset() != int64(i*seg) || sum.Len() != int64(min(seg, size-i*seg)) {
+			t.Fatalf("sum %d covers offset %d, %d bytes", i, sum.Offset(), sum.Len())
+		}
+	}
+	for _, at := range []int{0, 15, 16, 500, 1023, 1024, 2*1024 + 99} {
+		alt := append([]byte(nil), data...)
+		alt[at] ^= 1
+		q, _ := s.Passes(seg, true)
+		seal(q, alt)
+		if i := at / seg; q.sums[i].Equal(p.sums[i]) {
+			t.Fatalf("the sum of segment %d missed a change at byte %d", i, at)
+		}
+		q.Wipe()
+	}
+	p.Wipe()
+	if p.sums != nil || p.tag != [envelope.TagSize]byte{} {
+		t.Fatal("Wipe left sums or the tag")
 	}
 }

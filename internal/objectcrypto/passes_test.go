@@ -94,8 +94,9 @@ func TestPassesMatchTheReader(t *testing.T) {
 }
 
 // A segment that differs from the one sealed before is refused before any
-// byte of it is encrypted: the buffer still holds the new plaintext. The
-// segments before it come out as before.
+// byte of its ciphertext is released: the buffer is wiped. The segments
+// before it come out as before, and the segment refused once is refused
+// again (the recorded sum stands).
 func TestPassesRefuseAChangedSegment(t *testing.T) {
 	const size = 3*testSeg + 100
 	for _, at := range []int{0, testSeg - 1, 2*testSeg + 5, size - 1} {
@@ -124,13 +125,54 @@ func TestPassesRefuseAChangedSegment(t *testing.T) {
 		if err := p.Seal(seg, buf, hi == size); !errors.Is(err, objectcrypto.ErrSegmentChanged) {
 			t.Fatalf("change at %d: %v, want ErrSegmentChanged", at, err)
 		}
-		if !bytes.Equal(buf, alt[lo:hi]) {
-			t.Fatalf("change at %d: the changed segment was encrypted", at)
+		if !bytes.Equal(buf, make([]byte, hi-lo)) {
+			t.Fatalf("change at %d: the refused segment's buffer was not wiped", at)
+		}
+		buf = bytes.Clone(alt[lo:hi])
+		if err := p.Seal(seg, buf, hi == size); !errors.Is(err, objectcrypto.ErrSegmentChanged) {
+			t.Fatalf("change at %d, asked again: %v, want ErrSegmentChanged", at, err)
+		}
+		// The original plaintext still seals to the first pass's bytes.
+		again, err := sealPass(t, p, data, -1)
+		if err != nil || !bytes.Equal(again, first) {
+			t.Fatalf("change at %d: the original after the refusal: %v, or other bytes", at, err)
 		}
 	}
 }
 
-// A body read once keeps no MAC, and refuses to seal a segment twice;
+// A last segment of another length than the one sealed before is a
+// changed segment, whether it is shorter (a prefix of the same bytes, or
+// zeros) or longer.
+func TestPassesRefuseAChangedLastLength(t *testing.T) {
+	const size = testSeg + 100
+	s := passesSealer(t, size)
+	data := make([]byte, size)
+	rand.Read(data)
+	p, err := s.Passes(testSeg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sealPass(t, p, data, -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, last := range [][]byte{
+		bytes.Clone(data[testSeg : size-1]),
+		bytes.Clone(data[testSeg : size-16]),
+		make([]byte, 100-16),
+		append(bytes.Clone(data[testSeg:]), 0),
+		append(bytes.Clone(data[testSeg:]), make([]byte, 16)...),
+	} {
+		buf := bytes.Clone(data[:testSeg])
+		if err := p.Seal(0, buf, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Seal(1, last, true); !errors.Is(err, objectcrypto.ErrSegmentChanged) {
+			t.Fatalf("last segment of %d bytes (sealed with 100): %v, want ErrSegmentChanged", len(last), err)
+		}
+	}
+}
+
+// A body read once keeps no sums, and refuses to seal a segment twice;
 // segments out of order or of the wrong size are refused too.
 func TestPassesRefuseMisuse(t *testing.T) {
 	const size = 2*testSeg + 7
