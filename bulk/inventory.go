@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/url"
 	"strings"
@@ -78,10 +77,14 @@ type inventoryManifest struct {
 // version id (see ReadCSV), is a *ManifestError. Delete markers are skipped;
 // versions that are not the latest come with Task.NotLatest set. Every
 // file must be listed with its size and MD5checksum (as S3 Inventory lists
-// them), and fileSchema may name at most MaxSchemaColumns columns, else
-// ReadInventory fails with a *ManifestError before any file is read. Each
-// file's MD5 and size are checked against the manifest as it is read: a
-// mismatch makes Next fail with a *ChecksumError at the end of that file.
+// them), manifest.json must name the sourceBucket, and fileSchema may name
+// at most MaxSchemaColumns columns, else ReadInventory fails with a
+// *ManifestError before any file is read. Each data file is copied to a
+// temporary file (created 0600 in os.TempDir, $TMPDIR on Unix, removed
+// once the file's rows are read, and on Unix unlinked at once, while
+// open) and its size and MD5 are checked against manifest.json before any
+// of its rows is read: a mismatch makes Next fail with a *ChecksumError,
+// and no row of that file becomes a task.
 // (Open reads an inventory from S3 only when destinationBucket names the
 // bucket its manifest.json is in.) The data files are opened by Next,
 // with its context; ReadInventory
@@ -97,6 +100,15 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	var im inventoryManifest
 	if err := json.Unmarshal(doc, &im); err != nil {
 		return nil, &ManifestError{File: "manifest.json", Reason: "not an inventory manifest: " + err.Error()}
+	}
+	if im.SourceBucket == "" {
+		// S3 Inventory always names the bucket it lists, and every row is
+		// held to it: without it, one inventory could send a job to any
+		// bucket its credentials reach.
+		return nil, &ManifestError{File: "manifest.json", Reason: "no sourceBucket"}
+	}
+	if reason := checkBucket(im.SourceBucket); reason != "" {
+		return nil, &ManifestError{File: "manifest.json", Reason: "sourceBucket: " + reason}
 	}
 	if !strings.EqualFold(im.FileFormat, "CSV") {
 		return nil, &FormatError{Format: im.FileFormat}
@@ -183,32 +195,9 @@ type inventory struct {
 
 type inventoryFile struct {
 	name  string
-	body  io.ReadCloser
-	raw   *countingReader
+	copy  *verifiedFile
 	gz    *gzip.Reader
 	lines *lineReader
-	want  string
-	size  int64
-}
-
-// countingReader hashes and counts a data file as it is read, and fails
-// once it holds more bytes than the manifest lists.
-type countingReader struct {
-	r    io.Reader
-	h    hash.Hash
-	n    int64
-	max  int64 // 0: unknown
-	name string
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
-	c.n += int64(n)
-	if c.max > 0 && c.n > c.max {
-		return n, &ChecksumError{File: c.name, Want: fmt.Sprintf("%d bytes", c.max), Got: "more"}
-	}
-	return n, err
 }
 
 func (m *inventory) Next(ctx context.Context) (Task, error) {
@@ -238,9 +227,7 @@ func (m *inventory) next(ctx context.Context) (Task, error) {
 		}
 		line, err := m.cur.lines.next()
 		if errors.Is(err, io.EOF) {
-			if err := m.finishFile(); err != nil {
-				return Task{}, err
-			}
+			m.closeFile()
 			continue
 		}
 		if err != nil {
@@ -274,38 +261,28 @@ func (m *inventory) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bulk: inventory data file %s: %w", f.Key, err)
 	}
-	raw := &countingReader{r: body, h: md5.New(), max: f.Size, name: f.Key}
-	gz, err := gzip.NewReader(raw)
+	// The rows are read only from a copy whose size and MD5 are those
+	// manifest.json lists: streaming them from the source would run a
+	// forged file's rows before its end shows the forgery, and a second
+	// read of the source could give other bytes than the ones checked.
+	vf, err := copyVerified(body, f.Key, f.Size, f.MD5Checksum)
+	body.Close()
 	if err != nil {
-		body.Close()
-		return &ManifestError{File: f.Key, Reason: "not gzip: " + err.Error()}
-	}
-	m.cur = &inventoryFile{name: f.Key, body: body, raw: raw, gz: gz, lines: newLineReader(gz, f.Key), want: strings.ToLower(f.MD5Checksum), size: f.Size}
-	return nil
-}
-
-// finishFile checks the file's size and MD5 once its last line is read.
-func (m *inventory) finishFile() error {
-	f := m.cur
-	defer m.closeFile()
-	if _, err := io.Copy(io.Discard, f.raw); err != nil { // what follows the gzip stream counts too
 		return err
 	}
-	if f.size > 0 && f.raw.n != f.size {
-		return &ChecksumError{File: f.name, Want: fmt.Sprintf("%d bytes", f.size), Got: fmt.Sprintf("%d bytes", f.raw.n)}
+	gz, err := gzip.NewReader(vf)
+	if err != nil {
+		vf.Close()
+		return &ManifestError{File: f.Key, Reason: "not gzip: " + err.Error()}
 	}
-	if f.want != "" {
-		if got := hex.EncodeToString(f.raw.h.Sum(nil)); got != f.want {
-			return &ChecksumError{File: f.name, Want: f.want, Got: got}
-		}
-	}
+	m.cur = &inventoryFile{name: f.Key, copy: vf, gz: gz, lines: newLineReader(gz, f.Key)}
 	return nil
 }
 
 func (m *inventory) closeFile() {
 	if m.cur != nil {
 		m.cur.gz.Close()
-		m.cur.body.Close()
+		m.cur.copy.Close()
 		m.cur = nil
 	}
 }
