@@ -3,7 +3,6 @@ package batchops
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -555,11 +554,17 @@ func parseRate(v string, zeroOK bool) (float64, error) {
 	return r, nil
 }
 
+// parseContext parses an encryption-context argument: one flat JSON object
+// of strings, strictly (envelope.ParseDescription: a name given twice, a
+// value that is not a string or text after the object is refused), so the
+// context a reviewer reads in the job's arguments is the one used.
 func parseContext(v string) (map[string]string, error) {
-	var m map[string]string
-	dec := json.NewDecoder(strings.NewReader(v))
-	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+	if strings.TrimSpace(v) == "" {
 		return nil, errors.New(`not a JSON object of strings, e.g. {"purpose":"backup"}`)
+	}
+	m, err := envelope.ParseDescription(v)
+	if err != nil {
+		return nil, fmt.Errorf(`not a JSON object of strings, e.g. {"purpose":"backup"}: %v`, err)
 	}
 	for k := range m {
 		if k == "" {

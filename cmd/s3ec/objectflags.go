@@ -3,7 +3,7 @@ package main
 import (
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/json"
+
 	"mime"
 	"os"
 	"path"
@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/envelope"
 )
 
 // objectFlags set how uploaded and copied objects are stored, as the aws
@@ -205,8 +206,11 @@ func (o *objectFlags) typeOf(name string) string {
 func parseMetadata(s string) (map[string]string, error) {
 	m := map[string]string{}
 	if strings.HasPrefix(strings.TrimSpace(s), "{") {
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, err
+		// Strictly: a name given twice or text after the object is refused,
+		// as in the KEY=VALUE form (encoding/json keeps the last of two).
+		var err error
+		if m, err = envelope.ParseDescription(s); err != nil {
+			return nil, usagef("--metadata: %v", err)
 		}
 	} else {
 		for _, kv := range strings.Split(s, ",") {

@@ -32,7 +32,7 @@ func TestParseMetadata(t *testing.T) {
 			}
 		}
 	}
-	for _, in := range []string{"a", "=1", "a=1,a=2", `{"a":1}`, `{`} {
+	for _, in := range []string{"a", "=1", "a=1,a=2", `{"a":1}`, `{`, `{"a":"1","a":"2"}`, `{"a":"1"}}`, `{"a":"1"} x`} {
 		if _, err := parseMetadata(in); err == nil {
 			t.Errorf("parseMetadata(%q) accepted", in)
 		}
