@@ -68,7 +68,7 @@ func withSafety(optFns []func(*s3.Options)) []func(*s3.Options) {
 			out = append(out, fn)
 		}
 	}
-	return append(out, refuseSSECOverHTTP)
+	return append(out, refuseSSECOverHTTP, checkAnswers)
 }
 
 // applyOptions calls each option function on o in order, skipping nil

@@ -411,11 +411,18 @@ func (c *Client) downloadSequential(ctx context.Context, w io.WriterAt, req *s3.
 		return 0, err
 	}
 	var body io.Reader = out.Body
+	n := ctLen // the size HeadObject saw, when the GET says none
 	if out.ContentLength != nil {
 		if err := envelope.CheckBodyLength(op.Envelope.Suite, *out.ContentLength, op.Envelope.PlaintextLength); err != nil {
 			return 0, err
 		}
-		body = newExactBody(out.Body, *out.ContentLength)
+		n = *out.ContentLength
+	}
+	if err := checkCBCLength(op, n); err != nil {
+		return 0, err
+	}
+	if n >= 0 {
+		body = newExactBody(out.Body, n)
 	}
 	r, err := op.UnverifiedReader(body)
 	if err != nil {

@@ -96,6 +96,10 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 			return nil, err
 		}
 	}
+	if err := checkCBCLength(op, n); err != nil {
+		op.Close()
+		return nil, err
+	}
 	ctLen := n
 	if c.opts.EnableDelayedAuthentication || !op.Authenticated() {
 		// Streams decrypt on the caller's goroutine: read the network

@@ -18,6 +18,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3ec/s3ec-go/internal/engine/streamio"
+	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 )
 
 // The checks of what S3 answers to a GET: the status, the range and the
@@ -71,6 +72,18 @@ func checkRangeResponse(out *s3.GetObjectOutput, first, last, total int64) error
 		return fmt.Errorf("%w: range %s answered with Content-Length %d", ErrBadResponse, asked, *out.ContentLength)
 	}
 	return nil
+}
+
+// checkCBCLength refuses a legacy CBC body of unknown length (ctLen < 0:
+// no Content-Length, and for Download none from HeadObject either) whose
+// envelope records no plaintext length. CBC has no tag: a body cut at a
+// block boundary whose plaintext ends in valid padding would read as the
+// whole object, and only a length can tell. S3 always sends one.
+func checkCBCLength(op *objectcrypto.Opener, ctLen int64) error {
+	if op.Authenticated() || ctLen >= 0 || op.Envelope.PlaintextLength >= 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: a legacy CBC body without a Content-Length, and no plaintext length recorded: its end cannot be told from a cut", ErrBadResponse)
 }
 
 // exactBody reads a response body that must hold exactly n bytes: one that
