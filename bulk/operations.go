@@ -95,21 +95,11 @@ func (o rewrapOp) Do(ctx context.Context, t Task) Result {
 	if r, ok := writePrelude(ctx, o.c, t); !ok {
 		return r
 	}
-	if t.VersionId != "" {
-		head, err := o.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(t.Key)})
-		if errors.Is(err, encryptionclient.ErrNotEncrypted) {
-			return skipped(t, "not-encrypted")
-		}
-		if err != nil {
-			return failed(t, err)
-		}
-		if aws.ToString(head.VersionId) != t.VersionId {
-			return failed(t, &encryptionclient.ObjectError{Op: "Rewrap", Bucket: t.Bucket, Key: t.Key,
-				Err: fmt.Errorf("%w: version %s", encryptionclient.ErrNotCurrentVersion, t.VersionId)})
-		}
-	}
+	// The version a task names is checked by Rewrap itself, against the
+	// HeadObject whose ETag its write is conditional on: a write between
+	// a check here and the rewrite would have been re-wrapped instead.
 	out, err := o.c.Rewrap(ctx, &encryptionclient.RewrapInput{
-		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key),
+		Bucket: aws.String(t.Bucket), Key: aws.String(t.Key), VersionId: optional(t.VersionId),
 		Keyring: o.p.Keyring, EncryptionContext: o.p.EncryptionContext, DryRun: o.p.DryRun,
 	})
 	switch {

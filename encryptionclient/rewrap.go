@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/envelope"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
+	"github.com/s3ec/s3ec-go/internal/printable"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -31,6 +32,14 @@ type RewrapInput struct {
 	// Bucket and Key name the object. Required.
 	Bucket *string
 	Key    *string
+
+	// VersionId, when set, is the version the caller means to re-wrap
+	// (a version id from a listing or an inventory). Only the current
+	// version can be rewritten in place: when HeadObject finds another
+	// one current, Rewrap fails with ErrNotCurrentVersion and writes
+	// nothing. The rewrite is conditional on the ETag HeadObject saw, so
+	// a write after that check fails too (ErrObjectChanged).
+	VersionId *string
 
 	// Keyring is the new keyring. It must implement
 	// [materials.KeyWrapper], or, for objects whose data key KMS wrapped,
@@ -221,6 +230,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	}, optFns...)
 	if err != nil {
 		return nil, err
+	}
+	if in.VersionId != nil && !sameVersion(in.VersionId, head.VersionId) {
+		return nil, fmt.Errorf("%w: version %s; only the current version can be rewritten in place", ErrNotCurrentVersion, printable.Text(*in.VersionId))
 	}
 	env, instr, err := c.loadEnvelope(ctx, rewrapRef(in), head.Metadata, forRewrite, optFns)
 	if err != nil {
