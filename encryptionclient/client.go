@@ -3,7 +3,10 @@ package encryptionclient
 import (
 	"context"
 
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3ec/s3ec-go/internal/answerlimit"
 	"github.com/s3ec/s3ec-go/materials"
 )
 
@@ -59,16 +62,61 @@ func New(client S3API, keyring materials.Keyring, optFns ...func(*Options)) (*Cl
 // Options returns a copy of the client's options, defaults filled in.
 func (c *Client) Options() Options { return c.opts }
 
-// withSafety appends the client's own per-request options to the caller's.
-// Nil functions are dropped: they set nothing, and the SDK would call them.
+// withSafety appends the client's own per-request options to the caller's:
+// SSE-C keys never go over plain HTTP (refuseSSECOverHTTP), and every
+// answer's body is bounded (boundAnswers). Nil functions are dropped: they
+// set nothing, and the SDK would call them. It is applied once per call:
+// the options it returns are not passed through it again (the middlewares
+// it adds may be on a stack once).
 func withSafety(optFns []func(*s3.Options)) []func(*s3.Options) {
-	out := make([]func(*s3.Options), 0, len(optFns)+1)
+	out := make([]func(*s3.Options), 0, len(optFns)+2)
 	for _, fn := range optFns {
 		if fn != nil {
 			out = append(out, fn)
 		}
 	}
-	return append(out, refuseSSECOverHTTP, checkAnswers)
+	return append(out, refuseSSECOverHTTP, boundAnswers, checkAnswers)
+}
+
+// The bounds of an S3 answer's body, read below the SDK's deserializers,
+// which copy an error answer's body whole into memory (and its message
+// into the error's text) and decode a success answer's XML whole: without
+// them a server, or a plain-HTTP network, that answers with gigabytes
+// makes the process allocate many times that.
+const (
+	// maxErrorAnswer bounds the body of an answer with a status outside
+	// 2xx. S3's error XML is a few hundred bytes (a code, a message, the
+	// resource, request ids); 64 KiB leaves room for any S3-compatible
+	// server's wordier messages.
+	maxErrorAnswer = 64 << 10
+	// maxResultAnswer bounds the body of a 2xx answer of every operation
+	// but GetObject. The largest honest one is a DeleteObjects result or
+	// a listing: 1000 entries, each a key of up to 1024 bytes that XML
+	// escaping may grow sixfold, with version ids: about 7 MiB. The
+	// listings have tighter bounds of their own (maxListingAnswer,
+	// maxListPartsAnswer).
+	maxResultAnswer = 16 << 20
+)
+
+// boundAnswers is the per-request option that bounds every answer's body
+// (answerBound); a longer one fails with ErrBadResponse, never retried.
+func boundAnswers(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, answerlimit.Add("S3ECBoundAnswer", answerBound, ErrBadResponse))
+}
+
+// answerBound chooses the bound of one answer's body. A GetObject success
+// is not bounded here: its body is the object, streamed, and the client
+// checks its length itself, against Content-Length (exactBody) and the
+// client's own limits.
+func answerBound(ctx context.Context, status int) int64 {
+	switch {
+	case status < 200 || status >= 300:
+		return maxErrorAnswer
+	case awsmiddleware.GetOperationName(ctx) == "GetObject":
+		return 0
+	default:
+		return maxResultAnswer
+	}
 }
 
 // applyOptions calls each option function on o in order, skipping nil

@@ -2,6 +2,7 @@ package encryptionclient
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +36,7 @@ func (c *Client) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opt
 	if aws.ToString(in.Bucket) == "" || aws.ToString(in.Key) == "" {
 		return nil, objectError("DeleteObject", in.Bucket, in.Key, invalid("bucket and key are required"))
 	}
+	optFns = withSafety(optFns)
 	own := in.VersionId == nil && c.ownInstructionFile(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
 	out, err := c.s3.DeleteObject(ctx, in, optFns...)
 	if err != nil {
@@ -66,6 +68,7 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 	if in == nil || in.Delete == nil {
 		return nil, invalid("nil DeleteObjectsInput or Delete")
 	}
+	optFns = withSafety(optFns)
 	// Which instruction files go is decided before the objects are gone.
 	own := make([]bool, len(in.Delete.Objects))
 	var wg sync.WaitGroup
@@ -89,7 +92,7 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 	del := *in.Delete
 	del.Quiet = aws.Bool(false)
 	req.Delete = &del
-	out, err := c.s3.DeleteObjects(ctx, &req, optFns...)
+	out, err := c.s3.DeleteObjects(ctx, &req, append(slices.Clip(optFns), limitResponseBody(deleteAnswerBound(req.Delete.Objects)))...)
 	if err != nil {
 		return nil, objectError("DeleteObjects", in.Bucket, nil, err)
 	}
@@ -105,7 +108,7 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 			Bucket: in.Bucket, Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
 			ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 			BypassGovernanceRetention: in.BypassGovernanceRetention, MFA: in.MFA,
-		}, optFns...)
+		}, append(slices.Clip(optFns), limitResponseBody(deleteAnswerBound(batch)))...)
 		if err != nil {
 			return out, objectError("DeleteObjects", in.Bucket, nil, err)
 		}
@@ -113,6 +116,29 @@ func (c *Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, o
 	}
 	return out, nil
 }
+
+// deleteAnswerBound bounds the body of the answer to a DeleteObjects of
+// objs. S3 names each requested object once, in Deleted or in Errors, so
+// an honest answer holds an entry per object: its key and version id as
+// sent, which XML escaping may grow sixfold (a '"' is written &quot;),
+// and at most deleteAnswerEntry bytes more (the element names, a delete
+// marker's version id, an error's code and message); deleteAnswerBase
+// more covers the document around them. The SDK decodes the answer whole
+// into a slice of entries, many times the bytes read; the general bound
+// of 2xx answers (maxResultAnswer) would let a server make the client
+// hold hundreds of MiB of entries for a request of one key.
+func deleteAnswerBound(objs []types.ObjectIdentifier) int64 {
+	n := int64(deleteAnswerBase)
+	for _, o := range objs {
+		n += 6*int64(len(aws.ToString(o.Key))+len(aws.ToString(o.VersionId))) + deleteAnswerEntry
+	}
+	return min(n, maxResultAnswer)
+}
+
+const (
+	deleteAnswerBase  = 64 << 10
+	deleteAnswerEntry = 2 << 10
+)
 
 // confirmedInstructionFiles returns the instruction files to delete: those
 // of the requested objects (own[i]: named without a VersionId, with an

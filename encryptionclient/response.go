@@ -1,7 +1,6 @@
 package encryptionclient
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/s3ec/s3ec-go/internal/answerlimit"
 	"github.com/s3ec/s3ec-go/internal/engine/streamio"
 	"github.com/s3ec/s3ec-go/internal/objectcrypto"
 )
@@ -182,65 +181,13 @@ func isNotFound(err error) bool {
 // limitResponseBody is a per-request option for the calls whose answer
 // the SDK decodes whole (XML) before the client can check any of it: the
 // body of every attempt's response is read at most limit bytes far, and
-// beyond that the read fails with a *responseTooLargeError
+// beyond that the read fails with an *answerlimit.TooLargeError
 // (ErrBadResponse, never retried), so a server cannot make the decoder
 // allocate without end. It wraps the body as the HTTP client hands it
-// over, below the SDK's deserializer (the end of the Deserialize step).
+// over, below the SDK's deserializer (the end of the Deserialize step),
+// inside the bound every call has (withSafety), which it narrows.
 func limitResponseBody(limit int64) func(*s3.Options) {
 	return func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("S3ECLimitResponseBody",
-				func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-					out, md, err := next.HandleDeserialize(ctx, in)
-					if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp.Response != nil && resp.Body != nil {
-						resp.Body = &limitedBody{rc: resp.Body, left: limit, limit: limit}
-					}
-					return out, md, err
-				}), middleware.After)
-		})
+		o.APIOptions = append(o.APIOptions, answerlimit.Add("S3ECLimitResponseBody", answerlimit.Fixed(limit), ErrBadResponse))
 	}
 }
-
-// limitedBody is a response body read at most limit bytes far.
-type limitedBody struct {
-	rc          io.ReadCloser
-	left, limit int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more says whether the body ends at the limit.
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		switch {
-		case n != 0:
-			return 0, &responseTooLargeError{limit: b.limit}
-		case err != nil:
-			return 0, err
-		}
-		return 0, nil
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	if n < 0 || n > len(p) {
-		return 0, streamio.ErrInvalidCount
-	}
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
-
-// responseTooLargeError is a response body longer than any honest answer.
-type responseTooLargeError struct{ limit int64 }
-
-func (e *responseTooLargeError) Error() string {
-	return fmt.Sprintf("%v: the response body exceeds %d bytes", ErrBadResponse, e.limit)
-}
-
-func (e *responseTooLargeError) Unwrap() error { return ErrBadResponse }
-
-// RetryableError tells the SDK's retryer not to try again.
-func (e *responseTooLargeError) RetryableError() bool { return false }

@@ -227,6 +227,9 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 		workers = DefaultRotateConcurrency
 	}
 	suffix := c.suffix(ctx)
+	// Rewrap applies withSafety itself: the safe options are for the
+	// calls made here (the listing, the instruction-file checks).
+	safe := withSafety(optFns)
 
 	type job struct {
 		seq int
@@ -254,7 +257,7 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 					Bucket: in.Bucket, Key: aws.String(j.key),
 					SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 					ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-				}, suffix, optFns); err != nil {
+				}, suffix, safe); err != nil {
 					r.status, r.err = RotateFailed, objectError("RotatePrefix", in.Bucket, aws.String(j.key), err)
 				} else if instr {
 					r.status = RotateSkippedInstructionFile
@@ -298,7 +301,7 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 		seq := 0
 		var token *string
 		chk := listingCheck{prefix: aws.ToString(in.Prefix)}
-		listOpts := append(slices.Clip(optFns), limitResponseBody(maxListingAnswer))
+		listOpts := append(slices.Clip(safe), limitResponseBody(maxListingAnswer))
 		for {
 			page, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 				Bucket: in.Bucket, Prefix: in.Prefix, StartAfter: in.StartAfter, ContinuationToken: token,

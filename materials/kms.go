@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/s3ec/s3ec-go/envelope"
+	"github.com/s3ec/s3ec-go/internal/answerlimit"
 )
 
 // KMSClient is the part of the AWS KMS API that the KMS keyrings call, with
@@ -44,6 +45,28 @@ var (
 	_ KMSReEncryptClient = (*kms.Client)(nil)
 	_ Keyring            = (*KMSKeyring)(nil)
 )
+
+// maxKMSAnswer bounds the body of every KMS answer the keyrings read, error
+// or success: the SDK decodes the JSON whole (an error's body is copied
+// whole into memory first), so a lying endpoint could otherwise make the
+// process allocate without end. Honest answers are a few KiB: the largest
+// field is a CiphertextBlob of at most 6144 bytes (8 KiB in base64),
+// beside a key ARN, a 32-byte plaintext and an algorithm name; an error
+// is a type and a message of a few hundred bytes.
+const maxKMSAnswer = 64 << 10
+
+// errKMSAnswer is the class of a KMS answer refused by the keyrings
+// before it is decoded (a body longer than maxKMSAnswer).
+var errKMSAnswer = errors.New("materials: kms answer refused")
+
+// boundKMSAnswer is the per-call option every KMS request of the keyrings
+// carries: the answer's body is read at most maxKMSAnswer bytes far, below
+// the SDK's deserializer; past that the call fails with errKMSAnswer,
+// which the SDK's retryer does not retry. A KMSClient that is not a
+// *kms.Client (a wrapper, a test double) may ignore it.
+func boundKMSAnswer(o *kms.Options) {
+	o.APIOptions = append(o.APIOptions, answerlimit.Add("S3ECBoundKMSAnswer", answerlimit.Fixed(maxKMSAnswer), errKMSAnswer))
+}
 
 // maxGrantTokens is the most grant tokens KMS accepts in one request.
 const maxGrantTokens = 10
@@ -140,7 +163,7 @@ func (k *KMSKeyring) GenerateDataKey(ctx context.Context, req *EncryptionRequest
 		KeySpec:           types.DataKeySpecAes256,
 		EncryptionContext: maps.Clone(ec),
 		GrantTokens:       slices.Clone(k.u.grantTokens),
-	})
+	}, boundKMSAnswer)
 	if err != nil {
 		return nil, kmsCallError(ctx, "generate data key", err)
 	}
@@ -223,7 +246,7 @@ func (k *KMSKeyring) WrapDataKey(ctx context.Context, req *WrapRequest) (*Encryp
 		EncryptionContext:   maps.Clone(ec),
 		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
 		GrantTokens:         slices.Clone(k.u.grantTokens),
-	})
+	}, boundKMSAnswer)
 	if err != nil {
 		return nil, kmsCallError(ctx, "encrypt", err)
 	}
@@ -284,7 +307,7 @@ func (k *KMSKeyring) ReEncryptDataKey(ctx context.Context, req *ReEncryptRequest
 	if req.SourceKeyID != "" {
 		in.SourceKeyId = aws.String(req.SourceKeyID)
 	}
-	out, err := rc.ReEncrypt(ctx, in)
+	out, err := rc.ReEncrypt(ctx, in, boundKMSAnswer)
 	if err != nil {
 		return nil, kmsUnwrapError(ctx, "re-encrypt", err)
 	}
@@ -378,7 +401,7 @@ func (u *kmsUnwrapper) unwrap(ctx context.Context, req *DecryptionRequest) ([]by
 	if u.keyID != "" {
 		in.KeyId = aws.String(u.keyID)
 	}
-	out, err := u.client.Decrypt(ctx, in)
+	out, err := u.client.Decrypt(ctx, in, boundKMSAnswer)
 	if err != nil {
 		return nil, "", kmsUnwrapError(ctx, "decrypt", err)
 	}

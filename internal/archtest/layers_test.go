@@ -21,12 +21,12 @@ const module = "github.com/s3ec/s3ec-go"
 var allowed = map[string][]string{
 	// S3 plumbing: requests, responses, placement, retries, clean-up. No
 	// engine: every crypto decision is made below it.
-	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/printable", "internal/listguard", "internal/testhooks"},
+	"encryptionclient": {"envelope", "materials", "internal/objectcrypto", "internal/engine/streamio", "internal/printable", "internal/listguard", "internal/answerlimit", "internal/testhooks"},
 	// The job layer: manifests, operations over many objects, reports.
 	// It adapts the client and reads envelopes only through it.
 	"bulk": {"encryptionclient", "envelope", "materials", "internal/listguard"},
 	// Keys: keyrings wrap and unwrap data keys.
-	"materials":             {"envelope", "internal/fipsmode"},
+	"materials":             {"envelope", "internal/fipsmode", "internal/answerlimit"},
 	"materials/keyringtest": {"envelope", "materials"},
 	// The format. It re-exports the engines' error values (one public
 	// name per error class) and imports nothing else of them.
@@ -44,6 +44,9 @@ var allowed = map[string][]string{
 	"internal/printable": {},
 	// Loop detection of paginated listings (bulk, RotatePrefix).
 	"internal/listguard": {},
+	// The bound of S3 and KMS answer bodies below the SDK's deserializers
+	// (encryptionclient, materials).
+	"internal/answerlimit": {},
 }
 
 // Test kits: never imported by the library above, free to import it.
