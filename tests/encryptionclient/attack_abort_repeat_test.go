@@ -129,7 +129,9 @@ func TestAttackAbortRepeatedWhilePartsListed(t *testing.T) {
 
 // The multipart copy of a Rewrap takes the same abort: a part that lands
 // after the first abort is removed by a second, and the object is left as
-// it was.
+// it was. The new keyring is a local one: with the suite's "kms" keyring
+// on another KMS (scripts/integration.sh local-kms), a KMS target of the
+// test server would be a ReEncrypt across two servers.
 func TestAttackRewrapAbortRepeatedWhilePartsListed(t *testing.T) {
 	e := newEnv(t)
 	old := e.krs["kms"]
@@ -155,7 +157,7 @@ func TestAttackRewrapAbortRepeatedWhilePartsListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Rewrap(ctx, &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("big"), Keyring: newWrap["kms"], MultipartThreshold: 1 << 20, PartSize: 5 << 20})
+	_, err = c.Rewrap(ctx, &encryptionclient.RewrapInput{Bucket: &e.bucket, Key: aws.String("big"), Keyring: newWrap["aes"], MultipartThreshold: 1 << 20, PartSize: 5 << 20})
 	mustErrorIs(t, err, context.Canceled)
 	var ua *encryptionclient.UploadAbortError
 	if errors.As(err, &ua) {
