@@ -38,6 +38,9 @@ func (d dropIfMatch) RoundTrip(req *http.Request) (*http.Response, error) {
 // replacement as tampering (ErrAuthentication) instead of ErrObjectChanged.
 func TestAttackGetAnswerETagDiffersFromHead(t *testing.T) {
 	e := newLiarEnv(t)
+	if e.srv.Real {
+		t.Skip("the proxy rewrites signed requests: only the in-process server, which checks no signature, takes them")
+	}
 	ctx := context.Background()
 	e.liar.Transport = dropIfMatch{next: e.liar.Transport}
 	honest := e.client(e.krs["aes"])

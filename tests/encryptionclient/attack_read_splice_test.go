@@ -66,6 +66,10 @@ func TestAttackDownloadSplicedVersions(t *testing.T) {
 
 func testDownloadSplicedVersions(t *testing.T, strip bool) {
 	e := newLiarEnv(t)
+	if e.srv.Real {
+		t.Skip("the proxy rewrites signed requests: only the in-process server, which checks no signature, takes them")
+	}
+
 	e.enableVersioning()
 	ctx := context.Background()
 	e.liar.Transport = spliceLaterRanges{next: e.liar.Transport, strip: strip}

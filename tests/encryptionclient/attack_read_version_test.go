@@ -41,6 +41,9 @@ func (d dropVersionID) RoundTrip(req *http.Request) (*http.Response, error) {
 // paths do not look.
 func TestAttackReadOfOldVersionAnsweredWithCurrent(t *testing.T) {
 	e := newLiarEnv(t)
+	if e.srv.Real {
+		t.Skip("the proxy rewrites signed requests: only the in-process server, which checks no signature, takes them")
+	}
 	e.enableVersioning()
 	ctx := context.Background()
 	// The liar's transport is set by LiarClient; put the version-dropping
