@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 // Outcome is how a task ended.
@@ -187,6 +188,7 @@ var permanent = []struct {
 	{encryptionclient.ErrTooLarge, "TooLarge"},
 	{encryptionclient.ErrMetadataTooLarge, "MetadataTooLarge"},
 	{encryptionclient.ErrBadResponse, "BadResponse"},
+	{materials.ErrKMSResponse, "BadKMSResponse"},
 	{encryptionclient.ErrBodyLength, "BodyLength"},
 }
 

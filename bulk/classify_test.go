@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/s3ec/s3ec-go/encryptionclient"
+	"github.com/s3ec/s3ec-go/materials"
 )
 
 // sdkErr wraps err the way the SDK returns a service error: an operation
@@ -69,6 +70,7 @@ func TestClassify(t *testing.T) {
 		{obj(encryptionclient.ErrAuthentication), PermanentFailure, "AuthenticationFailed", 0},
 		{obj(encryptionclient.ErrCommitmentMismatch), PermanentFailure, "CommitmentMismatch", 0},
 		{obj(encryptionclient.ErrPolicy), PermanentFailure, "PolicyRefused", 0},
+		{obj(fmt.Errorf("%w: %w", encryptionclient.ErrUnwrap, materials.ErrKMSResponse)), PermanentFailure, "BadKMSResponse", 0},
 		{obj(fmt.Errorf("%w: V1 AES/CBC content carries no authentication tag", encryptionclient.ErrUnauthenticatedSource)), PermanentFailure, "UnauthenticatedSource", 0},
 		{obj(encryptionclient.ErrMalformed), PermanentFailure, "MalformedEnvelope", 0},
 		{obj(encryptionclient.ErrContextMismatch), PermanentFailure, "ContextMismatch", 0},

@@ -151,7 +151,7 @@ func TestAttackKMSAnswerBodiesBounded(t *testing.T) {
 			var err error
 			alloc := allocDuring(func() { err = c.f() })
 			var tl *answerlimit.TooLargeError
-			if !errors.As(err, &tl) || tl.Limit != 64<<10 || !strings.Contains(err.Error(), "exceeds 65536 bytes") {
+			if !errors.As(err, &tl) || !errors.Is(err, materials.ErrKMSResponse) || tl.Limit != 64<<10 || !strings.Contains(err.Error(), "exceeds 65536 bytes") {
 				t.Errorf("%s, a %d MiB answer with status %d: %v, want an answer too large", c.name, size>>20, status, err)
 			}
 			if alloc > most {

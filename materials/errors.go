@@ -39,6 +39,11 @@ var (
 	// names the field. It is refused before anything is wrapped or stored.
 	ErrInvalidDescription = envelope.ErrInvalidDescription
 
+	// ErrKMSResponse reports a KMS answer the KMS keyrings refused before
+	// the SDK decoded it: a body longer than 64 KiB (an honest answer is a
+	// few KiB), from a lying or broken endpoint. It is not retried.
+	ErrKMSResponse = errors.New("materials: KMS answer refused")
+
 	// ErrEncryptOnly reports a decryption asked of a keyring that holds only a
 	// public key.
 	ErrEncryptOnly = errors.New("materials: keyring can only encrypt")

@@ -55,17 +55,13 @@ var (
 // is a type and a message of a few hundred bytes.
 const maxKMSAnswer = 64 << 10
 
-// errKMSAnswer is the class of a KMS answer refused by the keyrings
-// before it is decoded (a body longer than maxKMSAnswer).
-var errKMSAnswer = errors.New("materials: kms answer refused")
-
 // boundKMSAnswer is the per-call option every KMS request of the keyrings
 // carries: the answer's body is read at most maxKMSAnswer bytes far, below
-// the SDK's deserializer; past that the call fails with errKMSAnswer,
+// the SDK's deserializer; past that the call fails with ErrKMSResponse,
 // which the SDK's retryer does not retry. A KMSClient that is not a
 // *kms.Client (a wrapper, a test double) may ignore it.
 func boundKMSAnswer(o *kms.Options) {
-	o.APIOptions = append(o.APIOptions, answerlimit.Add("S3ECBoundKMSAnswer", answerlimit.Fixed(maxKMSAnswer), errKMSAnswer))
+	o.APIOptions = append(o.APIOptions, answerlimit.Add("S3ECBoundKMSAnswer", answerlimit.Fixed(maxKMSAnswer), ErrKMSResponse))
 }
 
 // maxGrantTokens is the most grant tokens KMS accepts in one request.
