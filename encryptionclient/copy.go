@@ -111,6 +111,9 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 		existed = c.existsBefore(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
 	}
 	out, err := c.s3.CopyObject(ctx, &req, optFns...)
+	if err == nil {
+		err = requireETag("CopyObject", copyETag(out))
+	}
 	if err != nil {
 		return nil, err
 	}

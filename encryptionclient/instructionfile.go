@@ -86,6 +86,9 @@ func (c *Client) putInstructionFile(ctx context.Context, in *s3.PutObjectInput, 
 		SSECustomerKey:          in.SSECustomerKey,
 		SSECustomerKeyMD5:       in.SSECustomerKeyMD5,
 	}, optFns...)
+	if err == nil {
+		err = requireETag("PutObject of the instruction file", out.ETag)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("write instruction file: %w", err)
 	}

@@ -481,6 +481,9 @@ func (c *Client) completeMultipartUpload(ctx context.Context, in *s3.CompleteMul
 		req.MpuObjectSize = aws.Int64(size + envelope.TagSize)
 	}
 	out, err := c.s3.CompleteMultipartUpload(ctx, &req, optFns...)
+	if err == nil {
+		err = requireETag("CompleteMultipartUpload", out.ETag)
+	}
 	if err != nil {
 		st.mu.Lock()
 		st.completing = false

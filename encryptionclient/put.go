@@ -97,6 +97,9 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 		optFns = append(optFns, unsignedPayload)
 	}
 	out, err := c.s3.PutObject(ctx, &req, optFns...)
+	if err == nil {
+		err = requireETag("PutObject", out.ETag)
+	}
 	if err != nil {
 		if undo != nil && (body.err != nil || serverRefused(err)) {
 			undo() // the object was not written: its instruction file goes

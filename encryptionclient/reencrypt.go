@@ -680,7 +680,16 @@ func (c *Client) deleteOldInstructionFile(ctx context.Context, p *rewriteParams,
 	key := aws.ToString(p.key) + c.suffix(ctx)
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	still := func(k string, want *string) (bool, error) {
+	// Each HEAD must show what this call expects: the object with the
+	// ETag its write was answered with and a whole envelope in its
+	// metadata (what the answer alone cannot prove: one that never came
+	// from S3 may name the source's own ETag), and the instruction file as
+	// it was read. Otherwise the file stays: an object that still needs it
+	// would never decrypt again.
+	still := func(k string, want *string, envelopeInMetadata bool) (bool, error) {
+		if aws.ToString(want) == "" {
+			return false, nil
+		}
 		h, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
 			Bucket: p.bucket, Key: aws.String(k),
 			SSECustomerAlgorithm: p.sseAlg, SSECustomerKey: p.sseKey, SSECustomerKeyMD5: p.sseMD5,
@@ -692,11 +701,16 @@ func (c *Client) deleteOldInstructionFile(ctx context.Context, p *rewriteParams,
 		if err != nil {
 			return false, err
 		}
-		return want == nil || aws.ToString(h.ETag) == aws.ToString(want), nil
+		if envelopeInMetadata {
+			if layout, lerr := envelope.Detect(h.Metadata); lerr != nil || layout != envelope.LayoutObject {
+				return false, nil
+			}
+		}
+		return aws.ToString(h.ETag) == aws.ToString(want), nil
 	}
-	ok, err := still(aws.ToString(p.key), etag)
+	ok, err := still(aws.ToString(p.key), etag, true)
 	if err == nil && ok {
-		ok, err = still(key, old.etag)
+		ok, err = still(key, old.etag, false)
 	}
 	if err == nil && ok {
 		_, err = c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{

@@ -73,6 +73,29 @@ func checkRangeResponse(out *s3.GetObjectOutput, first, last, total int64) error
 	return nil
 }
 
+// requireETag checks that the success answer of a write names what was
+// written: S3 answers PutObject and UploadPart with an ETag header, and
+// CompleteMultipartUpload and CopyObject with a result that holds one
+// (sent after a 200 and whitespace, while the server works). An answer
+// without it (a body cut by a proxy before the late result, or one that
+// never came from S3) says nothing of whether the write happened: it is
+// ErrBadResponse, and nothing is done on its strength (no instruction
+// file deleted, no success reported).
+func requireETag(op string, etag *string) error {
+	if aws.ToString(etag) != "" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s answered without an ETag: whether it was written is not known", ErrBadResponse, op)
+}
+
+// copyETag is the ETag of a CopyObject's result, nil without one.
+func copyETag(out *s3.CopyObjectOutput) *string {
+	if out == nil || out.CopyObjectResult == nil {
+		return nil
+	}
+	return out.CopyObjectResult.ETag
+}
+
 // checkCBCLength refuses a legacy CBC body of unknown length (ctLen < 0:
 // no Content-Length, and for Download none from HeadObject either) whose
 // envelope records no plaintext length. CBC has no tag: a body cut at a

@@ -277,6 +277,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 			return out, nil
 		}
 		put, err := c.s3.PutObject(ctx, instr.putInput(in, c.suffix(ctx), body), optFns...)
+		if err == nil {
+			err = requireETag("PutObject of the instruction file", put.ETag)
+		}
 		if err != nil {
 			return nil, changedError("write instruction file", err)
 		}
@@ -307,6 +310,9 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		// The instruction file first: until the copy below removes the
 		// envelope from the metadata, readers ignore it.
 		put, err := c.s3.PutObject(ctx, headInstructionInput(in, head, c.suffix(ctx), movedBody), optFns...)
+		if err == nil {
+			err = requireETag("PutObject of the instruction file", put.ETag)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("write instruction file: %w", err)
 		}
@@ -318,10 +324,8 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 	} else {
 		var cp *s3.CopyObjectOutput
 		if cp, err = c.s3.CopyObject(ctx, copyInPlaceInput(in, head, meta), optFns...); err == nil {
-			out.VersionId = cp.VersionId
-			if cp.CopyObjectResult != nil {
-				out.ETag = cp.CopyObjectResult.ETag
-			}
+			out.VersionId, out.ETag = cp.VersionId, copyETag(cp)
+			err = requireETag("CopyObject", out.ETag)
 		}
 	}
 	if err != nil {
@@ -376,6 +380,9 @@ func (c *Client) rewrapToNewInstructionFile(ctx context.Context, in *RewrapInput
 		return out, nil
 	}
 	put, err := c.s3.PutObject(ctx, p, optFns...)
+	if err == nil {
+		err = requireETag("PutObject of the instruction file", put.ETag)
+	}
 	if err != nil {
 		if !in.OverwriteDestination && errors.Is(changedError("", err), ErrObjectChanged) {
 			return nil, fmt.Errorf("%w: the instruction file %s exists (set RewrapInput.OverwriteDestination to replace it): %w", ErrObjectChanged, out.DestinationKey, err)
@@ -517,6 +524,9 @@ feed:
 		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
 	}, optFns...)
+	if err == nil {
+		err = requireETag("CompleteMultipartUpload", done.ETag)
+	}
 	if err != nil {
 		return abort(err)
 	}

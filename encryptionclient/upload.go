@@ -394,6 +394,12 @@ func (c *Client) finishMultipart(ctx context.Context, u *uploader, instr []byte,
 		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch,
 		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
 	}, optFns...)
+	if err == nil {
+		// Stored or not, as any answer that is not a refusal: aborted
+		// below (an upload that was completed is gone, and the abort
+		// says so).
+		err = requireETag("CompleteMultipartUpload", out.ETag)
+	}
 	if err != nil {
 		switch {
 		case u.ck.wasDelivered():
