@@ -145,9 +145,15 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 			CopySourceSSECustomerKeyMD5:    in.CopySourceSSECustomerKeyMD5,
 		}, optFns...)
 		if err != nil {
+			var etag *string
+			if out.CopyObjectResult != nil {
+				etag = out.CopyObjectResult.ETag
+			}
 			return nil, c.unreadable(ctx, createdObject{
 				bucket: in.Bucket, key: in.Key, version: out.VersionId, existedBefore: existed,
+				sent: head.Metadata, etag: etag, // the source's envelope, copied with it
 				owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+				sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 			}, fmt.Errorf("copy instruction file: %w", err), optFns)
 		}
 	}

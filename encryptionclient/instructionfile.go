@@ -45,7 +45,9 @@ func (c *Client) completeWithInstructionFile(ctx context.Context, in *s3.PutObje
 	if _, err := c.putInstructionFile(ctx, in, body, cond, optFns); err != nil {
 		return c.unreadable(ctx, createdObject{
 			bucket: in.Bucket, key: in.Key, version: version, existedBefore: existed,
+			sent:  map[string]string{instrBindingKey: instructionID(body)}, // what the object written carries
 			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 		}, err, optFns)
 	}
 	return nil
@@ -509,15 +511,16 @@ func (c *Client) envelopeOfBase(ctx context.Context, in *s3.HeadObjectInput, ins
 }
 
 // ownInstructionFile reports whether the object at key+suffix is key's
-// instruction file (isInstructionFile). An object that only ends in the
-// suffix (an ordinary object named like an instruction file) is not, and
-// neither is anything that cannot be read (missing, access denied, SSE-C
-// without its key): a delete never removes what it cannot prove is an
-// instruction file.
-func (c *Client) ownInstructionFile(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) bool {
+// instruction file (isInstructionFile), and the ETag it had then: its
+// delete is conditional on it. An object that only ends in the suffix (an
+// ordinary object named like an instruction file) is not, and neither is
+// anything that cannot be read (missing, access denied, SSE-C without its
+// key): a delete never removes what it cannot prove is an instruction
+// file.
+func (c *Client) ownInstructionFile(ctx context.Context, bucket, key, owner *string, payer types.RequestPayer, optFns []func(*s3.Options)) (bool, *string) {
 	suffix := c.suffix(ctx)
-	ok, err := c.isInstructionFile(ctx, &s3.HeadObjectInput{
+	ok, etag, err := c.instructionFileETag(ctx, &s3.HeadObjectInput{
 		Bucket: bucket, Key: aws.String(aws.ToString(key) + suffix), ExpectedBucketOwner: owner, RequestPayer: payer,
 	}, suffix, optFns)
-	return err == nil && ok
+	return err == nil && ok, etag
 }

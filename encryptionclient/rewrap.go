@@ -329,12 +329,17 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		}
 	}
 	if err != nil {
-		if movedBody != nil {
-			// The object still holds its envelope in its metadata; the
-			// instruction file this call wrote goes (in a versioned
-			// bucket, exactly its version).
+		if movedBody != nil && serverRefused(err) {
+			// Refused: the object still holds its envelope in its
+			// metadata, and the instruction file this call wrote goes (in
+			// a versioned bucket, exactly its version, and only if it is
+			// still this call's). After any other failure (a timeout, an
+			// answer without a result) the copy may have happened, and
+			// the object would need the file; kept, it is ignored by
+			// readers while the metadata holds the envelope.
 			c.cleanupCreated(ctx, createdObject{
 				bucket: in.Bucket, key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)), version: movedVersion,
+				sent:  map[string]string{instrBindingKey: instructionID(movedBody)},
 				owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 			}, optFns)
 		}

@@ -394,10 +394,17 @@ func (c *Client) IsInstructionFile(ctx context.Context, in *s3.HeadObjectInput, 
 
 // isInstructionFile is IsInstructionFile for a given suffix.
 func (c *Client) isInstructionFile(ctx context.Context, in *s3.HeadObjectInput, suffix string, optFns []func(*s3.Options)) (bool, error) {
+	ok, _, err := c.instructionFileETag(ctx, in, suffix, optFns)
+	return ok, err
+}
+
+// instructionFileETag is isInstructionFile that also returns, when it is
+// one, the ETag the instruction file had when it was told (its HeadObject).
+func (c *Client) instructionFileETag(ctx context.Context, in *s3.HeadObjectInput, suffix string, optFns []func(*s3.Options)) (bool, *string, error) {
 	key := aws.ToString(in.Key)
 	base, ok := strings.CutSuffix(key, suffix)
 	if !ok || base == "" {
-		return false, nil
+		return false, nil, nil
 	}
 	head := func(k string) (*s3.HeadObjectOutput, error) {
 		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{
@@ -412,19 +419,20 @@ func (c *Client) isInstructionFile(ctx context.Context, in *s3.HeadObjectInput, 
 	}
 	instrHead, err := head(key)
 	if err != nil || instrHead == nil {
-		return false, err
+		return false, nil, err
 	}
 	baseHead, err := head(base)
 	if err != nil || baseHead == nil {
-		return false, err
+		return false, nil, err
 	}
 	switch instructionFileOf(baseHead.Metadata, instrHead.Metadata) {
 	case isInstr:
-		return true, nil
+		return true, instrHead.ETag, nil
 	case maybeInstr:
-		return c.envelopeOfBase(ctx, in, key, instrHead, baseHead.Metadata, withSafety(optFns))
+		ok, err := c.envelopeOfBase(ctx, in, key, instrHead, baseHead.Metadata, withSafety(optFns))
+		return ok, instrHead.ETag, err
 	}
-	return false, nil
+	return false, nil, nil
 }
 
 // maxListingAnswer bounds the body of one ListObjectsV2 or
