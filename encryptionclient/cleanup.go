@@ -204,8 +204,21 @@ func (c *Client) unreadable(ctx context.Context, o createdObject, err error, opt
 // only an object that carries this call's own envelope (its IV and wrapped
 // key are unique to the call), never whatever else the key holds.
 func (c *Client) removeOwnPartial(ctx context.Context, in *s3.PutObjectInput, sent map[string]string, optFns []func(*s3.Options)) {
+	// The failed PutObject answered no version id: the one HeadObject
+	// shows stands for it, so that in a versioned bucket exactly that
+	// version goes (a delete without it would put a delete marker over
+	// the version that was current before). cleanupCreated checks it.
+	cctx, cancel := cleanupContext(ctx)
+	head, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key, ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}, optFns...)
+	cancel()
+	if err != nil || !sameEnvelope(sent, head.Metadata) {
+		return
+	}
 	c.cleanupCreated(ctx, createdObject{
-		bucket: in.Bucket, key: in.Key, sent: sent,
+		bucket: in.Bucket, key: in.Key, version: head.VersionId, sent: sent,
 		owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
 		sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
 	}, optFns)
