@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/s3ec/s3ec-go/encryptionclient"
 	"github.com/s3ec/s3ec-go/internal/testkit/s3test"
 )
@@ -120,5 +121,66 @@ func TestPartialBodyStoredByServerIsRemoved(t *testing.T) {
 	defer out.Body.Close()
 	if b, _ := io.ReadAll(out.Body); string(b) != "good" {
 		t.Fatalf("the object that was there before reads %q", b)
+	}
+}
+
+// In a versioned bucket the clean-up of a truncated body the server stored
+// removes exactly that version, so the version that was current before is
+// current again; a delete without the version id would have put a delete
+// marker over it, and the key would read as gone.
+func TestPartialBodyInVersionedBucketRemovesOnlyItsVersion(t *testing.T) {
+	srv := s3test.NewFake()
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := &keepsPartialBodies{next: httputil.NewSingleHostReverseProxy(u)}
+	front := httptest.NewServer(keep)
+	t.Cleanup(front.Close)
+	plain := srv.Client()
+	bucket := srv.CreateBucket(t, plain)
+	ctx := context.Background()
+	if _, err := plain.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  &bucket,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kr := mustAES(t, map[string]string{"purpose": "partial"})
+	direct, err := encryptionclient.New(plain, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	through, err := encryptionclient.New(srv.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(front.URL) }), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("v"), Body: bytes.NewReader([]byte("before"))}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("payload!"), 128<<10)
+	before := keep.stored.Load()
+	_, err = through.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("v"), Body: failingSources[1].src(t, data), ContentLength: aws.Int64(int64(len(data)))})
+	if !errors.Is(err, failingSources[1].want) {
+		t.Fatalf("got %v, want %v", err, failingSources[1].want)
+	}
+	if keep.stored.Load() == before {
+		t.Fatal("the server never saw a truncated body; the test proves nothing")
+	}
+	out, err := direct.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: aws.String("v")})
+	if err != nil {
+		t.Fatalf("the version that was current before does not read: %v", err)
+	}
+	defer out.Body.Close()
+	if b, _ := io.ReadAll(out.Body); string(b) != "before" {
+		t.Fatalf("the key reads %q", b)
+	}
+	vs, err := plain.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: aws.String("v")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.DeleteMarkers) != 0 || len(vs.Versions) != 1 {
+		t.Fatalf("%d versions and %d delete markers, want the one version written before", len(vs.Versions), len(vs.DeleteMarkers))
 	}
 }
