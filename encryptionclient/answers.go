@@ -71,7 +71,7 @@ func checkAnswerHeaders(req *http.Request, h http.Header) error {
 		}
 	}
 	if pin := req.Header.Get("If-Match"); pin != "" && pin != "*" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		if got := h.Get("Etag"); got != "" && strings.Trim(got, `"`) != strings.Trim(pin, `"`) {
+		if got := h.Get("Etag"); got != "" && !sameETag(&got, &pin) {
 			return fmt.Errorf("%w: the read was pinned to ETag %s, the answer is of ETag %s", ErrObjectChanged, printable.Text(pin), printable.Text(got))
 		}
 	}

@@ -57,23 +57,31 @@ func (k *keepsPartialBodies) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(rec.Body.Bytes())
 }
 
-// A PutObject whose source fails after bytes went out leaves nothing, even
-// on a server that stores the truncated body: the client removes the object
-// that carries its own envelope, and only that one (an object another
-// writer stored meanwhile, or the one there before, is kept).
-func TestPartialBodyStoredByServerIsRemoved(t *testing.T) {
+// partialWorld is an in-process server with a bucket, reached directly
+// (plain) and through a keepsPartialBodies proxy (through).
+func partialWorld(t *testing.T) (keep *keepsPartialBodies, plain, through *s3.Client, bucket string) {
+	t.Helper()
 	srv := s3test.NewFake()
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep := &keepsPartialBodies{next: httputil.NewSingleHostReverseProxy(u)}
+	keep = &keepsPartialBodies{next: httputil.NewSingleHostReverseProxy(u)}
 	front := httptest.NewServer(keep)
 	t.Cleanup(front.Close)
-	plain := srv.Client()
-	bucket := srv.CreateBucket(t, plain)
-	through := srv.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(front.URL) })
+	plain = srv.Client()
+	bucket = srv.CreateBucket(t, plain)
+	through = srv.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(front.URL) })
+	return keep, plain, through, bucket
+}
+
+// A PutObject whose source fails after bytes went out leaves nothing, even
+// on a server that stores the truncated body: the client removes the object
+// that carries its own envelope, and only that one (an object another
+// writer stored meanwhile, or the one there before, is kept).
+func TestPartialBodyStoredByServerIsRemoved(t *testing.T) {
+	keep, plain, through, bucket := partialWorld(t)
 	kr := mustAES(t, map[string]string{"purpose": "partial"})
 	c, err := encryptionclient.New(through, kr)
 	if err != nil {
@@ -129,17 +137,7 @@ func TestPartialBodyStoredByServerIsRemoved(t *testing.T) {
 // current again; a delete without the version id would have put a delete
 // marker over it, and the key would read as gone.
 func TestPartialBodyInVersionedBucketRemovesOnlyItsVersion(t *testing.T) {
-	srv := s3test.NewFake()
-	t.Cleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep := &keepsPartialBodies{next: httputil.NewSingleHostReverseProxy(u)}
-	front := httptest.NewServer(keep)
-	t.Cleanup(front.Close)
-	plain := srv.Client()
-	bucket := srv.CreateBucket(t, plain)
+	keep, plain, throughS3, bucket := partialWorld(t)
 	ctx := context.Background()
 	if _, err := plain.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
 		Bucket:                  &bucket,
@@ -152,7 +150,7 @@ func TestPartialBodyInVersionedBucketRemovesOnlyItsVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	through, err := encryptionclient.New(srv.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(front.URL) }), kr)
+	through, err := encryptionclient.New(throughS3, kr)
 	if err != nil {
 		t.Fatal(err)
 	}
