@@ -55,6 +55,12 @@ type ContentParams struct {
 // Zero overwrites the content key.
 func (p *ContentParams) Zero() { clear(p.Key) }
 
+// Format prints a placeholder for the key and the sizes of the rest, with
+// every fmt verb: a log line or an error that wraps one never shows it.
+func (p ContentParams) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "envelope.ContentParams{Key: …, Nonce: %d bytes, AAD: %d bytes}", len(p.Nonce), len(p.AAD))
+}
+
 // ContentParams returns the content cipher inputs for decrypting e with the
 // unwrapped data key. For V3 it first derives the commitment and compares it
 // with the stored one in constant time; on mismatch it returns
