@@ -13,7 +13,8 @@ import (
 
 // RunOptions configure Run.
 type RunOptions struct {
-	// Concurrency is the number of tasks run at once. Default 16.
+	// Concurrency is the number of tasks run at once. Default 16; at most
+	// MaxConcurrency.
 	Concurrency int
 
 	// Report receives every result, in completion order. Optional. Run
@@ -29,6 +30,10 @@ type RunOptions struct {
 
 // DefaultConcurrency is RunOptions.Concurrency's default.
 const DefaultConcurrency = 16
+
+// MaxConcurrency is the largest RunOptions.Concurrency: Run refuses more
+// (its window of tasks in flight is a multiple of it).
+const MaxConcurrency = 10_000
 
 // window returns how far ahead of the oldest unfinished task Run may
 // dispatch: what bounds the results waiting for a slow task.
@@ -124,6 +129,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	n := o.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
+	}
+	if n > MaxConcurrency {
+		return Summary{}, fmt.Errorf("bulk: Concurrency %d over the limit of %d", n, MaxConcurrency)
 	}
 	w := window(n)
 	sum := Summary{Watermark: -1, Reasons: map[string]int64{}}

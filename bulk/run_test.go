@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -278,3 +279,19 @@ func TestRunErrors(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("disk full") }
+
+// A Concurrency over MaxConcurrency is refused before any task runs: its
+// window of tasks in flight (8 × Concurrency) overflowed, and so many
+// workers were goroutines the process could not hold.
+func TestRunRefusesHugeConcurrency(t *testing.T) {
+	ran := 0
+	op := opFunc(func(context.Context, Task) Result { ran++; return Result{} })
+	for _, n := range []int{MaxConcurrency + 1, math.MaxInt} {
+		if _, err := Run(context.Background(), ReadCSV(strings.NewReader(manifestOf(3))), op, RunOptions{Concurrency: n}); err == nil {
+			t.Errorf("Run with Concurrency %d: no error", n)
+		}
+	}
+	if ran != 0 {
+		t.Errorf("%d tasks ran", ran)
+	}
+}

@@ -47,6 +47,10 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 		SSECustomerAlgorithm: in.CopySourceSSECustomerAlgorithm, SSECustomerKey: in.CopySourceSSECustomerKey,
 		SSECustomerKeyMD5: in.CopySourceSSECustomerKeyMD5, ExpectedBucketOwner: in.ExpectedSourceBucketOwner,
 		RequestPayer: in.RequestPayer,
+		// The caller's conditions on the source are checked here, on the
+		// object whose envelope is read; the copy is then pinned to it.
+		IfMatch: in.CopySourceIfMatch, IfNoneMatch: in.CopySourceIfNoneMatch,
+		IfModifiedSince: in.CopySourceIfModifiedSince, IfUnmodifiedSince: in.CopySourceIfUnmodifiedSince,
 	}, optFns...)
 	if err != nil {
 		return nil, err
@@ -95,8 +99,12 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 		}
 		req.Metadata = meta
 	}
-	if req.CopySourceIfMatch == nil {
-		req.CopySourceIfMatch = head.ETag // copy the object whose envelope was read
+	if head.ETag != nil {
+		// Copy the object whose envelope was read (a caller's "*", or a
+		// condition other than an ETag, pins nothing: HeadObject checked
+		// them).
+		req.CopySourceIfMatch = head.ETag
+		req.CopySourceIfNoneMatch, req.CopySourceIfModifiedSince, req.CopySourceIfUnmodifiedSince = nil, nil, nil
 	}
 	// A copy onto itself (the usual way to edit metadata or the storage
 	// class) keeps the instruction file where it is: the envelope does not
@@ -111,6 +119,11 @@ func (c *Client) copyObject(ctx context.Context, in *s3.CopyObjectInput, optFns 
 		existed = c.existsBefore(ctx, in.Bucket, in.Key, in.ExpectedBucketOwner, in.RequestPayer, optFns)
 	}
 	out, err := c.s3.CopyObject(ctx, &req, optFns...)
+	if head.ETag != nil && isPreconditionFailed(err) {
+		// Pinned to the ETag HeadObject read: the source was replaced
+		// in between.
+		err = fmt.Errorf("%w: copy: %w", ErrObjectChanged, err)
+	}
 	if err == nil {
 		err = requireETag("CopyObject", copyETag(out))
 	}

@@ -208,8 +208,12 @@ func (c *Client) getBodyRange(ctx context.Context, in *s3.GetObjectInput, head *
 	if req.VersionId == nil {
 		req.VersionId = head.VersionId
 	}
-	if req.IfMatch == nil {
-		req.IfMatch = head.ETag // the same object as the envelope
+	if head.ETag != nil {
+		// The same object as the envelope. HeadObject enforced the
+		// caller's conditions; a caller's If-Match of "*" would pin
+		// nothing, and any other would have failed it.
+		req.IfMatch = head.ETag
+		req.IfNoneMatch, req.IfModifiedSince, req.IfUnmodifiedSince = nil, nil, nil
 	}
 	out, err := c.s3.GetObject(ctx, &req, optFns...)
 	if err != nil {

@@ -154,25 +154,51 @@ func (c *Client) instrFirst(ctx context.Context, in *s3.PutObjectInput, body []b
 		}
 		return false, nil, err
 	}
+	id := instructionID(body)
 	undo = func() {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		del := &s3.DeleteObjectInput{Bucket: in.Bucket, Key: aws.String(key), ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer}
-		if createdVersion(out.VersionId) {
-			del.VersionId = out.VersionId
-		} else {
-			h, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
-				Bucket: in.Bucket, Key: aws.String(key),
-				SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
-				ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
-			}, optFns...)
-			if err != nil || aws.ToString(h.ETag) != aws.ToString(out.ETag) {
-				return // not ours any more
-			}
+		// The object's write failed, or was answered as refused; an answer
+		// alone proves nothing, so the file goes only when the object at
+		// the key does not carry its binding id (the write did not
+		// happen), and only if the file is still this call's: the version
+		// a HeadObject shows carrying its id (the answer's version id is
+		// where it looks first), or the current file conditional on its
+		// ETag (cleanupCreated).
+		if c.objectNeedsInstructionFile(ctx, objectRef{
+			bucket: in.Bucket, key: in.Key, sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+		}, id, optFns) {
+			return
 		}
-		_, _ = c.s3.DeleteObject(cctx, del, optFns...)
+		c.cleanupCreated(ctx, createdObject{
+			bucket: in.Bucket, key: aws.String(key), version: out.VersionId,
+			sent:  map[string]string{instrBindingKey: id},
+			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+			sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+		}, optFns)
 	}
 	return true, undo, nil
+}
+
+// objectNeedsInstructionFile reports whether the object ref names (its
+// current version) carries binding, the id of an instruction file this
+// call wrote, or cannot be told: a write answered as failed or refused may
+// have happened anyway (a network forges answers as easily as it drops
+// them), and an object that carries the id reads only with that file.
+func (c *Client) objectNeedsInstructionFile(ctx context.Context, ref objectRef, binding string, optFns []func(*s3.Options)) bool {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	h, err := c.s3.HeadObject(cctx, &s3.HeadObjectInput{
+		Bucket: ref.bucket, Key: ref.key,
+		SSECustomerAlgorithm: ref.sseAlg, SSECustomerKey: ref.sseKey, SSECustomerKeyMD5: ref.sseMD5,
+		ExpectedBucketOwner: ref.owner, RequestPayer: ref.payer,
+	}, optFns...)
+	switch {
+	case isNotFound(err):
+		return false
+	case err != nil:
+		return true // cannot be told: an extra file is harmless, a missing one is not
+	}
+	return sameEnvelope(map[string]string{instrBindingKey: binding}, h.Metadata)
 }
 
 // serverRefused reports an error the server answered with a 4xx status:

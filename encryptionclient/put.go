@@ -101,14 +101,18 @@ func (c *Client) putObjectPlaced(ctx context.Context, in *s3.PutObjectInput, opt
 		err = requireETag("PutObject", out.ETag)
 	}
 	if err != nil {
-		if undo != nil && (body.err != nil || serverRefused(err)) {
-			undo() // the object was not written: its instruction file goes
-		}
 		if body.err != nil {
 			// The body stopped short of its Content-Length, without its
 			// tag: a server that stores what it got anyway (some do, when
 			// the connection is cut) must not keep it.
 			c.removeOwnPartial(ctx, in, objMeta, optFns)
+		}
+		if undo != nil && (body.err != nil || serverRefused(err)) {
+			// The object was not written (or what was is removed): its
+			// instruction file goes, unless the object there needs it.
+			undo()
+		}
+		if body.err != nil {
 			// The SDK may report only its failed retry; the body's own
 			// error says what went wrong.
 			return nil, false, fmt.Errorf("%w (%v)", body.err, err)

@@ -74,7 +74,7 @@ type ReEncryptInput struct {
 	PartSize int64
 
 	// Concurrency is the number of parts in flight. Default
-	// DefaultUploadConcurrency.
+	// DefaultConcurrency (4); at most 10,000.
 	Concurrency int
 
 	ExpectedBucketOwner *string
@@ -247,6 +247,8 @@ func (p *rewriteParams) check(ctx context.Context, client S3API) error {
 		return invalid("MultipartThreshold %d exceeds the largest object", p.threshold)
 	case p.concurrency < 0:
 		return invalid("negative Concurrency")
+	case p.concurrency > maxConcurrency:
+		return invalid("Concurrency %d over the limit of %d", p.concurrency, maxConcurrency)
 	case p.partSize < 0:
 		return invalid("negative PartSize")
 	case p.versionID != nil && *p.versionID == "":
@@ -348,7 +350,7 @@ func checkCurrent(p *rewriteParams, head *s3.HeadObjectOutput, op string) error 
 	if p.versionID != nil && !sameVersion(p.versionID, head.VersionId) {
 		return fmt.Errorf("%w: version %s; only the current version can be rewritten in place", ErrNotCurrentVersion, *p.versionID)
 	}
-	if p.ifMatch != nil && head.ETag != nil && *head.ETag != *p.ifMatch {
+	if p.ifMatch != nil && *p.ifMatch != "*" && head.ETag != nil && !sameETag(head.ETag, p.ifMatch) {
 		return fmt.Errorf("%w: ETag %s, expected %s", ErrObjectChanged, *head.ETag, *p.ifMatch)
 	}
 	if aws.ToString(head.ETag) == "" {
@@ -713,9 +715,16 @@ func (c *Client) deleteOldInstructionFile(ctx context.Context, p *rewriteParams,
 		ok, err = still(key, old.etag, false)
 	}
 	if err == nil && ok {
-		_, err = c.s3.DeleteObject(cctx, &s3.DeleteObjectInput{
-			Bucket: p.bucket, Key: aws.String(key), ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
-		}, optFns...)
+		// Conditional on the ETag just seen: a writer that stores a new
+		// object with its own instruction file after these checks keeps
+		// it (412: nothing deleted). A server without conditional deletes
+		// (501) gets the delete without the condition.
+		_, err = c.deleteIfMatch(cctx, &s3.DeleteObjectInput{
+			Bucket: p.bucket, Key: aws.String(key), IfMatch: old.etag, ExpectedBucketOwner: p.owner, RequestPayer: p.payer,
+		}, optFns)
+		if isPreconditionFailed(err) {
+			return nil // replaced since: no longer the old file
+		}
 	}
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("the object was re-encrypted (its envelope is now in its metadata), but its old instruction file %s could not be deleted: %w", key, err)

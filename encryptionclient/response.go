@@ -139,6 +139,11 @@ func (b *exactBody) Read(p []byte) (int, error) {
 			b.err = fmt.Errorf("%w: the body goes on past its %d bytes", ErrTooLarge, b.n)
 		case err == io.EOF:
 			b.err = io.EOF
+		case err == io.ErrUnexpectedEOF:
+			// The connection broke before the body's end was seen (a
+			// chunked answer without its last chunk): a cut, as before
+			// the last byte.
+			b.err = fmt.Errorf("%w: the body was cut after its %d bytes, before its end", ErrTruncated, b.n)
 		default:
 			b.err = err
 		}

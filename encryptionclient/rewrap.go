@@ -329,14 +329,20 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		}
 	}
 	if err != nil {
-		if movedBody != nil && serverRefused(err) {
-			// Refused: the object still holds its envelope in its
-			// metadata, and the instruction file this call wrote goes (in
-			// a versioned bucket, exactly its version, and only if it is
-			// still this call's). After any other failure (a timeout, an
-			// answer without a result) the copy may have happened, and
-			// the object would need the file; kept, it is ignored by
-			// readers while the metadata holds the envelope.
+		if movedBody != nil && serverRefused(err) && !c.objectNeedsInstructionFile(ctx, objectRef{
+			bucket: in.Bucket, key: in.Key, sseAlg: in.SSECustomerAlgorithm, sseKey: in.SSECustomerKey, sseMD5: in.SSECustomerKeyMD5,
+			owner: in.ExpectedBucketOwner, payer: in.RequestPayer,
+		}, instructionID(movedBody), optFns) {
+			// Refused, and the object does not carry the new file's
+			// binding id (a forged refusal of a copy S3 made would leave
+			// an object that reads only with it): the object still holds
+			// its envelope in its metadata, and the instruction file this
+			// call wrote goes (in a versioned bucket, exactly its version,
+			// and only if it is still this call's). After any other
+			// failure (a timeout, an answer without a result) the copy
+			// may have happened, and the object would need the file;
+			// kept, it is ignored by readers while the metadata holds the
+			// envelope.
 			c.cleanupCreated(ctx, createdObject{
 				bucket: in.Bucket, key: aws.String(aws.ToString(in.Key) + c.suffix(ctx)), version: movedVersion,
 				sent:  map[string]string{instrBindingKey: instructionID(movedBody)},

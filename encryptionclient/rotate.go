@@ -50,7 +50,7 @@ type RotatePrefixInput struct {
 	EncryptionContext map[string]string
 
 	// Concurrency is how many objects are re-wrapped at once. Default
-	// DefaultRotateConcurrency (8).
+	// DefaultRotateConcurrency (8); at most 10,000.
 	Concurrency int
 
 	// DryRun makes every check and key-service call but writes nothing, so
@@ -218,6 +218,9 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 	}
 	if in.Concurrency < 0 {
 		return nil, invalid("negative Concurrency")
+	}
+	if in.Concurrency > maxConcurrency {
+		return nil, invalid("Concurrency %d over the limit of %d", in.Concurrency, maxConcurrency)
 	}
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err

@@ -15,6 +15,12 @@ const (
 	DefaultConcurrency = 4
 )
 
+// maxConcurrency bounds every Concurrency (Upload, Download, ReEncrypt,
+// Adopt, RotatePrefix): S3's limit of 10,000 parts per upload, beyond
+// which workers have nothing to do; a larger value is ErrInvalidInput
+// (it made Upload panic after creating its upload).
+const maxConcurrency = 10_000
+
 // progress serializes progress callbacks.
 type progress struct {
 	mu   sync.Mutex

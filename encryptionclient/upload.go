@@ -32,7 +32,7 @@ type UploadOptions struct {
 	// buffer for each of them (below 4, one more, in which the next part is
 	// read and encrypted meanwhile): memory is about Concurrency × PartSize
 	// (with 1 to 3 workers (Concurrency + 1) × PartSize). Default
-	// DefaultConcurrency (4).
+	// DefaultConcurrency (4); at most 10,000.
 	Concurrency int
 
 	// Threshold is the size from which Upload uses a multipart upload;
@@ -108,6 +108,8 @@ func (o *UploadOptions) resolve() error {
 	switch {
 	case o.Concurrency < 0:
 		return invalid("negative Concurrency")
+	case o.Concurrency > maxConcurrency:
+		return invalid("Concurrency %d over the limit of %d", o.Concurrency, maxConcurrency)
 	case o.Threshold < 0:
 		return invalid("negative Threshold")
 	}

@@ -605,9 +605,22 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 	if err := x.cp.notInstructionFile(ctx, dst); err != nil {
 		return 0, err
 	}
+	if x.newKeyring != nil {
+		// The re-wrap's reads and checks, on the source, before anything
+		// is copied: a key the keyring may not re-wrap from, or an
+		// envelope it refuses, fails here with nothing written.
+		_, err := c.enc.Rewrap(ctx, &encryptionclient.RewrapInput{
+			Bucket: aws.String(src.bucket), Key: aws.String(src.key),
+			Keyring: x.newKeyring, EncryptionContext: x.newContext, DryRun: true,
+		})
+		if err != nil && !errors.Is(err, encryptionclient.ErrSameWrappingKey) {
+			return 0, fmt.Errorf("the copy could not be re-wrapped (nothing was copied): %w", err)
+		}
+	}
 	in := &s3.CopyObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), CopySource: aws.String(copySource(src))}
 	x.cp.obj.copyIn(in, dst.key)
-	if _, err := c.enc.CopyObject(ctx, in); err != nil {
+	copied, err := c.enc.CopyObject(ctx, in)
+	if err != nil {
 		return 0, err
 	}
 	if x.newKeyring != nil {
@@ -617,11 +630,7 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 		})
 		if err != nil && !errors.Is(err, encryptionclient.ErrSameWrappingKey) {
 			// The copy must not stay readable under the old key alone.
-			note := "the copy was removed"
-			if _, derr := c.enc.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key)}); derr != nil {
-				note = "the copy, still under the source's key, could not be removed: " + derr.Error()
-			}
-			return 0, fmt.Errorf("re-wrap of the copy failed (%s): %w", note, err)
+			return 0, fmt.Errorf("re-wrap of the copy failed (%s): %w", x.cp.removeCopy(context.WithoutCancel(ctx), in, copied), err)
 		}
 	}
 	if !x.move || src == dst {
@@ -637,6 +646,47 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 		return 0, &objectErr{url: dst, err: fmt.Errorf("holds %d bytes, but the source %d; %s was kept", n, m, src)}
 	}
 	return aws.ToInt64(head.ContentLength), x.cp.deleteSource(ctx, src)
+}
+
+// removeCopy removes the object a CopyObject (in, answered with out)
+// created, and says what it did. It removes only what a HeadObject shows to be
+// that copy (its ETag): in a versioned bucket exactly the version the copy
+// created, so that the version current before becomes current again
+// (deleting the key would hide it behind a delete marker and keep the
+// copy); in an unversioned one the object, conditional on that ETag, so
+// that an object stored meanwhile stays.
+func (cp *copier) removeCopy(ctx context.Context, in *s3.CopyObjectInput, out *s3.CopyObjectOutput) string {
+	c := cp.c
+	var etag *string
+	if out.CopyObjectResult != nil {
+		etag = out.CopyObjectResult.ETag
+	}
+	version := aws.ToString(out.VersionId)
+	if version == "null" {
+		version = ""
+	}
+	head := &s3.HeadObjectInput{
+		Bucket: in.Bucket, Key: in.Key,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+	}
+	del := &s3.DeleteObjectInput{Bucket: in.Bucket, Key: in.Key}
+	if version != "" {
+		head.VersionId, del.VersionId = aws.String(version), aws.String(version)
+	}
+	h, err := c.plain.HeadObject(ctx, head)
+	switch {
+	case err != nil:
+		return "the copy, still under the source's key, could not be checked, and was kept: " + err.Error()
+	case aws.ToString(etag) == "" || strings.Trim(aws.ToString(h.ETag), `"`) != strings.Trim(aws.ToString(etag), `"`):
+		return "the object now at the destination is not the copy, and was kept"
+	}
+	if version == "" {
+		del.IfMatch = h.ETag
+	}
+	if _, err := c.enc.DeleteObject(ctx, del); err != nil {
+		return "the copy, still under the source's key, could not be removed: " + err.Error()
+	}
+	return "the copy was removed"
 }
 
 // copySource renders an object as CopyObject's x-amz-copy-source: the key

@@ -40,7 +40,10 @@ import (
 //     unversioned bucket), and x-amz-copy-source-version-id the source's.
 //
 // A HEAD of a version (?versionId=) is served as a GET of it without the
-// body: gofakes3 answers it with the current version.
+// body: gofakes3 answers it with the current version. A DeleteObject with
+// If-Match deletes only an object whose ETag matches (412
+// PreconditionFailed otherwise, 404 when there is none), as S3's
+// conditional deletes do; gofakes3 ignores the header.
 //
 // UploadPartCopy (a copy with ?uploadId) is left to gofakes3.
 //
@@ -64,6 +67,23 @@ func exactCopy(next http.Handler) http.Handler {
 			}
 			w.WriteHeader(rec.Code)
 			return
+		}
+		if m := r.Header.Get("If-Match"); r.Method == http.MethodDelete && m != "" && !q.Has("uploadId") {
+			// gofakes3 ignores If-Match on DeleteObject; S3 deletes only
+			// an object (the version named, if any) whose ETag matches.
+			u := &url.URL{Path: r.URL.Path}
+			if v := q.Get("versionId"); v != "" {
+				u.RawQuery = url.Values{"versionId": {v}}.Encode()
+			}
+			cur := inner(next, http.MethodGet, u, nil, nil)
+			switch {
+			case cur.Code != http.StatusOK:
+				relay(w, cur)
+				return
+			case !etagIn(cur.Header().Get("ETag"), m):
+				s3Error(w, http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+				return
+			}
 		}
 		if r.Method != http.MethodPut || r.Header.Get("X-Amz-Copy-Source") == "" || q.Has("uploadId") || q.Has("partNumber") {
 			next.ServeHTTP(w, r)
