@@ -201,6 +201,9 @@ var transientCodes = map[string]bool{
 	"InternalError":              true,
 	"ServiceUnavailable":         true,
 	"OperationAborted":           true,
+	// S3's answer to a conditional write that met a concurrent operation
+	// on the key (409), documented as one to retry.
+	"ConditionalRequestConflict": true,
 }
 
 func isTransientCode(code string) bool {

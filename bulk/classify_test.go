@@ -59,6 +59,7 @@ func TestClassify(t *testing.T) {
 		{sdkErr(502, errors.New("bad gateway")), TemporaryFailure, "InternalError", 502},
 		{sdkErr(400, api("RequestTimeout")), TemporaryFailure, "RequestTimeout", 400},
 		{obj(encryptionclient.ErrObjectChanged), TemporaryFailure, "ObjectChanged", 0},
+		{sdkErr(409, api("ConditionalRequestConflict")), TemporaryFailure, "ConditionalRequestConflict", 409},
 		{obj(fmt.Errorf("%w: version v1", encryptionclient.ErrNotCurrentVersion)), PermanentFailure, "NotCurrentVersion", 0},
 		{obj(encryptionclient.ErrTruncated), TemporaryFailure, "Truncated", 0},
 		{obj(context.DeadlineExceeded), TemporaryFailure, "Timeout", 0},

@@ -234,6 +234,10 @@ type downloader struct {
 func (d *downloader) run(ctx context.Context, concurrency int) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// A range larger than the object is the whole object: the size is
+	// bounded by the format, PartSize is not (a huge one overflowed the
+	// sums below and panicked in a worker).
+	d.partSize = min(d.partSize, max(16, (d.size+15)&^15))
 	parts := max(1, (d.size+d.partSize-1)/d.partSize)
 	var next atomic.Int64
 	var wg sync.WaitGroup

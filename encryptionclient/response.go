@@ -182,7 +182,10 @@ func (b *exactBody) Close() error { return b.rc.Close() }
 func changedError(op string, err error) error {
 	var api smithy.APIError
 	var re *awshttp.ResponseError
-	if (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) || isNotFound(err) {
+	// S3 answers a conditional write that meets a concurrent operation on
+	// the key with 409 ConditionalRequestConflict, to be retried: a
+	// concurrent write too.
+	if (errors.As(err, &api) && (api.ErrorCode() == "PreconditionFailed" || api.ErrorCode() == "ConditionalRequestConflict")) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed) || isNotFound(err) {
 		return fmt.Errorf("%w: %s: %w", ErrObjectChanged, op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

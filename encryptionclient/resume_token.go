@@ -1,11 +1,15 @@
 package encryptionclient
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,13 +30,15 @@ import (
 // envelope on the upload) and authenticated with the rest. The state holds
 // the part size, the plaintext size (−1 unknown), the last part's number (0
 // unknown), the checksum algorithm, the instruction file to write at
-// completion with its storage settings (never an SSE-C key), and the parts
-// S3 acknowledged (ETag, checksums).
+// completion with its storage settings (never an SSE-C key), the parts S3
+// acknowledged (ETag, checksums), and (state version 2) the digest of the
+// object's settings (objectSettings): a resume with other settings is
+// refused. Tokens of state version 1 open, without that check.
 
 const (
 	tokenMagic   = "S3ECRT"
 	tokenVersion = 1
-	stateVersion = 1
+	stateVersion = 2
 	// maxTokenSize bounds a token before it is parsed: 10,000 parts of
 	// about 100 bytes each, the envelope, and room.
 	maxTokenSize = 4 << 20
@@ -113,6 +119,7 @@ type uploadState struct {
 	instr       []byte             // the instruction file to write at completion; nil: none
 	instrIn     *s3.PutObjectInput // its storage settings (no SSE-C key)
 	completed   map[int32]types.CompletedPart
+	settings    []byte // objectSettings of the Upload's input; nil: not recorded
 }
 
 func (s *uploadState) encode() []byte {
@@ -141,13 +148,14 @@ func (s *uploadState) encode() []byte {
 			b = appendString(b, aws.ToString(v))
 		}
 	}
-	return b
+	return appendString(b, string(s.settings))
 }
 
 func decodeState(b []byte) (*uploadState, error) {
-	if len(b) == 0 || b[0] != stateVersion {
+	if len(b) == 0 || (b[0] != 1 && b[0] != stateVersion) {
 		return nil, errors.New("unknown state version")
 	}
+	version := b[0]
 	d := &decoder{b: b[1:]}
 	partSize, size, last := d.uvarint(), d.varint(), d.uvarint()
 	if partSize > MaxPartSize || last > MaxUploadParts {
@@ -187,6 +195,14 @@ func decodeState(b []byte) (*uploadState, error) {
 		}
 		s.completed[int32(num)] = p
 	}
+	if version >= 2 {
+		if v := d.str(); v != "" {
+			if len(v) != sha256.Size {
+				d.fail(errors.New("object settings"))
+			}
+			s.settings = []byte(v)
+		}
+	}
 	switch {
 	case d.err != nil:
 		return nil, d.err
@@ -196,6 +212,47 @@ func decodeState(b []byte) (*uploadState, error) {
 		return nil, errors.New("sizes out of range")
 	}
 	return s, nil
+}
+
+// objectSettings is the digest of what of in makes the object, besides its
+// body and envelope: metadata, content headers, tags, storage class,
+// server-side encryption, ACL, Object Lock. A resumed Upload stores the
+// settings of the first one (CreateMultipartUpload took them): a resume
+// whose input asks for others is refused rather than reported done with
+// settings it did not apply. The per-request fields (SSE-C key, expected
+// owner, requester pays, completion conditions) are not part of it.
+func objectSettings(in *s3.PutObjectInput) []byte {
+	h := sha256.New()
+	field := func(v string) { fmt.Fprintf(h, "%d:%s;", len(v), v) }
+	field("s3ec object settings v1")
+	for _, v := range []string{
+		string(in.ACL), aws.ToString(in.GrantFullControl), aws.ToString(in.GrantRead), aws.ToString(in.GrantReadACP), aws.ToString(in.GrantWriteACP),
+		aws.ToString(in.CacheControl), aws.ToString(in.ContentDisposition), aws.ToString(in.ContentEncoding),
+		aws.ToString(in.ContentLanguage), aws.ToString(in.ContentType), timeString(in.Expires),
+		string(in.ObjectLockMode), timeString(in.ObjectLockRetainUntilDate), string(in.ObjectLockLegalHoldStatus),
+		string(in.ServerSideEncryption), aws.ToString(in.SSEKMSKeyId), aws.ToString(in.SSEKMSEncryptionContext),
+		boolString(in.BucketKeyEnabled), aws.ToString(in.SSECustomerAlgorithm), string(in.StorageClass),
+		aws.ToString(in.Tagging), aws.ToString(in.WebsiteRedirectLocation),
+	} {
+		field(v)
+	}
+	meta := map[string]string{}
+	for k, v := range in.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	field(strconv.Itoa(len(meta)))
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		field(k)
+		field(meta[k])
+	}
+	return h.Sum(nil)
+}
+
+func timeString(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // sealToken seals the state and the sums of ps into a token.

@@ -1,6 +1,7 @@
 package encryptionclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,6 +194,10 @@ func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return streamio.ReadFull(s.r, p)
 }
 
+// errSettingsDiffer says why a resume whose input asks for other object
+// settings than the interrupted Upload's is refused.
+const errSettingsDiffer = "the object's settings (metadata, content headers, tags, storage class, server-side encryption, ACL, Object Lock) differ from those of the interrupted Upload, which S3 stores: abort the upload and start again, or resume with the same settings"
+
 // uploadResume continues the multipart upload of o.ResumeToken.
 func (c *Client) uploadResume(ctx context.Context, in *s3.PutObjectInput, o *UploadOptions) (*UploadOutput, error) {
 	ot, err := c.openToken(ctx, o.ResumeToken, nil)
@@ -208,6 +213,9 @@ func (c *Client) uploadResume(ctx context.Context, in *s3.PutObjectInput, o *Upl
 	}
 	if err := checkPartSize(st.partSize, o.limits); err != nil {
 		return nil, h.refuse(0, ErrResumeMismatch, "%v", err)
+	}
+	if st.settings != nil && !bytes.Equal(st.settings, objectSettings(in)) {
+		return nil, h.refuse(0, ErrResumeMismatch, "%s", errSettingsDiffer)
 	}
 	at, size, err := resumeSource(in.Body, in.ContentLength)
 	if errors.Is(err, ErrResumeUnseekable) {

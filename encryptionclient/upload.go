@@ -82,9 +82,11 @@ type UploadOptions struct {
 	// parts S3 does not hold as the token records them. The object is the
 	// one an uninterrupted Upload would have stored: the same envelope,
 	// the same ciphertext. The object's settings (metadata, content type,
-	// tags, …) are those of the first Upload; of in, only the per-request
-	// ones are used (the SSE-C key, ExpectedBucketOwner, RequestPayer,
-	// IfMatch and IfNoneMatch on completion). PartSize and Threshold are
+	// tags, …) are those of the first Upload, which S3 holds: in must ask
+	// for the same ones (ErrResumeMismatch otherwise, before anything is
+	// sent; tokens of earlier versions are not checked); of in, only the
+	// per-request ones are used (the SSE-C key, ExpectedBucketOwner,
+	// RequestPayer, IfMatch and IfNoneMatch on completion). PartSize and Threshold are
 	// the token's; Progress starts with the bytes of the parts S3 holds.
 	// Without OnResumeToken, a resumed Upload that fails once it sends
 	// parts is aborted, as any other. A resume refused before any part is
@@ -333,6 +335,7 @@ func (c *Client) uploadMultipart(ctx context.Context, in *s3.PutObjectInput, src
 			base: uploadState{
 				partSize: partSize, size: size, checksumAlg: in.ChecksumAlgorithm,
 				instr: instr, instrIn: instructionSettings(create),
+				settings: objectSettings(in),
 			},
 		}
 	}

@@ -361,7 +361,7 @@ func (x *transfer) uploadDir(root string, dst s3URL) ([]op, error) {
 		return nil, usagef("--recursive: %s is not a directory", root)
 	}
 	prefix := dst.prefix()
-	files, err := walkFiles(x.e, root)
+	files, _, err := walkFiles(x.e, root)
 	if err != nil {
 		return nil, err
 	}
@@ -392,15 +392,18 @@ type localFile struct {
 // walkFiles lists the regular files under root (following symbolic links
 // to files, not to directories), in lexical order. Other files are
 // skipped, with a note on stderr when e is not nil.
-func walkFiles(e *env, root string) ([]localFile, error) {
-	var files []localFile
+//
+// skipped lists the relative paths of what is there but was skipped (a
+// link to a directory, a device, a FIFO): not absent, so that sync
+// --delete keeps the objects at and below them.
+func walkFiles(e *env, root string) (files []localFile, skipped []string, err error) {
 	relOf := func(p string) string {
 		if rel, err := filepath.Rel(root, p); err == nil {
 			return filepath.ToSlash(rel)
 		}
 		return "."
 	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			files = append(files, localFile{rel: relOf(p), err: err})
 			return nil
@@ -417,6 +420,7 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 			if e != nil {
 				fmt.Fprintf(e.stderr, "s3ec: skipping %s: not a regular file\n", p)
 			}
+			skipped = append(skipped, relOf(p))
 			return nil
 		}
 		rel, err := filepath.Rel(root, p)
@@ -426,7 +430,7 @@ func walkFiles(e *env, root string) ([]localFile, error) {
 		files = append(files, localFile{rel: filepath.ToSlash(rel), st: st})
 		return nil
 	})
-	return files, err
+	return files, skipped, err
 }
 
 // removeUploaded removes the file a move uploaded, once the object is
@@ -485,12 +489,28 @@ func (x *transfer) downloadOne(src s3URL, dst string) ([]op, error) {
 			return 0, err
 		}
 		defer root.Close()
-		n, err := x.cp.downloadFile(ctx, src, root, name, time.Time{})
-		if err == nil && x.move {
-			err = x.cp.deleteSource(ctx, src)
-		}
-		return n, err
+		return x.downloadOrMove(ctx, src, root, name)
 	}}}, nil
+}
+
+// downloadOrMove downloads src into name below root; a move then deletes
+// the source, but only the object downloaded: the download is pinned to
+// the ETag of a HeadObject made first, and the delete is conditional on it,
+// so an object a writer stores at the key meanwhile (downloaded by no one)
+// is kept, and the move fails.
+func (x *transfer) downloadOrMove(ctx context.Context, src s3URL, root *os.Root, name string) (int64, error) {
+	if !x.move {
+		return x.cp.downloadFile(ctx, src, root, name, time.Time{}, nil)
+	}
+	h, err := x.cp.head(ctx, src)
+	if err != nil {
+		return 0, err
+	}
+	n, err := x.cp.downloadFile(ctx, src, root, name, time.Time{}, h.ETag)
+	if err == nil {
+		err = x.cp.deleteSource(ctx, src, h.ETag)
+	}
+	return n, err
 }
 
 // downloadPrefix plans the download of every object under src's prefix
@@ -530,11 +550,7 @@ func (x *transfer) downloadPrefix(ctx context.Context, src s3URL, dir string) ([
 			if err != nil {
 				return 0, err
 			}
-			n, err := x.cp.downloadFile(ctx, obj, r, name, time.Time{})
-			if err == nil && x.move {
-				err = x.cp.deleteSource(ctx, obj)
-			}
-			return n, err
+			return x.downloadOrMove(ctx, obj, r, name)
 		}})
 	}
 	return ops, nil
@@ -619,6 +635,10 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 	}
 	in := &s3.CopyObjectInput{Bucket: aws.String(dst.bucket), Key: aws.String(dst.key), CopySource: aws.String(copySource(src))}
 	x.cp.obj.copyIn(in, dst.key)
+	if srcHead != nil {
+		// A move copies (and then deletes) exactly the object checked.
+		in.CopySourceIfMatch = srcHead.ETag
+	}
 	copied, err := c.enc.CopyObject(ctx, in)
 	if err != nil {
 		return 0, err
@@ -645,7 +665,7 @@ func (x *transfer) copy(ctx context.Context, src, dst s3URL) (int64, error) {
 	if n, m := aws.ToInt64(head.ContentLength), aws.ToInt64(srcHead.ContentLength); n != m {
 		return 0, &objectErr{url: dst, err: fmt.Errorf("holds %d bytes, but the source %d; %s was kept", n, m, src)}
 	}
-	return aws.ToInt64(head.ContentLength), x.cp.deleteSource(ctx, src)
+	return aws.ToInt64(head.ContentLength), x.cp.deleteSource(ctx, src, srcHead.ETag)
 }
 
 // removeCopy removes the object a CopyObject (in, answered with out)
@@ -894,9 +914,30 @@ func (cp *copier) head(ctx context.Context, u s3URL) (*s3.HeadObjectOutput, erro
 	return cp.c.enc.HeadObject(ctx, in)
 }
 
-// deleteSource deletes the source of a move, with its instruction file.
-func (cp *copier) deleteSource(ctx context.Context, u s3URL) error {
-	_, err := cp.c.enc.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+// deleteSource deletes the source of a move, with its instruction file,
+// conditional on etag, the ETag of the object moved: an object stored at
+// the key since is kept (412), and the move fails. A server without
+// conditional deletes (501 NotImplemented) gets the delete without the
+// condition once a HeadObject shows the object moved still there.
+func (cp *copier) deleteSource(ctx context.Context, u s3URL, etag *string) error {
+	if aws.ToString(etag) == "" {
+		return fmt.Errorf("%s was copied, but kept: the server gave it no ETag to delete it by", u)
+	}
+	in := &s3.DeleteObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key), IfMatch: etag}
+	_, err := cp.c.enc.DeleteObject(ctx, in)
+	if notImplemented(err) {
+		var h *s3.HeadObjectOutput
+		if h, err = cp.head(ctx, u); err == nil {
+			if strings.Trim(aws.ToString(h.ETag), `"`) != strings.Trim(*etag, `"`) {
+				return fmt.Errorf("%s was copied, but kept: it was replaced since", u)
+			}
+			in.IfMatch = nil
+			_, err = cp.c.enc.DeleteObject(ctx, in)
+		}
+	}
+	if isPreconditionFailed(err) {
+		return fmt.Errorf("%s was copied, but kept: it was replaced since", u)
+	}
 	if err != nil {
 		return fmt.Errorf("%s was copied, but its delete failed: %w", u, err)
 	}
@@ -949,7 +990,8 @@ func checkObject(u s3URL) error {
 // file, is written outside root. Errors name the destination, never the
 // temporary file. A non-zero mtime becomes the file's modification time
 // (sync's downloads take the object's LastModified).
-func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, name string, mtime time.Time) (n int64, err error) {
+// pin, when set, is the ETag the object downloaded must have.
+func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, name string, mtime time.Time, pin *string) (n int64, err error) {
 	dirRel, base := filepath.Split(name)
 	dirRel = filepath.Clean(dirRel) // "." for root itself
 	dest := filepath.Join(root.Name(), name)
@@ -980,7 +1022,7 @@ func (cp *copier) downloadFile(ctx context.Context, src s3URL, root *os.Root, na
 		// A symbolic link is replaced, not followed.
 	}
 
-	get := &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)}
+	get := &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key), IfMatch: pin}
 	if cp.obj != nil {
 		cp.obj.get(get)
 	}

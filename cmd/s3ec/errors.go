@@ -117,6 +117,22 @@ func isS3NotFound(err error) bool {
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
 
+// notImplemented reports a request the server does not implement (501, or
+// the NotImplemented code): an S3-compatible server without conditional
+// deletes.
+func notImplemented(err error) bool {
+	var api smithy.APIError
+	var re *awshttp.ResponseError
+	return (errors.As(err, &api) && api.ErrorCode() == "NotImplemented") || (errors.As(err, &re) && re.HTTPStatusCode() == 501)
+}
+
+// isPreconditionFailed reports a condition S3 refused (412).
+func isPreconditionFailed(err error) bool {
+	var api smithy.APIError
+	var re *awshttp.ResponseError
+	return (errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed") || (errors.As(err, &re) && re.HTTPStatusCode() == 412)
+}
+
 // report prints err, if any, on stderr in one line and returns the exit
 // code.
 func report(ctx context.Context, e *env, err error) int {

@@ -230,11 +230,11 @@ func (cp *copier) restart(ctx context.Context, j *resumeJob, err error) (bool, e
 		why = fmt.Sprintf("its resume token is damaged; the upload it recorded may be left: list it with: aws s3api list-multipart-uploads --bucket %s --prefix %s",
 			shellQuote(j.dst.bucket), shellQuote(j.dst.key))
 	case errors.Is(err, encryptionclient.ErrResumeMismatch):
-		why = "the file changed since the interrupted upload"
+		why = "the file, or the command's object settings, changed since the interrupted upload"
 		if re.Bucket == j.dst.bucket && re.Key == j.dst.key && re.UploadID != "" {
 			// The token opened under the keyring: the upload is ours.
 			if aerr := cp.abortRecorded(ctx, re); aerr != nil {
-				return false, &objectErr{url: j.dst, err: fmt.Errorf("%s changed since its upload was interrupted, and the abort of that upload failed: %w%s",
+				return false, &objectErr{url: j.dst, err: fmt.Errorf("%s (or the command's object settings) changed since its upload was interrupted, and the abort of that upload failed: %w%s",
 					j.display, aerr, abortHint(&encryptionclient.UploadAbortError{Bucket: re.Bucket, Key: re.Key, UploadID: re.UploadID}))}
 			}
 			why += "; its upload " + re.UploadID + " was aborted"

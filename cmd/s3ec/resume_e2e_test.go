@@ -193,7 +193,7 @@ func TestResumeChangedSource(t *testing.T) {
 	g.w.writeFile("big", changed)
 	r, parts := g.run(0, append([]string{"cp", "--concurrency", "1", "big", g.w.url("big")}, aes...)...)
 	r.want(t, exitOK)
-	want := "s3ec: upload of ./big to " + g.w.url("big") + " starts anew: the file changed since the interrupted upload; its upload " + id + " was aborted\n"
+	want := "s3ec: upload of ./big to " + g.w.url("big") + " starts anew: the file, or the command's object settings, changed since the interrupted upload; its upload " + id + " was aborted\n"
 	if r.stderr != want || parts != 5 {
 		t.Errorf("%d parts, stderr %q\nwant 5 and %q", parts, r.stderr, want)
 	}

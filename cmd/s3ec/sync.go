@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,7 +238,7 @@ func (s *syncer) sizes(ctx context.Context, objs []s3Object, local map[string]in
 func (s *syncer) planUpload(ctx context.Context, root string, dst s3URL) (copies, deletes []op, err error) {
 	x := s.x
 	prefix := dst.prefix()
-	files, err := walkFiles(x.e, root)
+	files, skipped, err := walkFiles(x.e, root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,7 +285,10 @@ func (s *syncer) planUpload(ctx context.Context, root string, dst s3URL) (copies
 	}
 	if s.f.delete {
 		seen := map[string]bool{}
-		var unread []string // paths that could not be read: not known absent
+		// Paths that could not be read, or were skipped (a link to a
+		// directory: its files are there, only not walked): not known
+		// absent.
+		unread := slices.Clone(skipped)
 		for _, f := range files {
 			if f.err == nil {
 				seen[f.rel] = true
@@ -332,7 +336,7 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 			return nil, nil, usagef("sync: %s is not a directory", dir)
 		}
 		// (The destination's other files are none of sync's business.)
-		if files, err = walkFiles(nil, dir); err != nil {
+		if files, _, err = walkFiles(nil, dir); err != nil {
 			return nil, nil, err
 		}
 	} else if !os.IsNotExist(err) {
@@ -410,7 +414,7 @@ func (s *syncer) planDownload(ctx context.Context, src s3URL, dir string) (copie
 			if err != nil {
 				return 0, err
 			}
-			return x.cp.downloadFile(ctx, obj, r, name, mod)
+			return x.cp.downloadFile(ctx, obj, r, name, mod, nil)
 		}})
 	}
 	if s.f.delete {

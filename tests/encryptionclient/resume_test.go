@@ -330,7 +330,9 @@ func TestUploadResumeTokenSaveFails(t *testing.T) {
 // instruction file (written at completion with the token's storage
 // settings), the checksum algorithm of every part (on real servers), the
 // object's metadata and content type; a resume that asks for another
-// checksum algorithm is refused.
+// checksum algorithm, or for other object settings (which S3 would not
+// apply: CreateMultipartUpload took them), is refused before anything is
+// sent.
 func TestUploadResumeKeepsSettings(t *testing.T) {
 	e := newEnv(t)
 	kr := e.krs["aes"]
@@ -354,7 +356,24 @@ func TestUploadResumeKeepsSettings(t *testing.T) {
 	}
 	// A fresh Client, as another process would have.
 	c2 := e.client(kr, func(o *encryptionclient.Options) { o.EnvelopeStorage = encryptionclient.StoreInstructionFile })
-	if _, err := e.resume(c2, "settings", data, tok); err != nil {
+	for name, other := range map[string]func(*s3.PutObjectInput){
+		"no settings":           func(in *s3.PutObjectInput) { in.ContentType, in.Metadata = nil, nil },
+		"another content type":  func(in *s3.PutObjectInput) { in.ContentType = aws.String("text/plain") },
+		"other metadata":        func(in *s3.PutObjectInput) { in.Metadata = map[string]string{"owner": "bob"} },
+		"another storage class": func(in *s3.PutObjectInput) { in.StorageClass = types.StorageClassStandardIa },
+	} {
+		again := *in
+		again.Body, again.ChecksumAlgorithm = bytes.NewReader(data), ""
+		other(&again)
+		if _, err := c2.Upload(e.uploadCtx(context.Background()), &again, e.uploadOpts(func(o *encryptionclient.UploadOptions) { o.ResumeToken = tok })...); !errors.Is(err, encryptionclient.ErrResumeMismatch) {
+			t.Fatalf("resume with %s: %v, want ErrResumeMismatch", name, err)
+		}
+	}
+	same := *in
+	same.Body, same.ChecksumAlgorithm = bytes.NewReader(data), ""
+	// Metadata names are case-insensitive.
+	same.Metadata = map[string]string{"Owner": "alice"}
+	if _, err := c2.Upload(e.uploadCtx(context.Background()), &same, e.uploadOpts(func(o *encryptionclient.UploadOptions) { o.ResumeToken = tok })...); err != nil {
 		t.Fatal(err)
 	}
 	if !e.exists("settings" + envelope.DefaultInstructionSuffix) {
