@@ -173,8 +173,17 @@ func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Op
 	defer body.Close()
 	var res *rewritten
 	if small {
-		buf := make([]byte, size)
-		if err := readExact(body, buf); err != nil {
+		// Grown as the bytes arrive: the size is the server's claim.
+		var buf []byte
+		buf, err = readUpTo(body, size)
+		if err == nil && int64(len(buf)) < size {
+			err = shortBody(int64(len(buf)), size)
+		}
+		if err == nil {
+			err = expectEnd(body, size)
+		}
+		if err != nil {
+			clear(buf)
 			return nil, fmt.Errorf("read the object: %w", err)
 		}
 		defer clear(buf)

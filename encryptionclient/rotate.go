@@ -222,6 +222,15 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 	if in.Concurrency > maxConcurrency {
 		return nil, invalid("Concurrency %d over the limit of %d", in.Concurrency, maxConcurrency)
 	}
+	// The options every Rewrap gets, checked once before the listing: each
+	// Rewrap refused them, and the prefix was reported failed object by
+	// object.
+	if err := checkRewrapInput(c.s3, &RewrapInput{
+		Bucket: in.Bucket, Key: aws.String("-"), Keyring: in.Keyring,
+		MultipartThreshold: in.MultipartThreshold, PartSize: in.PartSize, SSECustomerKey: in.SSECustomerKey,
+	}); err != nil {
+		return nil, err
+	}
 	if err := checkSSEC(c.s3, in.SSECustomerKey); err != nil {
 		return nil, err
 	}

@@ -212,8 +212,17 @@ func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOpt
 		if seeker == nil {
 			// Held in memory, a body the SDK can rewind for a retry.
 			// The source must end after size bytes, without an error.
-			buf := make([]byte, size)
-			if err := readExact(src, buf); err != nil {
+			// The buffer grows as bytes arrive: the caller's
+			// ContentLength is a claim (one of 60 GiB over a 10-byte
+			// body was allocated whole, and the process died).
+			buf, err := readUpTo(src, size)
+			if err != nil {
+				return nil, err
+			}
+			if int64(len(buf)) < size {
+				return nil, shortBody(int64(len(buf)), size)
+			}
+			if err := expectEnd(src, size); err != nil {
 				return nil, err
 			}
 			req.Body = bytes.NewReader(buf)

@@ -107,8 +107,8 @@ func (b *bulkFlags) check(src jobSource) error {
 		}
 	}
 	switch {
-	case b.concurrency < 1:
-		return usagef("--concurrency %d: want at least 1", b.concurrency)
+	case checkConcurrency(b.concurrency) != nil:
+		return checkConcurrency(b.concurrency)
 	case b.kmsRPS < 0:
 		return usagef("--kms-requests-per-second %v: want 0 (no limit) or more", b.kmsRPS)
 	case b.resume && b.report == "":

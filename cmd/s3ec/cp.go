@@ -154,8 +154,8 @@ func (t *transferFlags) run(ctx context.Context, e *env, name, src, dst string) 
 		return usagef("--recursive copies directories; it cannot use stdin or stdout")
 	case move && (src == "-" || dst == "-"):
 		return usagef("mv moves files and objects; it cannot use stdin or stdout")
-	case t.concurrency < 1:
-		return usagef("--concurrency %d: want at least 1", t.concurrency)
+	case checkConcurrency(t.concurrency) != nil:
+		return checkConcurrency(t.concurrency)
 	case t.filt.active() && !t.recursive:
 		return usagef("--exclude and --include select files of a recursive %s; add --recursive", name)
 	case t.noResume && t.resumeDir != "":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -151,10 +152,30 @@ func (v int64Value) String() string { return strconv.FormatInt(*v.p, 10) }
 
 func (v float64Value) Set(s string) error {
 	n, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(n) || math.IsInf(n, 0)) {
+		// ParseFloat takes "NaN" and "Inf"; no flag means them (a NaN
+		// passed every range check and meant no limit).
+		return fmt.Errorf("%q is not a finite number", s)
+	}
 	if err == nil {
 		*v.p = n
 	}
 	return numberError(err, "a number")
+}
+
+// maxConcurrency bounds every --concurrency, as the library bounds its
+// Concurrency options (a huge one started that many goroutines).
+const maxConcurrency = 10_000
+
+// checkConcurrency is the usage check of a --concurrency value.
+func checkConcurrency(n int) error {
+	switch {
+	case n < 1:
+		return usagef("--concurrency %d: want at least 1", n)
+	case n > maxConcurrency:
+		return usagef("--concurrency %d: want at most %d", n, maxConcurrency)
+	}
+	return nil
 }
 func (v float64Value) Type() string   { return "float64" }
 func (v float64Value) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }

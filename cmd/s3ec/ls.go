@@ -66,8 +66,8 @@ func defineLs(fs *flagSet) func(context.Context, *env, []string) error {
 		if len(args) > 1 {
 			return usagef("ls takes one s3://bucket[/prefix] address, or none (see 's3ec ls --help')")
 		}
-		if concurrency < 1 {
-			return usagef("--concurrency %d: want at least 1", concurrency)
+		if err := checkConcurrency(concurrency); err != nil {
+			return err
 		}
 		if len(args) == 0 || strings.EqualFold(args[0], "s3://") {
 			if recursive || summarize {

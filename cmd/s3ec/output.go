@@ -230,7 +230,8 @@ func (r *runner) phase(ctx context.Context, ops []op, concurrency int) error {
 			}
 		}
 	}
-	for range max(1, concurrency) {
+	// No more workers than operations (and at least one).
+	for range max(1, min(concurrency, len(ops))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -65,8 +65,8 @@ func defineRm(fs *flagSet) func(context.Context, *env, []string) error {
 			return err
 		}
 		switch {
-		case concurrency < 1:
-			return usagef("--concurrency %d: want at least 1", concurrency)
+		case checkConcurrency(concurrency) != nil:
+			return checkConcurrency(concurrency)
 		case filt.active() && !recursive:
 			return usagef("--exclude and --include select objects of a recursive rm; add --recursive")
 		case !recursive:
