@@ -548,8 +548,10 @@ func parseBool(v string) (bool, error) {
 
 func parseRate(v string, zeroOK bool) (float64, error) {
 	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) || r < 0 || (r == 0 && !zeroOK) || r > 1e6 {
-		return 0, fmt.Errorf("%q is not a number of requests per second (above 0, at most 1e6)", v)
+	// At least 0.01 (one request every 100 s): a rate of 1e-300 waited
+	// forever for its first request.
+	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) || r < 0 || (r == 0 && !zeroOK) || (r > 0 && r < 0.01) || r > 1e6 {
+		return 0, fmt.Errorf("%q is not a number of requests per second (at least 0.01, at most 1e6)", v)
 	}
 	return r, nil
 }

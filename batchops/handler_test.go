@@ -146,6 +146,7 @@ func TestInvalidUserArgumentsFailEveryTask(t *testing.T) {
 		{"readable key outside the list", map[string]string{ArgOperation: OpVerify, ArgKMSKeyIDs: f.oldARN + "," + otherARN}, "kmsKeyIds: key"},
 		{"weaker commitment policy", map[string]string{ArgOperation: OpReEncrypt, ArgCommitmentPolicy: "FORBID_ENCRYPT_ALLOW_DECRYPT"}, "commitmentPolicy: FORBID_ENCRYPT_ALLOW_DECRYPT is weaker"},
 		{"higher KMS rate", map[string]string{ArgOperation: OpRewrap, ArgKMSRequestsPerSecond: "500"}, "kmsRequestsPerSecond: 500 is above"},
+		{"KMS rate too small to ever send", map[string]string{ArgOperation: OpRewrap, ArgKMSRequestsPerSecond: "1e-300"}, "kmsRequestsPerSecond: \"1e-300\" is not a number of requests per second"},
 		{"malformed context", map[string]string{ArgOperation: OpRewrap, ArgEncryptionContext: `{"a":1}`}, "encryptionContext: not a JSON object"},
 		{"reserved context key", map[string]string{ArgOperation: OpRewrap, ArgEncryptionContext: `{"aws:x-amz-cek-alg":"x"}`}, "encryptionContext: context key"},
 		{"malformed dryRun", map[string]string{ArgOperation: OpRewrap, ArgDryRun: "yes"}, "dryRun:"},

@@ -106,10 +106,11 @@ func TestAttackRmHugeConcurrency(t *testing.T) {
 // b.kmsRPS < 0 (false for NaN) and kmsOptions only limits when
 // b.kmsRPS > 0 (false too), so "NaN" is accepted and silently means no
 // limit at all. The Lambda refuses the same value (batchops parseRate:
-// NaN and Inf are not a rate).
+// NaN and Inf are not a rate). Its siblings: Inf, and a rate so small
+// (1e-300) that the first request waited forever.
 func TestAttackKMSRateNaN(t *testing.T) {
 	w := newWorld(t)
-	for _, v := range []string{"NaN", "nan", "-NaN"} {
+	for _, v := range []string{"NaN", "nan", "-NaN", "Inf", "1e-300", "0.001"} {
 		t.Run(v, func(t *testing.T) {
 			args := append([]string{"verify", "-r", w.url("p/"), "--kms-requests-per-second", v}, w.kmsFlags()...)
 			r := w.run(args...)

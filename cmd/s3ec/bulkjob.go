@@ -109,8 +109,8 @@ func (b *bulkFlags) check(src jobSource) error {
 	switch {
 	case checkConcurrency(b.concurrency) != nil:
 		return checkConcurrency(b.concurrency)
-	case b.kmsRPS < 0:
-		return usagef("--kms-requests-per-second %v: want 0 (no limit) or more", b.kmsRPS)
+	case checkKMSRate(b.kmsRPS) != nil:
+		return checkKMSRate(b.kmsRPS)
 	case b.resume && b.report == "":
 		return usagef("--resume needs --report: the checkpoint is kept beside the report (REPORT.checkpoint)")
 	case b.shard != "" && src.object != nil:

@@ -167,6 +167,18 @@ func (v float64Value) Set(s string) error {
 // Concurrency options (a huge one started that many goroutines).
 const maxConcurrency = 10_000
 
+// minKMSRate is the smallest --kms-requests-per-second other than 0 (no
+// limit): one request every 100 s. A rate of 1e-300 waited forever.
+const minKMSRate = 0.01
+
+// checkKMSRate is the usage check of a --kms-requests-per-second value.
+func checkKMSRate(r float64) error {
+	if r < 0 || (r > 0 && r < minKMSRate) {
+		return usagef("--kms-requests-per-second %v: want 0 (no limit) or at least %v", r, minKMSRate)
+	}
+	return nil
+}
+
 // checkConcurrency is the usage check of a --concurrency value.
 func checkConcurrency(n int) error {
 	switch {

@@ -91,10 +91,10 @@ func defineRotate(fs *flagSet) func(context.Context, *env, []string) error {
 		}
 		prefix := recursive || u.key == "" || strings.HasSuffix(u.key, "/")
 		switch {
-		case concurrency < 1:
-			return usagef("--concurrency %d: want at least 1", concurrency)
-		case b.kmsRPS < 0:
-			return usagef("--kms-requests-per-second %v: want 0 (no limit) or more", b.kmsRPS)
+		case checkConcurrency(concurrency) != nil:
+			return checkConcurrency(concurrency)
+		case checkKMSRate(b.kmsRPS) != nil:
+			return checkKMSRate(b.kmsRPS)
 		case startAfter != "" && !prefix:
 			return usagef("--start-after resumes a prefix rotation; the address names one object")
 		case len(toContext) > 0 && !to.isKMS():

@@ -93,8 +93,8 @@ func defineSync(fs *flagSet) func(context.Context, *env, []string) error {
 			return usagef("sync copies between a directory and a prefix; for S3 to S3, use 'cp --recursive'")
 		case !isS3URL(src) && !isS3URL(dst):
 			return usagef("sync needs one s3://bucket/prefix/ address, as SRC or DST")
-		case t.concurrency < 1:
-			return usagef("--concurrency %d: want at least 1", t.concurrency)
+		case checkConcurrency(t.concurrency) != nil:
+			return checkConcurrency(t.concurrency)
 		case sf.sizeOnly && sf.exactTimestamps:
 			return usagef("--size-only compares no times; --exact-timestamps compares them exactly: give one of them")
 		case sf.exactTimestamps && !isS3URL(src):

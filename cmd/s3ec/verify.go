@@ -78,9 +78,15 @@ func defineVerify(fs *flagSet) func(context.Context, *env, []string) error {
 		if len(args) == 0 {
 			return usagef("verify needs s3://bucket/key (see 's3ec verify --help')")
 		}
-		if concurrency < 1 {
-			return usagef("--concurrency %d: want at least 1", concurrency)
+		if err := checkConcurrency(concurrency); err != nil {
+			return err
 		}
+		if err := checkKMSRate(b.kmsRPS); err != nil {
+			return err
+		}
+		// The KMS rate limit and retries hold outside a bulk run too (the
+		// flag was accepted and had no effect).
+		f.keyring.kmsOpts = b.kmsOptions()
 		urls := make([]s3URL, len(args))
 		for i, a := range args {
 			var err error
