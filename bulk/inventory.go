@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/md5"
@@ -54,15 +55,72 @@ func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
 
 // inventoryManifest is the part of manifest.json that is read.
 type inventoryManifest struct {
-	SourceBucket      string `json:"sourceBucket"`
-	DestinationBucket string `json:"destinationBucket"`
-	FileFormat        string `json:"fileFormat"`
-	FileSchema        string `json:"fileSchema"`
-	Files             []struct {
-		Key         string `json:"key"`
-		Size        int64  `json:"size"`
-		MD5Checksum string `json:"MD5checksum"`
-	} `json:"files"`
+	SourceBucket      string       `json:"sourceBucket"`
+	DestinationBucket string       `json:"destinationBucket"`
+	FileFormat        string       `json:"fileFormat"`
+	FileSchema        string       `json:"fileSchema"`
+	Files             []listedFile `json:"-"` // decodeInventoryManifest
+}
+
+// listedFile is one data file manifest.json lists.
+type listedFile struct {
+	Key         string `json:"key"`
+	Size        int64  `json:"size"`
+	MD5Checksum string `json:"MD5checksum"`
+}
+
+// checkInventoryFile checks one listed data file. Every data file is
+// checked before any is read: S3 Inventory always records each file's
+// size and MD5, and a file listed without them could hold anything.
+func checkInventoryFile(f *listedFile) error {
+	switch {
+	case f.Key == "":
+		return &ManifestError{File: "manifest.json", Reason: "a data file without a key"}
+	case f.Size <= 0:
+		return &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without a size", f.Key)}
+	case !isMD5Hex(f.MD5Checksum):
+		return &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without an MD5checksum of 32 hex digits", f.Key)}
+	}
+	return nil
+}
+
+// decodeInventoryManifest decodes manifest.json, its files list one entry
+// at a time, each checked as it is decoded: decoded whole first, a list of
+// millions of empty entries cost about 70 times the document's size in
+// memory before the first was refused. The members are matched as
+// encoding/json matches them (any case; the last of a name given twice).
+func decodeInventoryManifest(doc []byte) (*inventoryManifest, error) {
+	bad := func(err error) error {
+		return &ManifestError{File: "manifest.json", Reason: "not an inventory manifest: " + err.Error()}
+	}
+	var top struct {
+		inventoryManifest
+		Files json.RawMessage `json:"files"`
+	}
+	if err := json.Unmarshal(doc, &top); err != nil {
+		return nil, bad(err)
+	}
+	im := top.inventoryManifest
+	if len(top.Files) == 0 || string(top.Files) == "null" {
+		return &im, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(top.Files))
+	if t, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	} else if d, ok := t.(json.Delim); !ok || d != '[' {
+		return nil, bad(errors.New("files is not a list"))
+	}
+	for dec.More() {
+		var f listedFile
+		if err := dec.Decode(&f); err != nil {
+			return nil, bad(err)
+		}
+		if err := checkInventoryFile(&f); err != nil {
+			return nil, err
+		}
+		im.Files = append(im.Files, f)
+	}
+	return &im, nil
 }
 
 // ReadInventory reads an S3 Inventory report: manifestJSON is the text of
@@ -97,9 +155,9 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	if len(doc) > MaxInventoryManifestSize {
 		return nil, &ManifestError{File: "manifest.json", Reason: "larger than 16 MiB"}
 	}
-	var im inventoryManifest
-	if err := json.Unmarshal(doc, &im); err != nil {
-		return nil, &ManifestError{File: "manifest.json", Reason: "not an inventory manifest: " + err.Error()}
+	im, err := decodeInventoryManifest(doc)
+	if err != nil {
+		return nil, err
 	}
 	if im.SourceBucket == "" {
 		// S3 Inventory always names the bucket it lists, and every row is
@@ -118,19 +176,6 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 		// could hold more than MaxLineLength/1 of them anyway.
 		return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("fileSchema names %d columns, at most %d allowed", n, MaxSchemaColumns)}
 	}
-	for _, f := range im.Files {
-		// Every data file is checked before any is read: S3 Inventory
-		// always records each file's size and MD5, and a file listed
-		// without them could hold anything.
-		switch {
-		case f.Key == "":
-			return nil, &ManifestError{File: "manifest.json", Reason: "a data file without a key"}
-		case f.Size <= 0:
-			return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without a size", f.Key)}
-		case !isMD5Hex(f.MD5Checksum):
-			return nil, &ManifestError{File: "manifest.json", Reason: fmt.Sprintf("data file %s without an MD5checksum of 32 hex digits", f.Key)}
-		}
-	}
 	names := strings.Split(im.FileSchema, ",")
 	cols := make(map[string]int, len(names))
 	for i, c := range names {
@@ -144,7 +189,7 @@ func readInventory(src Source, doc []byte, defaultBucket string) (Manifest, erro
 	}
 	// A row has one field per schema entry (the index of every named
 	// column is below it).
-	m := &inventory{src: src, im: &im, ncols: len(names), bucketCol: -1, keyCol: -1, versionCol: -1, latestCol: -1, markerCol: -1}
+	m := &inventory{src: src, im: im, ncols: len(names), bucketCol: -1, keyCol: -1, versionCol: -1, latestCol: -1, markerCol: -1}
 	for name, p := range map[string]*int{"Bucket": &m.bucketCol, "Key": &m.keyCol, "VersionId": &m.versionCol, "IsLatest": &m.latestCol, "IsDeleteMarker": &m.markerCol} {
 		if i, ok := cols[name]; ok {
 			*p = i

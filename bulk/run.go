@@ -31,6 +31,11 @@ type RunOptions struct {
 // DefaultConcurrency is RunOptions.Concurrency's default.
 const DefaultConcurrency = 16
 
+// reportFlushEvery is how many results Run writes to a report between
+// flushes: the watermark a failed report leaves is at most that far
+// behind.
+const reportFlushEvery = 1024
+
 // MaxConcurrency is the largest RunOptions.Concurrency: Run refuses more
 // (its window of tasks in flight is a multiple of it).
 const MaxConcurrency = 10_000
@@ -50,7 +55,10 @@ type Summary struct {
 
 	// Watermark is the resume point: every task of the run with
 	// Seq <= Watermark has a result (in the report). -1 until the first
-	// task's result. A rerun with Skip(m, Watermark) does the rest.
+	// task's result. A rerun with Skip(m, Watermark) does the rest. When
+	// the report fails, it is the watermark of its last successful flush
+	// (at most 1024 results back), so no task whose line may be lost is
+	// skipped.
 	Watermark int64
 }
 
@@ -199,6 +207,11 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	var low int64
 	stuck := false // a cancelled task holds the watermark
 	var runErr error
+	// flushed is the watermark when the report last flushed: every line up
+	// to it reached the report's writer. Once the report fails, the
+	// watermark goes back to it (lines the writer never took, and results
+	// not written after the failure, would be skipped by a resume).
+	flushed, sinceFlush := int64(-1), 0
 	for out := range results {
 		r := out.r
 		// A failure once the run is cancelled is taken for the
@@ -226,6 +239,16 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 			low++
 			tokens <- struct{}{}
 		}
+		if o.Report != nil && runErr == nil {
+			if sinceFlush++; sinceFlush >= reportFlushEvery {
+				if err := o.Report.Flush(); err != nil {
+					runErr = err
+					cancel()
+				} else {
+					flushed, sinceFlush = sum.Watermark, 0
+				}
+			}
+		}
 		if o.Progress != nil && !abandoned && runErr == nil {
 			o.Progress(r, sum)
 		}
@@ -233,6 +256,9 @@ func Run(ctx context.Context, m Manifest, op Operation, o RunOptions) (Summary, 
 	if o.Report != nil {
 		if err := o.Report.Flush(); err != nil && runErr == nil {
 			runErr = err
+		}
+		if runErr != nil {
+			sum.Watermark = flushed
 		}
 	}
 	switch {

@@ -1,9 +1,11 @@
 package encryptionclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"sync"
@@ -273,6 +275,17 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		if err != nil {
 			return nil, err
 		}
+		// One meaning: the new file must read, beside the object's
+		// metadata as it is, exactly as the new envelope. An object that
+		// carries copies of envelope keys (which must agree with the
+		// file) would contradict a file re-wrapped alone, and no reader
+		// could decrypt it any more (the old wrapped key gone).
+		if got, err := envelope.Decode(head.Metadata, body); err != nil || !sameWrap(got, newEnv) {
+			if err == nil {
+				err = errors.New("reads with another wrapped key")
+			}
+			return nil, fmt.Errorf("%w: the re-wrapped instruction file would not read beside the object's metadata (%w): the object carries envelope keys of its own; ReEncrypt it instead (nothing was written)", ErrMalformed, err)
+		}
 		if in.DryRun {
 			return out, nil
 		}
@@ -352,6 +365,12 @@ func (c *Client) rewrap(ctx context.Context, in *RewrapInput, optFns []func(*s3.
 		return nil, changedError("copy", err)
 	}
 	return out, nil
+}
+
+// sameWrap reports whether a decodes to b's wrapped key, wrapping and
+// description.
+func sameWrap(a, b *envelope.Envelope) bool {
+	return a.WrapAlgorithm == b.WrapAlgorithm && bytes.Equal(a.EncryptedKey, b.EncryptedKey) && maps.Equal(a.Description, b.Description)
 }
 
 // rewrapToNewInstructionFile writes newEnv's wrapped key to the

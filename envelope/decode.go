@@ -345,6 +345,11 @@ func (m metadata) decodeV1() (*Envelope, error) {
 	if e.Suite, err = m.cekAlg(SuiteAESCBC); err != nil {
 		return nil, err
 	}
+	if e.Suite != SuiteAESCBC {
+		// The specification: GCM content MUST use the V2 format; AWS's
+		// clients read x-amz-key-v2 for it, and would refuse this one.
+		return nil, malformed(KeyCEKAlg, "a V1 envelope (x-amz-key) holds AES/CBC content only; AES/GCM content uses the V2 format (x-amz-key-v2)")
+	}
 	if v, ok := m[KeyWrapAlg]; ok {
 		e.WrapAlgorithm = WrapAlgorithm(v)
 		if !e.WrapAlgorithm.Known() {
@@ -503,7 +508,13 @@ func (m metadata) base64(k string) ([]byte, error) {
 	if !ok {
 		return nil, malformed(k, "missing")
 	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	v = strings.TrimSpace(v)
+	if strings.ContainsAny(v, "\r\n") {
+		// Go's decoder skips line breaks anywhere; Java's, as AWS's
+		// clients use it, refuses them: one value, one meaning.
+		return nil, malformed(k, "invalid base64 (a line break inside the value)")
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
 		return nil, malformed(k, "invalid base64")
 	}

@@ -40,6 +40,7 @@ func TestAttackMvKeepsConcurrentWritersObject(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
+			w.srv.SkipUnlessConditionalDeletes(t, w.plain, w.bucket)
 			aes, _ := w.aesKey("k")
 			w.writeFile("f", []byte("the object moved"))
 			w.run(append([]string{"cp", "f", w.url("d/k")}, aes...)...).want(t, exitOK)

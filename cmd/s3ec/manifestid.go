@@ -56,11 +56,25 @@ func (m manifestID) weak() bool { return m.SHA256 == "" && m.ETag == "" && m.Ver
 // hashFile returns the identity of the local file at path: it is read
 // once, in constant memory.
 func hashFile(path string) (manifestID, error) {
+	// A pipe (--manifest /dev/stdin, a process substitution) is read
+	// once: hashed here, it was empty when the job then read it, and the
+	// job "finished" with no task; a named FIFO blocked the second open.
+	// Checked before the open, which blocks on a FIFO without a writer.
+	if st, err := os.Stat(path); err != nil {
+		return manifestID{}, err
+	} else if !st.Mode().IsRegular() {
+		return manifestID{}, fmt.Errorf("not a regular file (a pipe can be read only once): with --report or --resume, give the manifest as a file")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return manifestID{}, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return manifestID{}, err
+	} else if !st.Mode().IsRegular() {
+		return manifestID{}, fmt.Errorf("not a regular file")
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {

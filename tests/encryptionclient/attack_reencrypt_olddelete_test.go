@@ -29,6 +29,7 @@ import (
 // instruction file deleted: its object, reported stored, never decrypts.
 func TestAttackReEncryptOldInstructionFileDeleteConditional(t *testing.T) {
 	e := newLiarEnv(t)
+	e.srv.SkipUnlessConditionalDeletes(t, e.plain, e.bucket)
 	ctx := context.Background()
 	kr := e.krs["aes"]
 	key := "rv2/reenc"
