@@ -122,6 +122,10 @@ type cacheEntry struct {
 
 	// Decryption entries: the unwrapped key.
 	plaintext []byte
+
+	// expiry evicts and zeroes the entry at MaxAge, whether or not it is
+	// looked up again.
+	expiry *time.Timer
 }
 
 func (e *cacheEntry) zero() {
@@ -191,7 +195,11 @@ func (c *CachingKeyring) Close() error {
 	defer c.mu.Unlock()
 	c.closed = true
 	for el := c.lru.Front(); el != nil; el = el.Next() {
-		el.Value.(*cacheEntry).zero()
+		e := el.Value.(*cacheEntry)
+		if e.expiry != nil {
+			e.expiry.Stop()
+		}
+		e.zero()
 	}
 	c.lru.Init()
 	clear(c.entries)
@@ -254,6 +262,9 @@ func (c *CachingKeyring) GenerateDataKey(ctx context.Context, req *EncryptionReq
 		c.stats.InnerGenerateCalls++
 		c.mu.Unlock()
 
+		// A panic of the inner keyring still ends this fill: the callers
+		// waiting for it went on waiting until their deadlines.
+		defer c.releaseOnPanic(key)()
 		dk, err := c.inner.GenerateDataKey(ctx, &EncryptionRequest{
 			Suite:             req.Suite,
 			EncryptionContext: maps.Clone(req.EncryptionContext),
@@ -307,6 +318,7 @@ func (c *CachingKeyring) DecryptDataKey(ctx context.Context, req *DecryptionRequ
 		c.stats.InnerDecryptCalls++
 		c.mu.Unlock()
 
+		defer c.releaseOnPanic(key)()
 		pt, err := c.inner.DecryptDataKey(ctx, req)
 		c.mu.Lock()
 		c.release(key)
@@ -351,6 +363,15 @@ func (c *CachingKeyring) insert(e *cacheEntry) {
 	c.evict(e.key)
 	e.expires = time.Now().Add(c.opts.MaxAge)
 	c.entries[e.key] = c.lru.PushFront(e)
+	// Zeroed at MaxAge, looked up again or not: a long-running process
+	// kept expired keys in memory until the same entry was asked for.
+	e.expiry = time.AfterFunc(c.opts.MaxAge, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if el, ok := c.entries[e.key]; ok && el.Value.(*cacheEntry) == e {
+			c.evict(e.key)
+		}
+	})
 	for c.lru.Len() > c.opts.MaxEntries {
 		c.evict(c.lru.Back().Value.(*cacheEntry).key)
 	}
@@ -364,7 +385,11 @@ func (c *CachingKeyring) evict(key cacheKey) {
 	}
 	delete(c.entries, key)
 	c.lru.Remove(el)
-	el.Value.(*cacheEntry).zero()
+	e := el.Value.(*cacheEntry)
+	if e.expiry != nil {
+		e.expiry.Stop()
+	}
+	e.zero()
 	c.stats.Evictions++
 }
 
@@ -380,8 +405,34 @@ func (c *CachingKeyring) claim(key cacheKey) (wait chan struct{}, leader bool) {
 
 // release ends the leader's fill of key. c.mu is held.
 func (c *CachingKeyring) release(key cacheKey) {
-	close(c.inflight[key])
-	delete(c.inflight, key)
+	if ch, ok := c.inflight[key]; ok {
+		close(ch)
+		delete(c.inflight, key)
+	}
+}
+
+// releaseOnPanic returns the deferred function of a leader's fill of key:
+// when the inner keyring panics, it releases the claim (and the panic goes
+// on); after a normal return the fill has released it already.
+func (c *CachingKeyring) releaseOnPanic(key cacheKey) func() {
+	ch := c.inflightOf(key)
+	return func() {
+		if r := recover(); r != nil {
+			c.mu.Lock()
+			if c.inflight[key] == ch {
+				c.release(key)
+			}
+			c.mu.Unlock()
+			panic(r)
+		}
+	}
+}
+
+// inflightOf returns the channel of key's fill under way.
+func (c *CachingKeyring) inflightOf(key cacheKey) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inflight[key]
 }
 
 func waitFor(ctx context.Context, ch chan struct{}) error {

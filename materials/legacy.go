@@ -109,7 +109,13 @@ func aesECBUnwrap(kek cipher.Block, wrapped []byte) ([]byte, error) {
 func rsaPKCS1Unwrap(priv *rsa.PrivateKey, wrapped []byte) ([]byte, error) {
 	// Deprecated API on purpose: reading objects written by the legacy V1 clients needs PKCS #1 v1.5; opt-in only.
 	key, err := rsa.DecryptPKCS1v15(nil, priv, wrapped)
-	if err != nil {
+	// A valid padding around a message of another size than a data key
+	// fails exactly as an invalid padding does: told apart (the size
+	// error had a message of its own), they were the oracle of
+	// Bleichenbacher's attack, which a bucket writer plays by planting
+	// wrapped keys and reading the errors.
+	if err != nil || subtle.ConstantTimeEq(int32(len(key)), envelope.DataKeySize) != 1 {
+		clear(key)
 		return nil, errRawUnwrap
 	}
 	return key, nil
