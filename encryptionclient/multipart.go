@@ -341,7 +341,13 @@ func (c *Client) uploadPart(ctx context.Context, in *s3.UploadPartInput, optFns 
 		return nil, err
 	}
 	st.mu.Lock()
-	if _, ok := st.uploaded[num]; ok {
+	// Only the answer of a send in the part's role is recorded: of a part
+	// sent at once as the last part (with the tag) and not (without), the
+	// one S3 keeps is not known, and the answer that came last (it was the
+	// tagless send's) completed into an object without its tag. Recorded
+	// as the last part's, a tagless send stored last makes S3 refuse the
+	// completion (InvalidPart) instead.
+	if _, ok := st.uploaded[num]; ok && last == (num == st.last) {
 		st.uploaded[num] = completedPart(num, out, st.checksums)
 	}
 	st.mu.Unlock()
@@ -529,6 +535,19 @@ func (st *mpu) checkComplete(id string, given *types.CompletedMultipartUpload) (
 			return nil, 0, partError(id, num, ErrPartOrder, "listed beyond the last part %d", st.last)
 		case num < 1 || seen[num]:
 			return nil, 0, invalid("parts list: part number %d invalid or repeated", num)
+		}
+		// A checksum in the list must be the one UploadPart's answer gave
+		// for the ciphertext sent; one the caller computed is of the
+		// plaintext (S3 would confirm a guessed plaintext with it), as on
+		// UploadPart.
+		rec := st.uploaded[num]
+		for _, c := range [][2]*string{
+			{p.ChecksumCRC32, rec.ChecksumCRC32}, {p.ChecksumCRC32C, rec.ChecksumCRC32C}, {p.ChecksumCRC64NVME, rec.ChecksumCRC64NVME},
+			{p.ChecksumSHA1, rec.ChecksumSHA1}, {p.ChecksumSHA256, rec.ChecksumSHA256},
+		} {
+			if c[0] != nil && (c[1] == nil || *c[0] != *c[1]) {
+				return nil, 0, invalid("parts list, part %d: a checksum that is not the one S3 answered for the part's ciphertext (a checksum of the plaintext cannot match it); leave it out, or give UploadPart's", num)
+			}
 		}
 		seen[num] = true
 	}
