@@ -120,10 +120,18 @@ type uploadState struct {
 	instrIn     *s3.PutObjectInput // its storage settings (no SSE-C key)
 	completed   map[int32]types.CompletedPart
 	settings    []byte // objectSettings of the Upload's input; nil: not recorded
+	// version is the state version it was decoded from (0: the current
+	// one): a version-1 state encodes as version 1 again, without
+	// settings, so that a token taken up keeps its meaning.
+	version byte
 }
 
 func (s *uploadState) encode() []byte {
-	b := []byte{stateVersion}
+	v := byte(stateVersion)
+	if s.version == 1 {
+		v = 1
+	}
+	b := []byte{v}
 	b = binary.AppendUvarint(b, uint64(s.partSize))
 	b = binary.AppendVarint(b, s.size)
 	b = binary.AppendUvarint(b, uint64(s.last))
@@ -148,6 +156,9 @@ func (s *uploadState) encode() []byte {
 			b = appendString(b, aws.ToString(v))
 		}
 	}
+	if v == 1 {
+		return b
+	}
 	return appendString(b, string(s.settings))
 }
 
@@ -161,7 +172,7 @@ func decodeState(b []byte) (*uploadState, error) {
 	if partSize > MaxPartSize || last > MaxUploadParts {
 		return nil, errors.New("sizes out of range")
 	}
-	s := &uploadState{partSize: int64(partSize), size: size, last: int32(last)}
+	s := &uploadState{partSize: int64(partSize), size: size, last: int32(last), version: version}
 	s.checksumAlg = types.ChecksumAlgorithm(d.str())
 	if instr := d.str(); instr != "" {
 		s.instr = []byte(instr)
