@@ -175,15 +175,7 @@ func (c *Client) adopt(ctx context.Context, in *AdoptInput, optFns []func(*s3.Op
 	if small {
 		// Grown as the bytes arrive: the size is the server's claim.
 		var buf []byte
-		buf, err = readUpTo(body, size)
-		if err == nil && int64(len(buf)) < size {
-			err = shortBody(int64(len(buf)), size)
-		}
-		if err == nil {
-			err = expectEnd(body, size)
-		}
-		if err != nil {
-			clear(buf)
+		if buf, err = readSized(body, size); err != nil {
 			return nil, fmt.Errorf("read the object: %w", err)
 		}
 		defer clear(buf)

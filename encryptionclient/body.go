@@ -314,6 +314,25 @@ func expectEnd(r io.Reader, size int64) error {
 	return err
 }
 
+// readSized reads exactly size bytes of r into a buffer that grows as the
+// bytes arrive (size is a claim: the caller's ContentLength, the server's
+// Content-Length) and checks that r ends there; on an error the bytes read
+// are wiped.
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	buf, err := readUpTo(r, size)
+	if err == nil && int64(len(buf)) < size {
+		err = shortBody(int64(len(buf)), size)
+	}
+	if err == nil {
+		err = expectEnd(r, size)
+	}
+	if err != nil {
+		clear(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
 // readExact reads exactly len(buf) bytes of r into buf and checks that r
 // ends there (see exactReader).
 func readExact(r io.Reader, buf []byte) error {

@@ -65,10 +65,8 @@ func (o *DownloadOptions) resolve() error {
 	switch {
 	case o.PartSize < 0 || o.PartSize%16 != 0:
 		return invalid("PartSize %d: want a positive multiple of 16", o.PartSize)
-	case o.Concurrency < 0:
-		return invalid("negative Concurrency")
-	case o.Concurrency > maxConcurrency:
-		return invalid("Concurrency %d over the limit of %d", o.Concurrency, maxConcurrency)
+	case checkConcurrency(o.Concurrency) != nil:
+		return checkConcurrency(o.Concurrency)
 	}
 	return nil
 }

@@ -245,10 +245,8 @@ func (p *rewriteParams) check(ctx context.Context, client S3API) error {
 		return invalid("negative MultipartThreshold")
 	case p.threshold > envelope.MaxGCMPlaintextSize:
 		return invalid("MultipartThreshold %d exceeds the largest object", p.threshold)
-	case p.concurrency < 0:
-		return invalid("negative Concurrency")
-	case p.concurrency > maxConcurrency:
-		return invalid("Concurrency %d over the limit of %d", p.concurrency, maxConcurrency)
+	case checkConcurrency(p.concurrency) != nil:
+		return checkConcurrency(p.concurrency)
 	case p.partSize < 0:
 		return invalid("negative PartSize")
 	case p.versionID != nil && *p.versionID == "":

@@ -216,11 +216,8 @@ func (c *Client) RotatePrefix(ctx context.Context, in *RotatePrefixInput, optFns
 	if in.Keyring == nil {
 		return nil, invalid("RotatePrefixInput.Keyring is nil")
 	}
-	if in.Concurrency < 0 {
-		return nil, invalid("negative Concurrency")
-	}
-	if in.Concurrency > maxConcurrency {
-		return nil, invalid("Concurrency %d over the limit of %d", in.Concurrency, maxConcurrency)
+	if err := checkConcurrency(in.Concurrency); err != nil {
+		return nil, err
 	}
 	// The options every Rewrap gets, checked once before the listing: each
 	// Rewrap refused them, and the prefix was reported failed object by

@@ -21,6 +21,18 @@ const (
 // (it made Upload panic after creating its upload).
 const maxConcurrency = 10_000
 
+// checkConcurrency is the range check of every Concurrency option (0 is
+// the default, resolved by the caller).
+func checkConcurrency(n int) error {
+	switch {
+	case n < 0:
+		return invalid("negative Concurrency")
+	case n > maxConcurrency:
+		return invalid("Concurrency %d over the limit of %d", n, maxConcurrency)
+	}
+	return nil
+}
+
 // progress serializes progress callbacks.
 type progress struct {
 	mu   sync.Mutex

@@ -108,10 +108,8 @@ func (o *UploadOptions) resolve() error {
 		o.Threshold = o.PartSize
 	}
 	switch {
-	case o.Concurrency < 0:
-		return invalid("negative Concurrency")
-	case o.Concurrency > maxConcurrency:
-		return invalid("Concurrency %d over the limit of %d", o.Concurrency, maxConcurrency)
+	case checkConcurrency(o.Concurrency) != nil:
+		return checkConcurrency(o.Concurrency)
 	case o.Threshold < 0:
 		return invalid("negative Threshold")
 	}
@@ -215,14 +213,8 @@ func (c *Client) upload(ctx context.Context, in *s3.PutObjectInput, o *UploadOpt
 			// The buffer grows as bytes arrive: the caller's
 			// ContentLength is a claim (one of 60 GiB over a 10-byte
 			// body was allocated whole, and the process died).
-			buf, err := readUpTo(src, size)
+			buf, err := readSized(src, size)
 			if err != nil {
-				return nil, err
-			}
-			if int64(len(buf)) < size {
-				return nil, shortBody(int64(len(buf)), size)
-			}
-			if err := expectEnd(src, size); err != nil {
 				return nil, err
 			}
 			req.Body = bytes.NewReader(buf)
