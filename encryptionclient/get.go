@@ -121,7 +121,7 @@ func (c *Client) getObject(ctx context.Context, in *s3.GetObjectInput, optFns []
 		var r io.ReadCloser
 		switch {
 		case ctLen >= 0 && ctLen-envelope.TagSize > limit && c.opts.SpoolLargeObjects && op.Authenticated():
-			r, err = spoolVerified(op, body, ctLen, c.opts.SpoolDir)
+			r, err = spoolVerified(op, ctxReader{ctx, body}, ctLen, c.opts.SpoolDir)
 		case ctLen >= 0 && ctLen-envelope.TagSize > limit:
 			how := "set Options.SpoolLargeObjects to authenticate it through a temporary file, or Options.EnableDelayedAuthentication to stream it"
 			if !op.Authenticated() {

@@ -1,6 +1,7 @@
 package encryptionclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -123,6 +124,22 @@ func spoolVerified(op *objectcrypto.Opener, body io.Reader, size int64, dir stri
 	// reads) still closes and removes its file once it is collected.
 	runtime.AddCleanup(b, func(s *spoolFile) { s.Close() }, s)
 	return b, nil
+}
+
+// ctxReader fails every Read once ctx is done. The spool reads the whole
+// body before GetObject returns: a cancellation must stop it, even when the
+// transport still serves bytes it had buffered (the test that cancels
+// midway saw the GET succeed now and then).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
 }
 
 // spooledBody is GetObject's body for a spooled object. The spool is closed
